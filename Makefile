@@ -1,0 +1,159 @@
+# Makefile — builds build/talaash and everything that tests, fuzzes and
+# measures it. Plain GNU make; sources are discovered, so a new module is a
+# new .c/.h pair and nothing here changes.
+#
+#   make            build/talaash
+#   make run        install missing Debian packages, build, serve gateway.conf.example
+#   make test       install, build, run every test under prove
+#   make check      the same with ASan+UBSan (build/san), no recovery
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Layout: common/ (tiny shared utilities), parsers/ (pure text), providers/
+# (pure aggregator translators), gateway/ (the daemon). All but gateway/main.c
+# go into $(BUILD)/libtalaash.a, which the daemon, the unit tests
+# (tests/unit/test_*.c), the mock aggregator and helpers (tests/mock/*.c),
+# the fuzzers (tests/fuzz/fuzz_*.c) and the benchmarks (bench/*.c) link.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+PROVE   ?= prove
+PROVE_FLAGS ?= -j2
+
+PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion \
+        -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+
+OPT ?= -O2
+CFLAGS  ?=
+LDFLAGS ?=
+SAN_FLAGS :=
+ifeq ($(SAN),1)
+OPT := -O1
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+ifeq ($(SAN),fuzz)
+OPT := -O1
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WARN) \
+             $(SAN_FLAGS) -I. $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lm
+
+LIB_SRC  := $(wildcard common/*.c parsers/*.c providers/*.c) \
+            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+GEN_OBJ  := $(BUILD)/obj/gen/gazetteer_default.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)
+LIB      := $(BUILD)/libtalaash.a
+DAEMON   := $(BUILD)/talaash
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MOCK_SRC := $(wildcard tests/mock/*.c)
+MOCK_BIN := $(MOCK_SRC:tests/mock/%.c=$(BUILD)/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
+TAP_SCRIPTS = $(sort $(wildcard tests/*/*.t))
+
+.PHONY: all deps run test check fuzz fuzz-build clean install test-bins tests-only lint
+.DEFAULT_GOAL := all
+
+all: $(DAEMON)
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/gazetteer_default.c: data/areas/pakistan.csv scripts/csv2c.sh
+	@mkdir -p $(@D)
+	scripts/csv2c.sh $< gazetteer_default_csv > $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/gateway/main.d
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DAEMON): $(BUILD)/obj/gateway/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/tap.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/%: tests/mock/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(LIBS)
+
+test-bins: $(DAEMON) $(UNIT_BIN) $(MOCK_BIN)
+
+# Runs the tests against what is built in $(BUILD) (no dependency install).
+tests-only: test-bins
+	TALAASH_BUILD=$(BUILD) $(PROVE) $(PROVE_FLAGS) $(UNIT_BIN) $(TAP_SCRIPTS)
+
+test: deps
+	@$(MAKE) --no-print-directory tests-only
+
+check: deps
+	@$(MAKE) --no-print-directory tests-only BUILD=build/san SAN=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	$(DAEMON) serve -c gateway.conf.example
+
+FUZZ_SECONDS ?= 60
+fuzz-build: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SAN=fuzz \
+	    $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+# Each harness runs FUZZ_SECONDS on a copy of its seed corpus
+# (tests/fuzz/seeds/<name>/) with its dictionary (tests/fuzz/<name>.dict).
+fuzz: fuzz-build
+	@set -e; for src in $(FUZZ_SRC); do \
+	    name=$$(basename $$src .c); \
+	    work=build/fuzz/corpus-$$name; mkdir -p $$work; \
+	    dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
+	    seeds=""; [ -d tests/fuzz/seeds/$$name ] && seeds=tests/fuzz/seeds/$$name; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=build/fuzz/ $$dict $$work $$seeds; \
+	done
+
+install: $(DAEMON)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/talaash/areas
+	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/talaash
+	install -m 0644 data/areas/*.csv $(DESTDIR)$(PREFIX)/share/talaash/areas/
+	install -m 0644 gateway.conf.example $(DESTDIR)$(PREFIX)/share/talaash/
+
+clean:
+	rm -rf build
+
+# Fragments for benchmarks and other optional targets (bench-*.mk, …).
+-include $(sort $(wildcard mk/*.mk))

@@ -1,0 +1,36 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian packages Talaash needs to build, test,
+# fuzz and benchmark, and nothing else. Idempotent and quick: when every
+# package is already installed it only runs dpkg-query and exits.
+set -eu
+
+PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
+libevent-dev libcurl4-openssl-dev libsqlite3-dev libpcre2-dev libcjson-dev
+libinih-dev libssl-dev libutf8proc-dev
+sqlite3 curl perl python3 wrk libxml2-utils procps"
+
+missing=""
+for p in $PACKAGES; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "install-deps: not root and no sudo; install by hand:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
