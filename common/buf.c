@@ -5,15 +5,18 @@
 #include "common/xmalloc.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void buf_reserve(struct tl_buf *b, size_t extra)
 {
+    if (extra > SIZE_MAX / 2 - b->len - 1)
+        abort(); /* no buffer of ours is ever near this size */
     size_t need = b->len + extra + 1;
 
-    if (need <= b->cap)
+    if (need <= b->cap && b->data != NULL)
         return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
@@ -50,7 +53,7 @@ void tl_buf_appendf(struct tl_buf *b, const char *fmt, ...)
     va_copy(aq, ap);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n > 0) {
+    if (n >= 0) {
         buf_reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, aq);
         b->len += (size_t)n;

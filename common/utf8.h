@@ -16,7 +16,11 @@ bool tl_utf8_valid(const char *s, size_t len);
  * or -1 (and advances by one byte) on an invalid sequence.
  */
 int32_t tl_utf8_next(const char *s, size_t len, size_t *pos);
-/* Appends the UTF-8 encoding of cp to out (at most 4 bytes); returns bytes written. */
+/*
+ * Writes the UTF-8 encoding of cp to out (at most 4 bytes); returns bytes
+ * written. cp must be a Unicode scalar value (0..0x10FFFF, no surrogates):
+ * pass only code points that came from tl_utf8_next() or a table.
+ */
 size_t tl_utf8_encode(int32_t cp, char out[4]);
 
 #endif

@@ -13,6 +13,7 @@
 #define TALAASH_TEXTNORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Returns a newly allocated folded copy of s[0..len) (caller frees) and its
@@ -24,5 +25,12 @@ char *textnorm_fold(const char *s, size_t len, size_t *outlen);
  * between two folded strings, counted in code points; stops early and returns
  * max + 1 once the distance exceeds max. */
 int textnorm_distance(const char *a, size_t alen, const char *b, size_t blen, int max);
+
+/* Decodes UTF-8 into code points, storing at most max of them in cps (may be
+ * NULL when max is 0); returns how many there are (invalid bytes as -1). */
+size_t textnorm_decode(const char *s, size_t len, int32_t *cps, size_t max);
+/* textnorm_distance() over already decoded code points, for callers that
+ * compare one text against many precomputed keys. */
+int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t blen, int max);
 
 #endif

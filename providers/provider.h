@@ -42,6 +42,7 @@ struct tl_channel_conf {
     const char *public_url;  /* [server] public_url: how aggregators reach us (signatures, dlr-url) */
     double rate;             /* messages per second the account may send */
     int batch_size;          /* recipients per request (clamped to the provider's batch_max) */
+    int concurrency;         /* requests in flight at once (the sender's cap) */
 };
 
 /* An inbound callback exactly as the gateway received it. */
@@ -193,6 +194,14 @@ struct tl_provider {
 const struct tl_provider *provider_find(const char *name);
 /* All providers, NULL-terminated (for listing and tests). */
 extern const struct tl_provider *const provider_table[];
+
+/* Recipients one request may carry on this channel: batch_max clamped by ch->batch_size (>= 1). */
+size_t provider_batch_limit(const struct tl_provider *p, const struct tl_channel_conf *ch);
+/*
+ * Checks an allow_ips value (comma-separated IPv4/IPv6 addresses or CIDRs;
+ * NULL or "" = any): true when valid, else false with *cause (for check-config).
+ */
+bool provider_allow_ips_valid(const char *list, char **cause);
 
 void tl_inbound_sms_clear(struct tl_inbound_sms *m);
 void tl_dlr_clear(struct tl_dlr *d);

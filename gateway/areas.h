@@ -1,0 +1,22 @@
+/*
+ * areas.h — the gazetteer the running gateway uses: loaded once at start
+ * (the built-in data/areas/pakistan.csv, or [alerts] areas_file), and
+ * mirrored into the store's areas table so targeting can join on it.
+ */
+#ifndef TALAASH_AREAS_H
+#define TALAASH_AREAS_H
+
+#include <stddef.h>
+
+struct tl_config;
+struct tl_gazetteer;
+struct tl_store;
+
+/* TL_OK, or an error with "file: line N: reason" in *cause. */
+int areas_load(const struct tl_config *cfg, struct tl_gazetteer **out, char **cause);
+/* Replaces the store's areas table with the gazetteer's rows, in one transaction. */
+int areas_sync_store(const struct tl_gazetteer *gz, struct tl_store *st);
+size_t areas_count(const struct tl_gazetteer *gz);
+void areas_free(struct tl_gazetteer *gz);
+
+#endif

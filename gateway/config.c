@@ -1,0 +1,570 @@
+/*
+ * config.c — the option table and the INI reader (see config.h).
+ *
+ * Reading happens in three steps: every option gets its table default, the
+ * file is read with libinih (each key checked against the table, converted
+ * and range-checked as it is seen, errors kept with their line), and finally
+ * whole-file rules are checked (channels name known providers, the alerts
+ * channel exists). The first error wins and is reported with its line.
+ */
+#include "gateway/config.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where an option lives: offset and width of its field. */
+#define SRV(field) offsetof(struct tl_config, field), sizeof(((struct tl_config *)0)->field)
+#define CHN(field)                                                                                 \
+    offsetof(struct tl_channel_conf, field), sizeof(((struct tl_channel_conf *)0)->field)
+
+const struct tl_config_option config_options[] = {
+    {"server", "listen", TL_OPT_ADDRESS, "127.0.0.1:8080", 0, 0, NULL, 0,
+     "address and port the HTTP server listens on", SRV(listen)},
+    {"server", "public_url", TL_OPT_URL, "", 0, 0, NULL, 0,
+     "URL aggregators use to reach us (signatures, delivery-report URLs); default http://LISTEN",
+     SRV(public_url)},
+    {"server", "max_body", TL_OPT_SIZE, "64k", 1024, 16 * 1024 * 1024, NULL, 0,
+     "largest request body accepted (413 above)", SRV(max_body)},
+    {"server", "max_headers", TL_OPT_SIZE, "16k", 1024, 1024 * 1024, NULL, 0,
+     "largest request header block accepted", SRV(max_headers)},
+    {"server", "max_uri", TL_OPT_SIZE, "4k", 256, 64 * 1024, NULL, 0,
+     "longest request URI accepted (414 above)", SRV(max_uri)},
+    {"server", "request_timeout", TL_OPT_DURATION, "10s", 1, 300, NULL, 0,
+     "time allowed to receive a whole request", SRV(request_timeout)},
+    {"server", "country_code", TL_OPT_STRING, "92", 0, 0, NULL, 0,
+     "country calling code for numbers written without one (0300… → +92300…)",
+     SRV(country_code)},
+
+    {"store", "path", TL_OPT_STRING, "var/talaash.db", 0, 0, NULL, 0,
+     "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
+    {"store", "busy_timeout", TL_OPT_INT, "5000", 0, 60000, NULL, 0,
+     "milliseconds to wait for a lock held by another process", SRV(busy_timeout_ms)},
+
+    {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
+     "lowest level written", SRV(log_level)},
+    {"log", "file", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "log file (reopened on SIGHUP); empty = standard error", SRV(log_file)},
+
+    {"alerts", "channel", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
+    {"alerts", "areas_file", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "gazetteer CSV to use instead of the built-in data/areas/pakistan.csv", SRV(areas_file)},
+
+    {"outbox", "max_attempts", TL_OPT_INT, "10", 1, 100, NULL, 0,
+     "attempts before a temporarily failing message is given up as failed",
+     SRV(max_attempts)},
+    {"outbox", "retry_base", TL_OPT_DOUBLE, "10", 0.01, 3600, NULL, 0,
+     "seconds before the first retry; doubled each attempt, with jitter", SRV(retry_base)},
+    {"outbox", "retry_max", TL_OPT_DOUBLE, "1800", 0.01, 86400, NULL, 0,
+     "longest wait between two attempts, seconds", SRV(retry_max)},
+    {"outbox", "connect_timeout", TL_OPT_DOUBLE, "5", 0.1, 120, NULL, 0,
+     "seconds allowed to connect to an aggregator", SRV(connect_timeout)},
+    {"outbox", "send_timeout", TL_OPT_DOUBLE, "30", 0.1, 600, NULL, 0,
+     "seconds allowed for a whole send request", SRV(send_timeout)},
+
+    {"ussd", "session_timeout", TL_OPT_DURATION, "180s", 10, 3600, NULL, 0,
+     "a USSD session's state is forgotten this long after its last step",
+     SRV(ussd_session_timeout)},
+
+    {"channel", "provider", TL_OPT_ENUM, "", 0, 0, "africastalking|twilio|kannel|generic|console",
+     0, "aggregator protocol of this account (required)", CHN(provider)},
+    {"channel", "base_url", TL_OPT_URL, "", 0, 0, NULL, 0,
+     "aggregator API root; empty = the provider's production URL", CHN(base_url)},
+    {"channel", "username", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "Africa's Talking username / Kannel sendsms user", CHN(username)},
+    {"channel", "api_key", TL_OPT_STRING, "", 0, 0, NULL, 1, "Africa's Talking API key",
+     CHN(api_key)},
+    {"channel", "account_sid", TL_OPT_STRING, "", 0, 0, NULL, 0, "Twilio account SID",
+     CHN(account_sid)},
+    {"channel", "auth_token", TL_OPT_STRING, "", 0, 0, NULL, 1,
+     "Twilio auth token (signs callbacks, authenticates sends)", CHN(auth_token)},
+    {"channel", "password", TL_OPT_STRING, "", 0, 0, NULL, 1, "Kannel sendsms password",
+     CHN(password)},
+    {"channel", "secret", TL_OPT_STRING, "", 0, 0, NULL, 1,
+     "callback secret: generic HMAC key; Africa's Talking / Kannel ?token= value",
+     CHN(secret)},
+    {"channel", "token", TL_OPT_STRING, "", 0, 0, NULL, 1,
+     "generic provider: bearer token for outbound requests", CHN(token)},
+    {"channel", "sender", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "our short code or sender id (the 'from' of outgoing messages)", CHN(sender)},
+    {"channel", "allow_ips", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "comma-separated addresses or CIDRs allowed to call this channel; empty = any",
+     CHN(allow_ips)},
+    {"channel", "rate", TL_OPT_DOUBLE, "10", 0.1, 100000, NULL, 0,
+     "messages per second this account may send", CHN(rate)},
+    {"channel", "batch_size", TL_OPT_INT, "100", 1, 1000, NULL, 0,
+     "recipients per request where the aggregator takes several", CHN(batch_size)},
+    {"channel", "concurrency", TL_OPT_INT, "8", 1, 256, NULL, 0,
+     "requests to this aggregator in flight at once", CHN(concurrency)},
+};
+const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
+
+struct config_reader {
+    struct tl_config *cfg;
+    const char *file;
+    char *error;            /* first error's reason; its line is ini_parse's result */
+    int error_line;         /* set when the error is found outside libinih's handler */
+    struct tl_channel_conf *channel; /* channel of the current section */
+    size_t *channel_lines;  /* header line of each channel, for later messages */
+};
+
+static const struct tl_config_option *option_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < config_noptions; i++) {
+        if (strcmp(config_options[i].section, section) == 0 &&
+            strcmp(config_options[i].name, name) == 0)
+            return &config_options[i];
+    }
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < config_noptions; i++) {
+        if (strcmp(config_options[i].section, section) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool channel_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!(islower(c) || isdigit(c) || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Parses a number with an optional unit suffix; -1 on error. */
+static int parse_scaled(const char *v, enum tl_opt_type type, double *out)
+{
+    char *end;
+    double mult = 1;
+
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || errno != 0 || !isfinite(d))
+        return -1;
+    if (type == TL_OPT_SIZE) {
+        if (*end == 'k' || *end == 'K')
+            mult = 1024, end++;
+        else if (*end == 'm' || *end == 'M')
+            mult = 1024 * 1024, end++;
+    } else if (type == TL_OPT_DURATION) {
+        if (*end == 's')
+            end++;
+        else if (*end == 'm')
+            mult = 60, end++;
+        else if (*end == 'h')
+            mult = 3600, end++;
+        else if (*end == 'd')
+            mult = 86400, end++;
+    }
+    if (*end != '\0')
+        return -1;
+    *out = d * mult;
+    return 0;
+}
+
+static bool enum_has(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return true;
+        p += len + (bar ? 1 : 0);
+    }
+    return false;
+}
+
+static bool address_valid(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char *end;
+
+    if (colon == NULL || colon == v)
+        return false;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || end == colon + 1 || errno || port < 0 || port > 65535)
+        return false;
+    if (v[0] == '[')
+        return colon[-1] == ']';
+    return true;
+}
+
+/*
+ * Converts and stores one value. Returns NULL, or an allocated reason.
+ * `base` is the struct the option's offset points into.
+ */
+static char *option_set(const struct tl_config_option *opt, void *base, const char *value)
+{
+    char *slot = (char *)base + opt->offset;
+    double d = 0;
+
+    switch (opt->type) {
+    case TL_OPT_STRING:
+        break;
+    case TL_OPT_ENUM:
+        if (value[0] != '\0' && !enum_has(opt->choices, value))
+            return xasprintf("%s: '%s' is not one of %s", opt->name, value, opt->choices);
+        break;
+    case TL_OPT_ADDRESS:
+        if (!address_valid(value))
+            return xasprintf("%s: '%s' is not host:port", opt->name, value);
+        break;
+    case TL_OPT_URL:
+        if (value[0] != '\0' && strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0)
+            return xasprintf("%s: '%s' is not an http:// or https:// URL", opt->name, value);
+        break;
+    case TL_OPT_INT:
+    case TL_OPT_SIZE:
+    case TL_OPT_DURATION:
+    case TL_OPT_DOUBLE:
+        if (parse_scaled(value, opt->type, &d) < 0)
+            return xasprintf("%s: '%s' is not a %s", opt->name, value,
+                             opt->type == TL_OPT_SIZE       ? "size (like 64k)"
+                             : opt->type == TL_OPT_DURATION ? "duration (like 30s, 5m)"
+                                                            : "number");
+        if (opt->type != TL_OPT_DOUBLE && d != floor(d))
+            return xasprintf("%s: '%s' is not a whole number", opt->name, value);
+        if (d < opt->min || d > opt->max)
+            return xasprintf("%s: %s is out of range [%g, %g]", opt->name, value, opt->min,
+                             opt->max);
+        break;
+    }
+
+    switch (opt->type) {
+    case TL_OPT_STRING:
+    case TL_OPT_ENUM:
+    case TL_OPT_ADDRESS:
+    case TL_OPT_URL: {
+        char **s = (char **)(void *)slot;
+        free(*s);
+        *s = xstrdup(value);
+        break;
+    }
+    case TL_OPT_SIZE:
+        *(size_t *)(void *)slot = (size_t)d;
+        break;
+    case TL_OPT_INT:
+    case TL_OPT_DURATION:
+        if (opt->width == sizeof(int))
+            *(int *)(void *)slot = (int)d;
+        else
+            *(long *)(void *)slot = (long)d;
+        break;
+    case TL_OPT_DOUBLE:
+        *(double *)(void *)slot = d;
+        break;
+    }
+    return NULL;
+}
+
+static void apply_defaults(const char *section, void *base)
+{
+    for (size_t i = 0; i < config_noptions; i++) {
+        if (strcmp(config_options[i].section, section) == 0) {
+            char *err = option_set(&config_options[i], base, config_options[i].def);
+            if (err != NULL) { /* a bad default is a programming error */
+                fprintf(stderr, "fatal: default of %s.%s: %s\n", section,
+                        config_options[i].name, err);
+                abort();
+            }
+        }
+    }
+}
+
+/* `${NAME}` → the environment's value. NULL (with *err) when unset. */
+static const char *expand_env(const char *value, char **err)
+{
+    size_t n = strlen(value);
+
+    if (n < 4 || value[0] != '$' || value[1] != '{' || value[n - 1] != '}')
+        return value;
+    char *name = xstrndup(value + 2, n - 3);
+    for (size_t i = 0; name[i]; i++) {
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_')) {
+            *err = xasprintf("'%s' is not a valid ${NAME} reference", value);
+            free(name);
+            return NULL;
+        }
+    }
+    const char *env = getenv(name);
+    if (env == NULL)
+        *err = xasprintf("environment variable %s is not set", name);
+    free(name);
+    return env;
+}
+
+static struct tl_channel_conf *channel_add(struct config_reader *r, const char *name, int line)
+{
+    struct tl_config *cfg = r->cfg;
+
+    cfg->channels = xrealloc(cfg->channels, (cfg->nchannels + 1) * sizeof(*cfg->channels));
+    r->channel_lines = xrealloc(r->channel_lines, (cfg->nchannels + 1) * sizeof(size_t));
+    struct tl_channel_conf *ch = &cfg->channels[cfg->nchannels];
+    memset(ch, 0, sizeof(*ch));
+    r->channel_lines[cfg->nchannels] = (size_t)line;
+    cfg->nchannels++;
+    ch->name = xstrdup(name);
+    apply_defaults("channel", ch);
+    return ch;
+}
+
+static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+    struct config_reader *r = user;
+    const char *kind = section;
+    void *base = r->cfg;
+    char *err = NULL;
+
+    if (r->error != NULL)
+        return 1; /* keep the first error only */
+    if (strncmp(section, "channel ", 8) == 0) {
+        kind = "channel";
+        base = NULL;
+        for (size_t i = 0; i < r->cfg->nchannels; i++) {
+            if (strcmp(r->cfg->channels[i].name, section + 8) == 0)
+                base = &r->cfg->channels[i];
+        }
+        if (base == NULL) {
+            r->error = xasprintf("[%s]: section not seen", section);
+            return 0;
+        }
+    }
+    const struct tl_config_option *opt = option_find(kind, name);
+    if (opt == NULL) {
+        r->error = xasprintf("unknown key '%s' in [%s]", name, section);
+        return 0;
+    }
+    const char *v = expand_env(value, &err);
+    if (v == NULL) {
+        r->error = xasprintf("%s: %s", name, err);
+        free(err);
+        return 0;
+    }
+    err = option_set(opt, base, v);
+    if (err != NULL) {
+        r->error = err;
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * libinih reports keys, not section headers, so sections are checked here in
+ * one pass over the text: each [header] must be a known section or
+ * "channel NAME" with a valid, unused NAME. Channels are created in order.
+ */
+static int scan_sections(struct config_reader *r, const char *text)
+{
+    int line = 0;
+    const char *p = text;
+
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *s = p, *e = p + len;
+
+        line++;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        if (s < e && *s == '[') {
+            if (e[-1] != ']') {
+                r->error = xasprintf("section header without ']'");
+                r->error_line = line;
+                return -1;
+            }
+            char *sec = xstrndup(s + 1, (size_t)(e - s - 2));
+            if (strncmp(sec, "channel ", 8) == 0) {
+                const char *cname = sec + 8;
+                if (!channel_name_valid(cname)) {
+                    r->error = xasprintf("channel name '%s' must be 1-32 of a-z 0-9 _ -", cname);
+                } else if (config_channel(r->cfg, cname) != NULL) {
+                    r->error = xasprintf("channel '%s' is defined twice", cname);
+                } else {
+                    channel_add(r, cname, line);
+                }
+            } else if (strcmp(sec, "channel") == 0) {
+                r->error = xasprintf("[channel] needs a name: [channel NAME]");
+            } else if (!section_known(sec)) {
+                r->error = xasprintf("unknown section [%s]", sec);
+            }
+            free(sec);
+            if (r->error != NULL) {
+                r->error_line = line;
+                return -1;
+            }
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+    return 0;
+}
+
+/* Rules that need the whole file. Sets r->error and r->error_line. */
+static int check_whole(struct config_reader *r)
+{
+    struct tl_config *cfg = r->cfg;
+
+    for (size_t i = 0; i < cfg->nchannels; i++) {
+        struct tl_channel_conf *ch = &cfg->channels[i];
+        if (ch->provider == NULL || ch->provider[0] == '\0') {
+            r->error = xasprintf("channel '%s': provider is required", ch->name);
+            r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+    }
+    if (cfg->alerts_channel[0] != '\0' && config_channel(cfg, cfg->alerts_channel) == NULL) {
+        r->error = xasprintf("[alerts] channel '%s' is not a configured channel",
+                             cfg->alerts_channel);
+        return -1;
+    }
+    if (cfg->public_url[0] == '\0') {
+        free(cfg->public_url);
+        cfg->public_url = xasprintf("http://%s", cfg->listen);
+    }
+    size_t ulen = strlen(cfg->public_url);
+    if (ulen > 0 && cfg->public_url[ulen - 1] == '/')
+        cfg->public_url[ulen - 1] = '\0';
+    for (size_t i = 0; i < cfg->nchannels; i++)
+        cfg->channels[i].public_url = cfg->public_url;
+    return 0;
+}
+
+int config_load_string(const char *name, const char *text, struct tl_config **out, char **cause)
+{
+    struct tl_config *cfg = xcalloc(1, sizeof(*cfg));
+    struct config_reader r = {.cfg = cfg, .file = name};
+    int line = 0;
+
+    cfg->file = xstrdup(name);
+    apply_defaults("server", cfg);
+    apply_defaults("store", cfg);
+    apply_defaults("log", cfg);
+    apply_defaults("alerts", cfg);
+    apply_defaults("outbox", cfg);
+    apply_defaults("ussd", cfg);
+
+    if (scan_sections(&r, text) == 0) {
+        line = ini_parse_string(text, ini_handler_cb, &r);
+        if (line < 0)
+            r.error = xstrdup("cannot read the file");
+        else if (line > 0 && r.error == NULL)
+            r.error = xstrdup("syntax error (expected 'key = value' or '[section]')");
+        if (r.error == NULL)
+            check_whole(&r);
+    }
+    if (r.error_line > 0)
+        line = r.error_line;
+    free(r.channel_lines);
+    if (r.error != NULL) {
+        if (cause != NULL)
+            *cause = line > 0 ? xasprintf("%s:%d: %s", name, line, r.error)
+                              : xasprintf("%s: %s", name, r.error);
+        free(r.error);
+        config_free(cfg);
+        return TL_ERR_CONFIG;
+    }
+    *out = cfg;
+    return TL_OK;
+}
+
+int config_load(const char *file, struct tl_config **out, char **cause)
+{
+    FILE *f = fopen(file, "rb");
+    struct tl_buf text = {0};
+    char chunk[4096];
+    size_t n;
+
+    if (f == NULL) {
+        if (cause != NULL)
+            *cause = xasprintf("%s: %s", file, strerror(errno));
+        return TL_ERR_CONFIG;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        tl_buf_append(&text, chunk, n);
+        if (text.len > 1024 * 1024) {
+            fclose(f);
+            tl_buf_free(&text);
+            if (cause != NULL)
+                *cause = xasprintf("%s: larger than 1 MiB", file);
+            return TL_ERR_CONFIG;
+        }
+    }
+    fclose(f);
+    if (memchr(tl_buf_str(&text), '\0', text.len) != NULL) {
+        tl_buf_free(&text);
+        if (cause != NULL)
+            *cause = xasprintf("%s: contains a NUL byte", file);
+        return TL_ERR_CONFIG;
+    }
+    int rc = config_load_string(file, tl_buf_str(&text), out, cause);
+    tl_buf_free(&text);
+    return rc;
+}
+
+static void free_strings(const char *section, void *base)
+{
+    for (size_t i = 0; i < config_noptions; i++) {
+        const struct tl_config_option *opt = &config_options[i];
+        if (strcmp(opt->section, section) != 0)
+            continue;
+        if (opt->type == TL_OPT_STRING || opt->type == TL_OPT_ENUM ||
+            opt->type == TL_OPT_ADDRESS || opt->type == TL_OPT_URL) {
+            char **s = (char **)(void *)((char *)base + opt->offset);
+            free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+void config_free(struct tl_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free_strings("server", cfg);
+    free_strings("store", cfg);
+    free_strings("log", cfg);
+    free_strings("alerts", cfg);
+    free_strings("outbox", cfg);
+    free_strings("ussd", cfg);
+    for (size_t i = 0; i < cfg->nchannels; i++) {
+        free_strings("channel", &cfg->channels[i]);
+        free((char *)cfg->channels[i].name);
+    }
+    free(cfg->channels);
+    free(cfg->file);
+    free(cfg);
+}
+
+const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nchannels; i++) {
+        if (strcmp(cfg->channels[i].name, name) == 0)
+            return &cfg->channels[i];
+    }
+    return NULL;
+}

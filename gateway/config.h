@@ -1,0 +1,98 @@
+/*
+ * config.h — the gateway's configuration: one INI file read with libinih.
+ *
+ * Every option is one row of one table (config_options[]: section, name,
+ * type, default, range, help). Parsing, defaults, validation, the README's
+ * reference and the test that gateway.conf.example is complete all read that
+ * table, so an option cannot exist in one place and be missing in another.
+ *
+ * Sections: [server], [store], [log], [alerts], [outbox], [ussd], and one
+ * [channel NAME] per aggregator account. A value written `${NAME}` is taken
+ * from the environment (for secrets). Unknown sections and keys and bad
+ * values are errors reported as `file:line: reason`.
+ */
+#ifndef TALAASH_CONFIG_H
+#define TALAASH_CONFIG_H
+
+#include <stddef.h>
+
+#include "providers/provider.h"
+
+enum tl_opt_type {
+    TL_OPT_STRING = 0,
+    TL_OPT_INT = 1,      /* integer within [min, max] */
+    TL_OPT_SIZE = 2,     /* bytes; suffix k or m (1024-based) */
+    TL_OPT_DURATION = 3, /* seconds; suffix s, m, h or d */
+    TL_OPT_DOUBLE = 4,   /* decimal within [min, max] */
+    TL_OPT_ENUM = 5,     /* one of the '|'-separated words in choices */
+    TL_OPT_ADDRESS = 6,  /* host:port (IPv4 or [IPv6]) */
+    TL_OPT_URL = 7,      /* http:// or https:// URL, or empty */
+};
+
+struct tl_config_option {
+    const char *section; /* "server", …, or "channel" for every [channel NAME] */
+    const char *name;
+    enum tl_opt_type type;
+    const char *def;     /* default as it would be written in the file ("" = unset) */
+    double min, max;     /* for INT, SIZE, DURATION, DOUBLE */
+    const char *choices; /* for ENUM */
+    int secret;          /* never printed, not even by check-config */
+    const char *help;
+    size_t offset;       /* into struct tl_config, or struct tl_channel_conf for "channel" */
+    size_t width;        /* sizeof the field (int or long for INT and DURATION) */
+};
+
+extern const struct tl_config_option config_options[];
+extern const size_t config_noptions;
+
+struct tl_config {
+    char *file;
+
+    /* [server] */
+    char *listen;
+    char *public_url;
+    size_t max_body;
+    size_t max_headers;
+    size_t max_uri;
+    long request_timeout;
+    char *country_code;
+
+    /* [store] */
+    char *store_path;
+    long busy_timeout_ms;
+
+    /* [log] */
+    char *log_level;
+    char *log_file;
+
+    /* [alerts] */
+    char *alerts_channel;
+    char *areas_file;
+
+    /* [outbox] */
+    long max_attempts;
+    double retry_base;
+    double retry_max;
+    double connect_timeout;
+    double send_timeout;
+
+    /* [ussd] */
+    long ussd_session_timeout;
+
+    /* [channel NAME], in file order */
+    struct tl_channel_conf *channels;
+    size_t nchannels;
+};
+
+/*
+ * Reads and validates a config file. TL_OK, or TL_ERR_CONFIG with
+ * "file:line: reason" (or "file: reason") in *cause.
+ */
+int config_load(const char *file, struct tl_config **out, char **cause);
+/* The same from text in memory; `name` stands for the file in messages. */
+int config_load_string(const char *name, const char *text, struct tl_config **out, char **cause);
+void config_free(struct tl_config *cfg);
+
+const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
+
+#endif

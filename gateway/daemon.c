@@ -1,0 +1,154 @@
+/*
+ * daemon.c — `talaash serve`: builds the loop and its parts from the config,
+ * runs it, and takes it down in order (see daemon.h).
+ */
+#include "gateway/daemon.h"
+#include "gateway/areas.h"
+#include "gateway/config.h"
+#include "gateway/http.h"
+#include "gateway/log.h"
+#include "gateway/sender.h"
+#include "gateway/store.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static struct event *shutdown_timer;
+static double shutdown_started_ms;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Polls every 20 ms until nothing is in flight or the grace time is over. */
+static void shutdown_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tl_daemon *d = arg;
+    double waited = mono_ms() - shutdown_started_ms;
+
+    (void)fd;
+    (void)what;
+    if ((http_inflight(d->http) == 0 && sender_inflight(d->sender) == 0) ||
+        waited >= SHUTDOWN_GRACE_MS) {
+        if (waited >= SHUTDOWN_GRACE_MS)
+            log_warn("daemon", "event=shutdown_grace_over inflight=%zu sending=%zu",
+                     http_inflight(d->http), sender_inflight(d->sender));
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 20 * 1000};
+    evtimer_add(shutdown_timer, &tv);
+}
+
+void daemon_stop(struct tl_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    log_info("daemon", "event=stopping inflight=%zu", http_inflight(d->http));
+    http_stop_accepting(d->http);
+    sender_stop(d->sender);
+    shutdown_started_ms = mono_ms();
+    shutdown_timer = evtimer_new(d->base, shutdown_tick_cb, d);
+    struct timeval now = {0, 0};
+    evtimer_add(shutdown_timer, &now);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct tl_daemon *d = arg;
+
+    (void)what;
+    if (sig == SIGHUP) {
+        if (log_reopen() < 0)
+            log_error("daemon", "event=log_reopen_failed");
+        else
+            log_info("daemon", "event=log_reopened");
+        return;
+    }
+    log_info("daemon", "event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
+    daemon_stop(d);
+}
+
+int daemon_run(struct tl_config *cfg)
+{
+    struct tl_daemon d;
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    char *cause = NULL;
+    int status = 0;
+
+    memset(&d, 0, sizeof(d));
+    d.cfg = cfg;
+    signal(SIGPIPE, SIG_IGN);
+    log_route_libevent();
+
+    if (areas_load(cfg, &d.gz, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=areas detail=\"%s\"", cause);
+        free(cause);
+        return 1;
+    }
+    if (store_open(cfg->store_path, cfg->busy_timeout_ms, &d.store, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=store detail=\"%s\"", cause);
+        free(cause);
+        areas_free(d.gz);
+        return 1;
+    }
+    if (areas_sync_store(d.gz, d.store) != TL_OK)
+        log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        log_error("daemon", "event=start_failed reason=event_base");
+        status = 1;
+        goto out;
+    }
+    if (sender_new(&d, &d.sender, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=sender detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    if (http_start(&d, &d.http, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
+        evsignal_add(sigs[i], NULL);
+    }
+    log_info("daemon", "event=started listen=%s store=%s schema=%d channels=%zu areas=%zu",
+             cfg->listen, cfg->store_path, store_schema_version(d.store), cfg->nchannels,
+             areas_count(d.gz));
+
+    event_base_dispatch(d.base);
+
+    log_info("daemon", "event=stopped");
+out:
+    for (size_t i = 0; i < 3; i++) {
+        if (sigs[i] != NULL)
+            event_free(sigs[i]);
+    }
+    if (shutdown_timer != NULL) {
+        event_free(shutdown_timer);
+        shutdown_timer = NULL;
+    }
+    http_free(d.http);
+    sender_free(d.sender);
+    store_close(d.store);
+    areas_free(d.gz);
+    if (d.base != NULL)
+        event_base_free(d.base);
+    return status;
+}

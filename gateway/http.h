@@ -1,0 +1,59 @@
+/*
+ * http.h — the evhttp server: limits, routing, and replying.
+ *
+ * Every request passes one router. The router enforces the URI limit (414),
+ * finds the route by path (404 when none), checks the method (405 with an
+ * Allow header), and hands the request to the route's handler. Body and
+ * header limits and the per-request timeout are enforced by evhttp itself
+ * (413 for a body over [server] max_body). Every answer goes through
+ * http_reply(), which writes the request's one log line — with the path but
+ * never the query string, which may carry a channel's secret token.
+ */
+#ifndef TALAASH_HTTP_H
+#define TALAASH_HTTP_H
+
+#include <stddef.h>
+
+#include "providers/provider.h"
+
+struct evhttp_request;
+struct tl_daemon;
+struct tl_http;
+
+/* One route: method and path; a path ending in '/' takes one more segment (the channel). */
+struct tl_route {
+    const char *method;
+    const char *path;
+    void (*handler)(struct tl_daemon *d, struct evhttp_request *req, const char *param);
+};
+
+/* Binds [server] listen and starts serving. TL_OK, or an error with *cause. */
+int http_start(struct tl_daemon *d, struct tl_http **out, char **cause);
+/* Stops accepting new connections; requests already read still get answers. */
+void http_stop_accepting(struct tl_http *h);
+/* Requests received and not yet answered. */
+size_t http_inflight(const struct tl_http *h);
+void http_free(struct tl_http *h);
+
+/* Sends the answer and logs the request's line. */
+void http_reply(struct evhttp_request *req, int status, const char *content_type,
+                const char *body, size_t len);
+/* {"error": "<message>"} with the status. */
+void http_reply_error(struct evhttp_request *req, int status, const char *message);
+
+/*
+ * A view of an evhttp request as a provider sees it (struct tl_http_in).
+ * The view borrows from the request and from `scratch`; release with
+ * http_in_release().
+ */
+struct tl_http_in_scratch {
+    struct tl_header *headers;
+    char *path;
+    char *query;
+    char peer_ip[64];
+};
+void http_in_view(struct evhttp_request *req, struct tl_http_in *in,
+                  struct tl_http_in_scratch *scratch);
+void http_in_release(struct tl_http_in_scratch *scratch);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * log.c — formatting and writing log lines (see log.h for the rules).
+ *
+ * Writes go through one stdio stream, line-buffered, so a line is never
+ * interleaved with another. The file is reopened on SIGHUP by the daemon
+ * calling log_reopen() from the event loop (never from the signal handler).
+ */
+#include "gateway/log.h"
+#include "common/buf.h"
+#include "common/xmalloc.h"
+#include "parsers/phone.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+enum tl_log_level log_threshold = TL_LOG_INFO;
+
+static FILE *log_stream;
+static char *log_path;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int log_open(const char *path, enum tl_log_level level)
+{
+    log_threshold = level;
+    if (path == NULL) {
+        log_close();
+        return 0;
+    }
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    log_close();
+    log_stream = f;
+    log_path = xstrdup(path);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (log_path == NULL)
+        return 0;
+    FILE *f = fopen(log_path, "a");
+    if (f == NULL)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    fclose(log_stream);
+    log_stream = f;
+    return 0;
+}
+
+void log_close(void)
+{
+    if (log_stream != NULL)
+        fclose(log_stream);
+    log_stream = NULL;
+    free(log_path);
+    log_path = NULL;
+}
+
+int log_level_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (strcmp(name, level_names[i]) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+const char *log_level_name(enum tl_log_level level)
+{
+    if ((int)level < 0 || (size_t)level >= sizeof(level_names) / sizeof(level_names[0]))
+        return "?";
+    return level_names[level];
+}
+
+void log_write(enum tl_log_level level, const char *subsystem, const char *fmt, ...)
+{
+    FILE *out = log_stream ? log_stream : stderr;
+    struct timeval tv;
+    struct tm tm;
+    char stamp[32];
+    va_list ap;
+    int saved_errno = errno;
+
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    flockfile(out);
+    fprintf(out, "%s.%03dZ %s %s ", stamp, (int)(tv.tv_usec / 1000), log_level_name(level),
+            subsystem);
+    va_start(ap, fmt);
+    vfprintf(out, fmt, ap);
+    va_end(ap);
+    fputc('\n', out);
+    funlockfile(out);
+    if (out == stderr)
+        fflush(out);
+    errno = saved_errno;
+}
+
+const char *log_peer(const char *p, size_t n, char out[LOG_PEER_BUFSZ])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0, shown = n > LOG_PEER_MAX ? LOG_PEER_MAX : n;
+
+    out[j++] = '"';
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"' || c == '\\') {
+            out[j++] = '\\';
+            out[j++] = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[j++] = (char)c;
+        } else {
+            out[j++] = '\\';
+            out[j++] = 'x';
+            out[j++] = hex[c >> 4];
+            out[j++] = hex[c & 15];
+        }
+    }
+    if (shown < n) {
+        memcpy(out + j, "...", 3);
+        j += 3;
+    }
+    out[j++] = '"';
+    out[j] = '\0';
+    return out;
+}
+
+const char *log_phone(const char *phone, char out[LOG_PHONE_BUFSZ])
+{
+    if (phone == NULL) {
+        memcpy(out, "-", 2);
+        return out;
+    }
+    phone_mask(phone, out, LOG_PHONE_BUFSZ);
+    return out;
+}
+
+static void libevent_log_cb(int severity, const char *msg)
+{
+    char esc[LOG_PEER_BUFSZ];
+    enum tl_log_level level = severity == EVENT_LOG_ERR    ? TL_LOG_ERROR
+                              : severity == EVENT_LOG_WARN ? TL_LOG_WARN
+                              : severity == EVENT_LOG_MSG  ? TL_LOG_INFO
+                                                           : TL_LOG_DEBUG;
+
+    LOG_AT(level, "libevent", "msg=%s", log_peer(msg, strlen(msg), esc));
+}
+
+void log_route_libevent(void)
+{
+    event_set_log_callback(libevent_log_cb);
+}
+
+char *log_mask_numbers(const char *text)
+{
+    struct tl_buf out = {0};
+    const char *p = text;
+
+    while (*p) {
+        /* A run: optional '+', then digits with single spaces or dashes between. */
+        const char *q = p;
+        char digits[40];
+        size_t nd = 0;
+        if (*q == '+')
+            q++;
+        while (*q && nd < sizeof(digits) - 2) {
+            if (*q >= '0' && *q <= '9') {
+                digits[nd++] = *q++;
+            } else if ((*q == ' ' || *q == '-') && q[1] >= '0' && q[1] <= '9' && nd > 0) {
+                q++;
+            } else {
+                break;
+            }
+        }
+        if (nd >= 9) {
+            char e164[42], masked[LOG_PHONE_BUFSZ];
+            e164[0] = '+';
+            memcpy(e164 + 1, digits, nd);
+            e164[nd + 1] = '\0';
+            phone_mask(e164, masked, sizeof(masked));
+            tl_buf_append_str(&out, *p == '+' ? masked : masked + 1);
+            p = q;
+        } else {
+            size_t adv = q > p ? (size_t)(q - p) : 1;
+            tl_buf_append(&out, p, adv);
+            p += adv;
+        }
+    }
+    return tl_buf_steal(&out);
+}

@@ -1,0 +1,565 @@
+/*
+ * sender.c — the outbox's sender: libcurl's multi interface driven by the
+ * libevent loop (the only file that includes curl/curl.h).
+ *
+ * curl tells us which sockets to watch (socket_cb) and when to call it back
+ * (timer_cb); libevent tells curl when a socket is ready (socket_event_cb).
+ * A per-channel pump claims due messages within the channel's token bucket
+ * and in-flight cap, groups them into requests, and starts them. When a
+ * transfer ends its answer is classified by the provider and the outcomes
+ * go to the outbox in one transaction; then the pump runs again.
+ *
+ * Ownership: a struct sender_transfer owns its claimed messages, the
+ * provider's request description and the curl easy handle, and is freed
+ * when its transfer ends (or at shutdown).
+ */
+#include "gateway/sender.h"
+#include "gateway/clock.h"
+#include "gateway/commands.h"
+#include "gateway/config.h"
+#include "gateway/daemon.h"
+#include "gateway/log.h"
+#include "gateway/store.h"
+#include "parsers/gsm7.h"
+#include "providers/provider.h"
+#include "common/buf.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_RESPONSE_BYTES (256 * 1024)
+
+struct sender_channel {
+    struct tl_sender *sender;
+    const struct tl_channel_conf *conf;
+    const struct tl_provider *provider;
+    size_t batch;       /* recipients per request */
+    size_t inflight;    /* requests in flight */
+    double tokens;      /* messages that may start now */
+    double burst;       /* bucket size */
+    double refilled_ms; /* monotonic time of the last refill */
+    struct event *wake; /* when tokens or due messages come */
+};
+
+struct sender_transfer {
+    struct sender_transfer *prev, *next; /* the sender's list of transfers in flight */
+    struct sender_channel *ch;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct tl_outbox_msg *msgs;
+    struct tl_out_msg *out;
+    size_t n;
+    struct tl_http_out req;
+    struct tl_buf response;
+    bool response_truncated;
+    double started_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct tl_sender {
+    struct tl_daemon *d;
+    CURLM *multi;
+    struct event *curl_timer;
+    struct event *kick;
+    struct sender_channel *channels;
+    size_t nchannels;
+    size_t inflight;
+    struct sender_transfer *transfers; /* in flight, for shutdown */
+    bool stopping;
+};
+
+static void transfer_link(struct tl_sender *s, struct sender_transfer *t)
+{
+    t->prev = NULL;
+    t->next = s->transfers;
+    if (s->transfers != NULL)
+        s->transfers->prev = t;
+    s->transfers = t;
+}
+
+static void transfer_unlink(struct tl_sender *s, struct sender_transfer *t)
+{
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        s->transfers = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+static void pump_all(struct tl_sender *s);
+
+/* ---- libevent <-> curl glue ---- */
+
+static void check_multi_info(struct tl_sender *s);
+
+static void socket_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tl_sender *s = arg;
+    int running = 0;
+    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
+                 ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+    curl_multi_socket_action(s->multi, fd, action, &running);
+    check_multi_info(s);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct tl_sender *s = userp;
+    struct event *ev = socketp;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev != NULL) {
+            event_free(ev);
+            curl_multi_assign(s->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    if (ev != NULL) {
+        event_del(ev);
+        event_assign(ev, s->d->base, fd, kind, socket_event_cb, s);
+    } else {
+        ev = event_new(s->d->base, fd, kind, socket_event_cb, s);
+        curl_multi_assign(s->multi, fd, ev);
+    }
+    event_add(ev, NULL);
+    return 0;
+}
+
+static void curl_timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tl_sender *s = arg;
+    int running = 0;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(s);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct tl_sender *s = userp;
+
+    (void)multi;
+    if (timeout_ms < 0) {
+        evtimer_del(s->curl_timer);
+    } else {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        evtimer_add(s->curl_timer, &tv);
+    }
+    return 0;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct sender_transfer *t = userp;
+    size_t n = size * nmemb;
+
+    if (t->response.len + n > MAX_RESPONSE_BYTES) {
+        t->response_truncated = true;
+        return n; /* keep reading, stop keeping */
+    }
+    tl_buf_append(&t->response, data, n);
+    return n;
+}
+
+/* libcurl's own messages, routed into our log at debug level (never headers or data). */
+static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size, void *userp)
+{
+    char esc[LOG_PEER_BUFSZ];
+
+    (void)easy;
+    (void)userp;
+    if (type == CURLINFO_TEXT) {
+        while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+            size--;
+        log_debug("curl", "msg=%s", log_peer(data, size, esc));
+    }
+    return 0;
+}
+
+/* ---- transfers ---- */
+
+static void transfer_free(struct sender_transfer *t)
+{
+    if (t == NULL)
+        return;
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
+    store_outbox_msgs_free(t->msgs, t->n);
+    free(t->out);
+    tl_http_out_clear(&t->req);
+    tl_buf_free(&t->response);
+    free(t);
+}
+
+/* Milliseconds to wait before attempt number `attempts` + 1: base·2^(attempts-1), capped, 50–100% jitter. */
+static int64_t backoff_ms(const struct tl_config *cfg, int attempts)
+{
+    double ms = cfg->retry_base * 1000.0 * pow(2.0, attempts > 1 ? attempts - 1 : 0);
+    double cap = cfg->retry_max * 1000.0;
+
+    if (ms > cap)
+        ms = cap;
+    ms *= 0.5 + 0.5 * ((double)random() / (double)RAND_MAX);
+    return (int64_t)ms;
+}
+
+/* Turns provider outcomes into outbox results, stores them and logs the request. */
+static void transfer_record(struct sender_transfer *t, long http_status, const char *why)
+{
+    struct sender_channel *ch = t->ch;
+    struct tl_daemon *d = ch->sender->d;
+    struct tl_send_outcome *outcomes = xcalloc(t->n, sizeof(*outcomes));
+    struct tl_outbox_result *results = xcalloc(t->n, sizeof(*results));
+    int64_t now_ms = clock_now_ms();
+    size_t sent = 0, retry = 0, failed = 0;
+    char esc[LOG_PEER_BUFSZ];
+
+    ch->provider->classify_send(ch->conf, t->out, t->n, http_status, tl_buf_str(&t->response),
+                                t->response.len, outcomes);
+    for (size_t i = 0; i < t->n; i++) {
+        struct tl_outbox_result *r = &results[i];
+        r->id = t->msgs[i].id;
+        r->provider_id = outcomes[i].provider_id;
+        r->error = outcomes[i].error ? outcomes[i].error : why;
+        switch (outcomes[i].result) {
+        case TL_SEND_SENT:
+            r->state = TL_OUTBOX_SENT;
+            sent++;
+            break;
+        case TL_SEND_TEMPFAIL:
+            if (t->msgs[i].attempts >= d->cfg->max_attempts) {
+                r->state = TL_OUTBOX_FAILED;
+                failed++;
+            } else {
+                r->state = TL_OUTBOX_QUEUED;
+                r->next_attempt_ms = now_ms + backoff_ms(d->cfg, t->msgs[i].attempts);
+                retry++;
+            }
+            break;
+        case TL_SEND_OPTED_OUT: /* a permanent failure, and STOP for the number */
+        case TL_SEND_PERMFAIL:
+            if (outcomes[i].result == TL_SEND_OPTED_OUT)
+                commands_opt_out(d, ch->conf, t->msgs[i].phone);
+            r->state = TL_OUTBOX_FAILED;
+            failed++;
+            break;
+        }
+    }
+    if (store_outbox_results(d->store, ch->conf->name, results, t->n, now_ms / 1000) != TL_OK)
+        log_error("sender", "event=store_failed channel=%s n=%zu detail=\"%s\"", ch->conf->name,
+                  t->n, store_errmsg(d->store));
+    log_info("sender",
+             "event=request channel=%s recipients=%zu http=%ld sent=%zu retry=%zu failed=%zu "
+             "ms=%.1f%s%s",
+             ch->conf->name, t->n, http_status, sent, retry, failed,
+             clock_mono_ms() - t->started_ms, why ? " error=" : "",
+             why ? log_peer(why, strlen(why), esc) : "");
+    for (size_t i = 0; i < t->n; i++)
+        tl_send_outcome_clear(&outcomes[i]);
+    free(outcomes);
+    free(results);
+}
+
+static void check_multi_info(struct tl_sender *s)
+{
+    CURLMsg *msg;
+    int left;
+    bool finished = false;
+
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct sender_transfer *t = NULL;
+        long status = 0;
+        CURL *easy = msg->easy_handle;
+        CURLcode code = msg->data.result;
+
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+        if (code == CURLE_OK)
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(s->multi, easy);
+        transfer_unlink(s, t);
+        transfer_record(t, status,
+                        code == CURLE_OK ? NULL
+                                         : (t->errbuf[0] ? t->errbuf : curl_easy_strerror(code)));
+        t->ch->inflight--;
+        s->inflight--;
+        transfer_free(t);
+        finished = true;
+    }
+    if (finished)
+        sender_kick(s);
+}
+
+/* Logs and settles a request the console provider "sends" (no HTTP). */
+static void transfer_console(struct sender_transfer *t)
+{
+    char phonebuf[LOG_PHONE_BUFSZ], esc[LOG_PEER_BUFSZ];
+
+    for (size_t i = 0; i < t->n; i++) {
+        char *masked = log_mask_numbers(t->out[i].text);
+        log_info("console", "event=message id=%lld to=%s text=%s", (long long)t->out[i].id,
+                 log_phone(t->out[i].to, phonebuf), log_peer(masked, strlen(masked), esc));
+        free(masked);
+    }
+    transfer_record(t, 200, NULL);
+    transfer_free(t);
+}
+
+static void transfer_start(struct sender_channel *ch, struct tl_outbox_msg *msgs, size_t n)
+{
+    struct tl_sender *s = ch->sender;
+    struct sender_transfer *t = xcalloc(1, sizeof(*t));
+    char *cause = NULL;
+
+    t->ch = ch;
+    t->msgs = msgs;
+    t->n = n;
+    t->started_ms = clock_mono_ms();
+    t->out = xcalloc(n, sizeof(*t->out));
+    for (size_t i = 0; i < n; i++) {
+        struct tl_sms_count count;
+        t->out[i].id = msgs[i].id;
+        t->out[i].to = msgs[i].phone;
+        t->out[i].text = msgs[i].text;
+        t->out[i].ucs2 = sms_count(msgs[i].text, strlen(msgs[i].text), &count) == TL_OK
+                             ? count.ucs2
+                             : true;
+    }
+    if (ch->provider->build_send(ch->conf, t->out, n, &t->req, &cause) != TL_OK) {
+        transfer_record(t, 0, cause ? cause : "cannot build request");
+        free(cause);
+        transfer_free(t);
+        return;
+    }
+    if (t->req.url == NULL) {
+        transfer_console(t);
+        return;
+    }
+    t->easy = curl_easy_init();
+    CURL *e = t->easy;
+    curl_easy_setopt(e, CURLOPT_URL, t->req.url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(s->d->cfg->connect_timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->d->cfg->send_timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "talaash/0.1");
+    if (log_threshold <= TL_LOG_DEBUG) {
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+    }
+    for (size_t i = 0; i < t->req.nheaders; i++) {
+        char *h = xasprintf("%s: %s", t->req.headers[i].name, t->req.headers[i].value);
+        t->headers = curl_slist_append(t->headers, h);
+        free(h);
+    }
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    if (t->req.userpwd != NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, t->req.userpwd);
+    }
+    if (t->req.method != NULL && strcmp(t->req.method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, tl_buf_str(&t->req.body));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body.len);
+    }
+    ch->inflight++;
+    s->inflight++;
+    transfer_link(s, t);
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
+        transfer_unlink(s, t);
+        ch->inflight--;
+        s->inflight--;
+        transfer_record(t, 0, "curl_multi_add_handle failed");
+        transfer_free(t);
+    }
+}
+
+/* ---- the pump ---- */
+
+static void refill(struct sender_channel *ch)
+{
+    double now = clock_mono_ms();
+
+    ch->tokens += (now - ch->refilled_ms) * ch->conf->rate / 1000.0;
+    if (ch->tokens > ch->burst)
+        ch->tokens = ch->burst;
+    ch->refilled_ms = now;
+}
+
+static void wake_in(struct sender_channel *ch, double ms)
+{
+    if (ms < 1)
+        ms = 1;
+    struct timeval tv = {(long)(ms / 1000), (long)fmod(ms, 1000.0) * 1000};
+    evtimer_add(ch->wake, &tv);
+}
+
+static void pump(struct sender_channel *ch)
+{
+    struct tl_sender *s = ch->sender;
+    size_t cap = (size_t)ch->conf->concurrency;
+
+    while (!s->stopping && ch->inflight < cap) {
+        refill(ch);
+        if (ch->tokens < 1) {
+            wake_in(ch, (1 - ch->tokens) * 1000.0 / ch->conf->rate);
+            return;
+        }
+        size_t want = (size_t)ch->tokens;
+        if (want > ch->batch)
+            want = ch->batch;
+        struct tl_outbox_msg *msgs;
+        size_t n;
+        int64_t now_ms = clock_now_ms();
+        if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
+            log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
+                      store_errmsg(s->d->store));
+            wake_in(ch, 1000);
+            return;
+        }
+        if (n == 0) {
+            free(msgs);
+            int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);
+            if (due > 0)
+                wake_in(ch, (double)(due - now_ms));
+            return;
+        }
+        ch->tokens -= (double)n;
+        /* One request per run of messages with the same text. */
+        size_t start = 0;
+        while (start < n) {
+            size_t end = start + 1;
+            while (end < n && strcmp(msgs[end].text, msgs[start].text) == 0)
+                end++;
+            struct tl_outbox_msg *part = xcalloc(end - start, sizeof(*part));
+            memcpy(part, msgs + start, (end - start) * sizeof(*part));
+            transfer_start(ch, part, end - start);
+            start = end;
+        }
+        free(msgs); /* the strings moved to the parts */
+    }
+}
+
+static void pump_all(struct tl_sender *s)
+{
+    for (size_t i = 0; i < s->nchannels; i++)
+        pump(&s->channels[i]);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct sender_channel *ch = arg;
+
+    (void)fd;
+    (void)what;
+    pump(ch);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_all(arg);
+}
+
+void sender_kick(struct tl_sender *s)
+{
+    if (s != NULL && !s->stopping)
+        event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
+{
+    struct tl_sender *s = xcalloc(1, sizeof(*s));
+    int64_t recovered;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        *cause = xstrdup("curl_global_init failed");
+        free(s);
+        return TL_ERR_IO;
+    }
+    s->d = d;
+    s->multi = curl_multi_init();
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
+    s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
+    s->kick = event_new(d->base, -1, 0, kick_cb, s);
+    s->nchannels = d->cfg->nchannels;
+    s->channels = xcalloc(s->nchannels ? s->nchannels : 1, sizeof(*s->channels));
+    for (size_t i = 0; i < s->nchannels; i++) {
+        struct sender_channel *ch = &s->channels[i];
+        ch->sender = s;
+        ch->conf = &d->cfg->channels[i];
+        ch->provider = provider_find(ch->conf->provider);
+        ch->batch = provider_batch_limit(ch->provider, ch->conf);
+        ch->burst = ch->conf->rate > (double)ch->batch ? ch->conf->rate : (double)ch->batch;
+        ch->tokens = ch->burst;
+        ch->refilled_ms = clock_mono_ms();
+        ch->wake = evtimer_new(d->base, wake_cb, ch);
+    }
+    recovered = store_outbox_recover(d->store);
+    if (recovered > 0)
+        log_warn("sender", "event=recovered messages=%lld (in flight at the last stop; may go twice)",
+                 (long long)recovered);
+    *out = s;
+    sender_kick(s);
+    return TL_OK;
+}
+
+void sender_stop(struct tl_sender *s)
+{
+    if (s != NULL)
+        s->stopping = true;
+}
+
+size_t sender_inflight(const struct tl_sender *s)
+{
+    return s ? s->inflight : 0;
+}
+
+void sender_free(struct tl_sender *s)
+{
+    if (s == NULL)
+        return;
+    /* Transfers still running are abandoned: their rows stay 'sending' and are requeued at start. */
+    while (s->transfers != NULL) {
+        struct sender_transfer *t = s->transfers;
+        transfer_unlink(s, t);
+        curl_multi_remove_handle(s->multi, t->easy);
+        transfer_free(t);
+    }
+    for (size_t i = 0; i < s->nchannels; i++)
+        event_free(s->channels[i].wake);
+    free(s->channels);
+    event_free(s->kick);
+    event_free(s->curl_timer);
+    curl_multi_cleanup(s->multi);
+    curl_global_cleanup();
+    free(s);
+}

@@ -1,0 +1,329 @@
+/*
+ * store.c — opening, migrating and checking the SQLite store, and the
+ * inbound-message table. Prepared statements are compiled once per
+ * connection and kept in struct tl_store (store_int.h) for the hot paths.
+ */
+#include "gateway/store.h"
+#include "gateway/store_int.h"
+#include "gateway/store_schema.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int exec_sql(struct tl_store *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? TL_OK : TL_ERR_STORE;
+}
+
+static int pragma_int(struct tl_store *st, const char *sql, int *out)
+{
+    sqlite3_stmt *s;
+    int rc = TL_ERR_STORE;
+
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return TL_ERR_STORE;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *out = sqlite3_column_int(s, 0);
+        rc = TL_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int migrate(struct tl_store *st, char **cause)
+{
+    int version;
+    int latest = (int)store_nmigrations;
+
+    if (pragma_int(st, "PRAGMA user_version", &version) != TL_OK) {
+        *cause = xasprintf("reading schema version: %s", sqlite3_errmsg(st->db));
+        return TL_ERR_STORE;
+    }
+    if (version > latest) {
+        *cause = xasprintf("store schema version %d is newer than this binary's %d; "
+                           "run a newer talaash or restore a backup",
+                           version, latest);
+        return TL_ERR_SCHEMA;
+    }
+    if (version == latest)
+        return TL_OK;
+    if (exec_sql(st, "BEGIN IMMEDIATE") != TL_OK) {
+        *cause = xasprintf("starting migration: %s", sqlite3_errmsg(st->db));
+        return TL_ERR_STORE;
+    }
+    for (int v = version; v < latest; v++) {
+        for (const char *const *sql = store_migrations[v]; *sql != NULL; sql++) {
+            if (exec_sql(st, *sql) != TL_OK) {
+                *cause = xasprintf("migration %d: %s", v + 1, sqlite3_errmsg(st->db));
+                exec_sql(st, "ROLLBACK");
+                return TL_ERR_STORE;
+            }
+        }
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", latest);
+    if (exec_sql(st, pragma) != TL_OK || exec_sql(st, "COMMIT") != TL_OK) {
+        *cause = xasprintf("finishing migration: %s", sqlite3_errmsg(st->db));
+        exec_sql(st, "ROLLBACK");
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+int store_prepare(struct tl_store *st, sqlite3_stmt **slot, const char *sql)
+{
+    if (*slot != NULL) {
+        sqlite3_reset(*slot);
+        sqlite3_clear_bindings(*slot);
+        return TL_OK;
+    }
+    return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) ==
+                   SQLITE_OK
+               ? TL_OK
+               : TL_ERR_STORE;
+}
+
+void store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, char **cause)
+{
+    struct tl_store *st = xcalloc(1, sizeof(*st));
+    char *why = NULL;
+    int rc;
+
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        if (cause != NULL)
+            *cause = xasprintf("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        store_close(st);
+        return TL_ERR_STORE;
+    }
+    sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
+    sqlite3_extended_result_codes(st->db, 1);
+    /*
+     * WAL: readers never block the writer; synchronous=NORMAL is durable
+     * against process crashes (kill -9) at every commit and against power
+     * loss up to the last checkpointed commit. FULL would fsync every commit.
+     */
+    if (exec_sql(st, "PRAGMA journal_mode=WAL") != TL_OK ||
+        exec_sql(st, "PRAGMA synchronous=NORMAL") != TL_OK ||
+        exec_sql(st, "PRAGMA foreign_keys=ON") != TL_OK) {
+        if (cause != NULL)
+            *cause = xasprintf("%s: %s", path, sqlite3_errmsg(st->db));
+        store_close(st);
+        return TL_ERR_STORE;
+    }
+    rc = migrate(st, &why);
+    if (rc != TL_OK) {
+        if (cause != NULL)
+            *cause = xasprintf("%s: %s", path, why);
+        free(why);
+        store_close(st);
+        return rc;
+    }
+    *out = st;
+    return TL_OK;
+}
+
+void store_close(struct tl_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_stmt **stmts = (sqlite3_stmt **)&st->stmts;
+    for (size_t i = 0; i < sizeof(st->stmts) / sizeof(sqlite3_stmt *); i++)
+        sqlite3_finalize(stmts[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int store_ping(struct tl_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = TL_ERR_STORE;
+
+    if (store_prepare(st, &st->stmts.ping, "SELECT count(*) FROM sqlite_schema") != TL_OK)
+        return TL_ERR_STORE;
+    s = st->stmts.ping;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        rc = TL_OK;
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_schema_version(struct tl_store *st)
+{
+    int v = -1;
+
+    pragma_int(st, "PRAGMA user_version", &v);
+    return v;
+}
+
+int store_schema_latest(void)
+{
+    return (int)store_nmigrations;
+}
+
+int store_integrity_check(struct tl_store *st, char **cause)
+{
+    sqlite3_stmt *s;
+    int rc = TL_ERR_STORE;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL) != SQLITE_OK)
+        return TL_ERR_STORE;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(s, 0);
+        if (r != NULL && strcmp(r, "ok") == 0)
+            rc = TL_OK;
+        else if (cause != NULL)
+            *cause = xstrdup(r ? r : "(null)");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_tx_begin(struct tl_store *st)
+{
+    return exec_sql(st, "BEGIN IMMEDIATE");
+}
+
+int store_tx_commit(struct tl_store *st)
+{
+    return exec_sql(st, "COMMIT");
+}
+
+void store_tx_rollback(struct tl_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        exec_sql(st, "ROLLBACK");
+}
+
+const char *store_errmsg(struct tl_store *st)
+{
+    return sqlite3_errmsg(st->db);
+}
+
+int store_areas_replace(struct tl_store *st, const struct tl_area_row *rows, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+
+    if (store_tx_begin(st) != TL_OK)
+        return TL_ERR_STORE;
+    if (exec_sql(st, "DELETE FROM areas") != TL_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO areas (code, name_en, kind, parent_code, lat, lon)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(s);
+        store_bind_text(s, 1, rows[i].code);
+        store_bind_text(s, 2, rows[i].name_en);
+        store_bind_text(s, 3, rows[i].kind);
+        store_bind_text(s, 4, rows[i].parent_code);
+        sqlite3_bind_double(s, 5, rows[i].lat);
+        sqlite3_bind_double(s, 6, rows[i].lon);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto fail;
+    }
+    sqlite3_finalize(s);
+    return store_tx_commit(st);
+fail:
+    sqlite3_finalize(s);
+    store_tx_rollback(st);
+    return TL_ERR_STORE;
+}
+
+int store_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, int64_t *id)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (store_prepare(st, &st->stmts.inbound_insert,
+                      "INSERT INTO inbound (channel, provider_id, kind, phone, to_addr, text,"
+                      " received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                      " ON CONFLICT (channel, provider_id) DO NOTHING") != TL_OK)
+        return TL_ERR_STORE;
+    s = st->stmts.inbound_insert;
+    store_bind_text(s, 1, row->channel);
+    store_bind_text(s, 2, row->provider_id);
+    store_bind_text(s, 3, row->kind);
+    store_bind_text(s, 4, row->phone);
+    store_bind_text(s, 5, row->to_addr);
+    store_bind_text(s, 6, row->text);
+    sqlite3_bind_int64(s, 7, row->received_at);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return TL_ERR_STORE;
+    if (sqlite3_changes(st->db) == 1) {
+        *id = sqlite3_last_insert_rowid(st->db);
+        return TL_OK;
+    }
+    /* Seen before: find the earlier row's id. */
+    if (store_prepare(st, &st->stmts.inbound_find,
+                      "SELECT id FROM inbound WHERE channel = ?1 AND provider_id = ?2") != TL_OK)
+        return TL_ERR_STORE;
+    s = st->stmts.inbound_find;
+    store_bind_text(s, 1, row->channel);
+    store_bind_text(s, 2, row->provider_id);
+    rc = sqlite3_step(s);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? TL_ERR_DUPLICATE : TL_ERR_STORE;
+}
+
+int store_inbound_set_state(struct tl_store *st, int64_t id, const char *state, int64_t now)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (store_prepare(st, &st->stmts.inbound_state,
+                      "UPDATE inbound SET state = ?2, processed_at = ?3 WHERE id = ?1") != TL_OK)
+        return TL_ERR_STORE;
+    s = st->stmts.inbound_state;
+    sqlite3_bind_int64(s, 1, id);
+    store_bind_text(s, 2, state);
+    sqlite3_bind_int64(s, 3, now);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+bool store_inbound_processed(struct tl_store *st, int64_t id)
+{
+    sqlite3_stmt *s;
+    bool processed = false;
+
+    if (store_prepare(st, &st->stmts.inbound_processed,
+                      "SELECT state <> 'received' FROM inbound WHERE id = ?1") != TL_OK)
+        return false;
+    s = st->stmts.inbound_processed;
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        processed = sqlite3_column_int(s, 0) != 0;
+    sqlite3_reset(s);
+    return processed;
+}
+
+int64_t store_inbound_count(struct tl_store *st)
+{
+    sqlite3_stmt *s;
+    int64_t n = -1;
+
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM inbound", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}

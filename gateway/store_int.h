@@ -1,0 +1,39 @@
+/*
+ * store_int.h — the store's private parts, shared by store*.c only (like
+ * SQLite's btreeInt.h). Nothing outside gateway/store*.c includes this.
+ */
+#ifndef TALAASH_STORE_INT_H
+#define TALAASH_STORE_INT_H
+
+#include <sqlite3.h>
+
+/* Cached prepared statements; store_close() finalizes every member. */
+struct tl_store_stmts {
+    sqlite3_stmt *ping;
+    sqlite3_stmt *inbound_insert;
+    sqlite3_stmt *inbound_find;
+    sqlite3_stmt *inbound_state;
+    sqlite3_stmt *inbound_processed;
+    sqlite3_stmt *outbox_add;
+    sqlite3_stmt *outbox_expire;
+    sqlite3_stmt *outbox_claim;
+    sqlite3_stmt *outbox_result;
+    sqlite3_stmt *outbox_next_due;
+    sqlite3_stmt *outbox_dlr;
+    sqlite3_stmt *outbox_cancel_phone;
+    sqlite3_stmt *outbox_counts;
+    sqlite3_stmt *dlr_pending_add;
+    sqlite3_stmt *dlr_pending_take;
+};
+
+struct tl_store {
+    sqlite3 *db;
+    struct tl_store_stmts stmts;
+};
+
+/* Prepares *slot once (persistent), or resets and clears it for reuse. */
+int store_prepare(struct tl_store *st, sqlite3_stmt **slot, const char *sql);
+/* Binds text (copied by reference: the caller keeps v alive until the step), or NULL. */
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+
+#endif

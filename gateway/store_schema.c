@@ -1,0 +1,229 @@
+/*
+ * store_schema.c — the SQL of every migration (see store_schema.h).
+ *
+ * Invariants the schema itself enforces, so they hold by construction and
+ * not by luck:
+ *   - an inbound message is stored once per (channel, provider id): an
+ *     aggregator's retry hits the UNIQUE constraint and is only acknowledged;
+ *   - a person gets an alert of a case once: alert_recipients has the
+ *     primary key (case_id, phone);
+ *   - outbox states and case states are closed sets (CHECK constraints).
+ * Times are unix seconds (INTEGER), except the outbox's next_attempt_ms,
+ * in milliseconds so retries and rate limits can be finer than a second.
+ * Phone numbers are E.164 text.
+ */
+#include "gateway/store_schema.h"
+
+/* Each statement is its own literal (C11 caps one literal at 4095 bytes). */
+static const char *const migration_1[] = {
+    /* Areas mirrored from the gazetteer at start, for SQL joins in targeting. */
+    "CREATE TABLE areas ("
+    "  code TEXT PRIMARY KEY,"
+    "  name_en TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  parent_code TEXT,"
+    "  lat REAL NOT NULL,"
+    "  lon REAL NOT NULL"
+    ");"
+
+    /* Every message an aggregator delivered to us, stored before we answer. */
+    ,
+    "CREATE TABLE inbound ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('sms','ussd')),"
+    "  phone TEXT NOT NULL,"
+    "  to_addr TEXT,"
+    "  text TEXT NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'received'"
+    "    CHECK (state IN ('received','processed','limited','blocked','failed')),"
+    "  processed_at INTEGER,"
+    "  UNIQUE (channel, provider_id)"
+    ");"
+
+    /* Volunteers, police and reporters alike: one row per phone number. */
+    ,
+    "CREATE TABLE subscribers ("
+    "  id INTEGER PRIMARY KEY,"
+    "  phone TEXT NOT NULL UNIQUE,"
+    "  lang TEXT NOT NULL DEFAULT 'en' CHECK (lang IN ('en','ur','roman-ur')),"
+    "  channel TEXT,"
+    "  opted_out INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    ,
+    "CREATE TABLE subscriptions ("
+    "  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+    "  area_code TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (subscriber_id, area_code)"
+    ") WITHOUT ROWID;"
+    ,
+    "CREATE INDEX subscriptions_by_area ON subscriptions(area_code, subscriber_id);"
+
+    ,
+    "CREATE TABLE police ("
+    "  id INTEGER PRIMARY KEY,"
+    "  phone TEXT NOT NULL,"
+    "  area_code TEXT NOT NULL,"
+    "  pin_hash TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (phone, area_code)"
+    ");"
+    ,
+    "CREATE INDEX police_by_area ON police(area_code);"
+
+    ,
+    "CREATE TABLE blocklist ("
+    "  phone TEXT PRIMARY KEY,"
+    "  reason TEXT,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+
+    /* A case is a draft until its required fields are known. */
+    ,
+    "CREATE TABLE cases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  case_no TEXT UNIQUE,"
+    "  state TEXT NOT NULL CHECK (state IN"
+    "    ('draft','reported','active','found','closed','cancelled')),"
+    "  reporter_phone TEXT,"
+    "  reporter_lang TEXT NOT NULL DEFAULT 'en',"
+    "  channel TEXT,"
+    "  child_name TEXT,"
+    "  age INTEGER,"
+    "  gender TEXT CHECK (gender IN ('male','female')),"
+    "  area_code TEXT,"
+    "  area_text TEXT,"
+    "  last_seen TEXT,"
+    "  description TEXT,"
+    "  radius_km REAL NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  verified_at INTEGER,"
+    "  verified_by TEXT,"
+    "  closed_at INTEGER,"
+    "  close_reason TEXT,"
+    "  redacted_at INTEGER"
+    ");"
+    ,
+    "CREATE INDEX cases_by_state ON cases(state);"
+    ,
+    "CREATE INDEX cases_by_reporter ON cases(reporter_phone, state);"
+
+    ,
+    "CREATE TABLE sightings ("
+    "  id INTEGER PRIMARY KEY,"
+    "  case_id INTEGER NOT NULL REFERENCES cases(id),"
+    "  phone TEXT,"
+    "  text TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+
+    /* One row per broadcast wave (first alert, each escalation, the update). */
+    ,
+    "CREATE TABLE alerts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  case_id INTEGER NOT NULL REFERENCES cases(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('alert','escalation','update')),"
+    "  radius_km REAL NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    ,
+    "CREATE TABLE alert_recipients ("
+    "  case_id INTEGER NOT NULL REFERENCES cases(id),"
+    "  phone TEXT NOT NULL,"
+    "  alert_id INTEGER NOT NULL REFERENCES alerts(id),"
+    "  outbox_id INTEGER,"
+    "  PRIMARY KEY (case_id, phone)"
+    ") WITHOUT ROWID;"
+
+    /* The durable send queue: a row exists before any request is made. */
+    ,
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL,"
+    "  phone TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('police','reply','alert','update')),"
+    "  priority INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
+    "    ('queued','sending','sent','delivered','failed','expired','cancelled')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL,"  /* unix milliseconds */
+    "  expires_at INTEGER,"
+    "  provider_id TEXT,"
+    "  dlr_status TEXT,"
+    "  error TEXT,"
+    "  case_id INTEGER REFERENCES cases(id),"
+    "  alert_id INTEGER REFERENCES alerts(id),"
+    "  inbound_id INTEGER REFERENCES inbound(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    ,
+    "CREATE INDEX outbox_due ON outbox(channel, priority, next_attempt_ms, id)"
+    "  WHERE state = 'queued';"
+    ,
+    "CREATE INDEX outbox_by_provider_id ON outbox(channel, provider_id)"
+    "  WHERE provider_id IS NOT NULL;"
+    ,
+    "CREATE INDEX outbox_by_case ON outbox(case_id, state);"
+    ,
+    "CREATE INDEX outbox_by_phone ON outbox(phone, state);"
+
+    /* Delivery reports that arrived before their send result was stored. */
+    ,
+    "CREATE TABLE dlr_pending ("
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  status_raw TEXT,"
+    "  state TEXT NOT NULL,"
+    "  error TEXT,"
+    "  received_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, provider_id)"
+    ") WITHOUT ROWID;"
+
+    ,
+    "CREATE TABLE ussd_sessions ("
+    "  channel TEXT NOT NULL,"
+    "  session_id TEXT NOT NULL,"
+    "  phone TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  data TEXT,"
+    "  last_input TEXT,"
+    "  last_reply TEXT,"
+    "  updated_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, session_id)"
+    ") WITHOUT ROWID;"
+
+    /* Every police and operator action, allowed or refused. */
+    ,
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  case_id INTEGER,"
+    "  outcome TEXT NOT NULL,"
+    "  detail TEXT"
+    ");"
+
+    /* Per-number counters for rate limits. */
+    ,
+    "CREATE TABLE rate_events ("
+    "  phone TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ");"
+    ,
+    "CREATE INDEX rate_events_by_phone ON rate_events(phone, kind, at);",
+    NULL,
+};
+
+const char *const *const store_migrations[] = {migration_1};
+const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -1,0 +1,220 @@
+"""talaash.py — starts the real daemon for end-to-end tests and talks HTTP to it.
+
+    from talaash import Gateway
+    with Gateway(conf_extra=..., channels=...) as gw:   # started, /healthz answered
+        status, headers, body = gw.post_form("/sms/console", {"from": "0300…", "text": "HELP"})
+        rows = gw.sql("SELECT state FROM outbox")
+    # leaving the block sends SIGTERM and checks the exit
+
+Each Gateway gets its own temporary directory (config, store, log) and a free
+port on 127.0.0.1. Waiting is always a poll with a deadline, never a bare sleep.
+The daemon's stderr (its log) is kept in the directory; after the daemon
+stops, sanitizer_report() returns any ASan/UBSan report found in it.
+"""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+BUILD = os.environ.get("TALAASH_BUILD", "build")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def binary(name="talaash"):
+    path = os.path.join(ROOT, BUILD, name)
+    if not os.path.exists(path):
+        raise RuntimeError("%s not built (make %s)" % (path, os.path.join(BUILD, name)))
+    return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02):
+    """Polls predicate until it returns a true value or the deadline passes; returns the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+CONSOLE_CHANNEL = """
+[channel console]
+provider = console
+rate = 1000
+"""
+
+
+class Gateway:
+    def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False):
+        self.dir = tempfile.mkdtemp(prefix="talaash-test-")
+        self.port = None
+        self.proc = None
+        self.conf_extra = conf_extra
+        self.channels = channels
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.keep = keep
+        self.db_path = os.path.join(self.dir, "talaash.db")
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        self.conf_path = os.path.join(self.dir, "gateway.conf")
+        self.returncode = None
+
+    # ---- lifecycle ----
+
+    def write_config(self):
+        sections = {}
+        text = "[server]\nlisten = 127.0.0.1:%d\n" % self.port
+        text += "\n[store]\npath = %s\n" % self.db_path
+        text += "\n[log]\nlevel = debug\n"
+        text += "\n" + self.conf_extra + "\n" + self.channels + "\n"
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+        return sections
+
+    def start(self, timeout=15.0):
+        for _ in range(5):
+            self.port = free_port()
+            self.write_config()
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [binary(), "serve", "-c", self.conf_path],
+                stdout=log, stderr=log, env=self.env, cwd=self.dir)
+            log.close()
+            if wait_until(self._healthy_or_dead, timeout) and self.proc.poll() is None:
+                return self
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            if "cannot listen" not in self.log():
+                break
+        raise RuntimeError("gateway did not start; log:\n" + self.log()[-4000:])
+
+    def restart(self, timeout=15.0):
+        """Starts again on the same store and port (after stop() or kill9())."""
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([binary(), "serve", "-c", self.conf_path],
+                                     stdout=log, stderr=log, env=self.env, cwd=self.dir)
+        log.close()
+        if not wait_until(self._healthy_or_dead, timeout) or self.proc.poll() is not None:
+            raise RuntimeError("gateway did not restart; log:\n" + self.log()[-4000:])
+        return self
+
+    def _healthy_or_dead(self):
+        if self.proc.poll() is not None:
+            return True
+        try:
+            status, _, _ = self.request("GET", "/healthz", timeout=1.0)
+            return status == 200
+        except OSError:
+            return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signals the daemon and waits; returns (exit code, seconds taken)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return (self.proc.returncode if self.proc else None, 0.0)
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.returncode = self.proc.wait()
+            return (None, time.monotonic() - started)
+        return (self.returncode, time.monotonic() - started)
+
+    def kill9(self):
+        self.proc.kill()
+        self.returncode = self.proc.wait()
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- HTTP ----
+
+    def request(self, method, path, body=None, headers=None, timeout=10.0):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            if isinstance(body, str):
+                body = body.encode()
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def post_form(self, path, fields, headers=None):
+        body = urllib.parse.urlencode(fields)
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        return self.request("POST", path, body, h)
+
+    def raw(self, data, timeout=5.0):
+        """Sends raw bytes on a new connection; returns everything read until close."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            chunks = []
+            while True:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks)
+        finally:
+            s.close()
+
+    # ---- state ----
+
+    def sql(self, query, args=()):
+        """Runs a read query on the store (a separate connection; WAL lets it read)."""
+        db = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            return db.execute(query, args).fetchall()
+        finally:
+            db.close()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def sanitizer_report(self):
+        text = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            at = text.find(marker)
+            if at >= 0:
+                return text[max(0, at - 200):at + 3000]
+        return None
