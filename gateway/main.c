@@ -25,6 +25,7 @@ static void usage(FILE *out)
           "       talaash check-config FILE        validate a config; exit 2 with file:line: reason\n"
           "       talaash parse [--lang xx]        SMS texts on stdin -> one JSON object per line\n"
           "       talaash areas [PREFIX] [-c FILE] list gazetteer areas\n"
+          "       talaash options                  the config options as a Markdown table\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
           out);
@@ -94,6 +95,37 @@ static int cmd_check_config(int argc, char **argv)
         return rc;
     printf("%s: ok (%zu channel%s)\n", argv[1], cfg->nchannels, cfg->nchannels == 1 ? "" : "s");
     config_free(cfg);
+    return 0;
+}
+
+static const char *const type_names[] = {"string", "integer", "size", "duration",
+                                         "number", "choice", "host:port", "URL"};
+
+/* The option table as Markdown: the README's config reference is this output. */
+static int cmd_options(void)
+{
+    const char *section = "";
+
+    for (size_t i = 0; i < config_noptions; i++) {
+        const struct tl_config_option *o = &config_options[i];
+        if (strcmp(section, o->section) != 0) {
+            section = o->section;
+            printf("%s#### `[%s%s]`\n\n| option | type | default | range | what |\n"
+                   "| --- | --- | --- | --- | --- |\n",
+                   i ? "\n" : "", section, strcmp(section, "channel") == 0 ? " NAME" : "");
+        }
+        char range[64] = "";
+        if (o->type == TL_OPT_ENUM)
+            snprintf(range, sizeof(range), "%s", o->choices);
+        else if (o->type == TL_OPT_SIZE)
+            snprintf(range, sizeof(range), "%gk – %gk", o->min / 1024, o->max / 1024);
+        else if (o->type == TL_OPT_DURATION)
+            snprintf(range, sizeof(range), "%gs – %gs", o->min, o->max);
+        else if (o->type == TL_OPT_INT || o->type == TL_OPT_DOUBLE)
+            snprintf(range, sizeof(range), "%.10g – %.10g", o->min, o->max);
+        printf("| `%s` | %s | %s | %s | %s%s |\n", o->name, type_names[o->type],
+               o->def[0] ? o->def : "(empty)", range, o->help, o->secret ? " (secret)" : "");
+    }
     return 0;
 }
 
@@ -168,6 +200,8 @@ int main(int argc, char **argv)
         return cmd_parse_main(argc - 1, argv + 1);
     if (strcmp(cmd, "areas") == 0)
         return cmd_areas(argc - 1, argv + 1);
+    if (strcmp(cmd, "options") == 0)
+        return cmd_options();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("talaash %s\n", TALAASH_VERSION);
         return 0;

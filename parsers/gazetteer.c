@@ -62,6 +62,7 @@ struct tl_gazetteer {
 
 #define GZ_MAX_AREAS 100000
 #define GZ_STACK_CPS 64
+#define EXACT_MAX 16 /* areas sharing one spelling, at most */
 
 /* ---------------------------------------------------------------- keys --- */
 
@@ -991,6 +992,46 @@ static size_t exact_lookup(const struct tl_gazetteer *gz, const char *s, size_t 
 }
 
 /*
+ * "Korangi Karachi", "Hyderabad Sindh": text that splits into two names, one
+ * of an area enclosing the other. Collects the inner areas; returns count.
+ */
+static size_t enclosed_lookup(const struct tl_gazetteer *gz, const char *s, size_t len,
+                              struct scored *list, size_t max)
+{
+    struct scored left[EXACT_MAX], right[EXACT_MAX];
+    size_t n = 0;
+
+    for (size_t p = 1; p + 1 < len; p++) {
+        size_t nl, nr;
+
+        if (s[p] != ' ')
+            continue;
+        nl = exact_lookup(gz, s, p, left, EXACT_MAX);
+        if (nl == 0)
+            continue;
+        nr = exact_lookup(gz, s + p + 1, len - p - 1, right, EXACT_MAX);
+        for (size_t i = 0; i < nl; i++) {
+            for (size_t j = 0; j < nr; j++) {
+                int inner = -1;
+                bool seen = false;
+
+                if (is_ancestor(gz, right[j].area, left[i].area))
+                    inner = left[i].area;
+                else if (is_ancestor(gz, left[i].area, right[j].area))
+                    inner = right[j].area;
+                if (inner < 0)
+                    continue;
+                for (size_t k = 0; k < n; k++)
+                    seen = seen || list[k].area == inner;
+                if (!seen && n < max)
+                    scored_set(gz, &list[n++], inner, 0);
+            }
+        }
+    }
+    return n;
+}
+
+/*
  * Orders list[0..n) best first, moves the areas of the best tier that do not
  * enclose another area of the tier to the front, and returns how many of
  * those there are (1: a clear answer).
@@ -1032,8 +1073,6 @@ static void fill(const struct tl_gazetteer *gz, const struct scored *list, size_
     *ncands = k;
 }
 
-#define EXACT_MAX 16
-
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands)
 {
@@ -1049,7 +1088,7 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     char *folded, *stripped;
     enum tl_match_kind kind = TL_MATCH_NONE;
     int *best;
-    bool *ok;
+    bool *ok, any_ok = false;
 
     if (ncands)
         *ncands = 0;
@@ -1076,6 +1115,8 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     nexact = exact_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
     if (nexact == 0 && nq == 2)
         nexact = exact_lookup(gz, q[1], qlen[1], exact, EXACT_MAX);
+    if (nexact == 0)
+        nexact = enclosed_lookup(gz, q[nq - 1], qlen[nq - 1], exact, EXACT_MAX);
     if (nexact > 0) {
         size_t top = rank(gz, exact, nexact);
         size_t dummy;
@@ -1100,30 +1141,35 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         best[i] = INT32_MAX;
         ok[i] = false;
     }
-    for (size_t i = 0; i < gz->nkeys; i++) {
-        const struct gz_key *k = &gz->keys[i];
+    /* pass 0: only distances that qualify; pass 1, when none did: near misses */
+    for (int pass = 0; pass < 2 && !any_ok; pass++) {
+        for (size_t i = 0; i < gz->nkeys; i++) {
+            const struct gz_key *k = &gz->keys[i];
 
-        for (size_t v = 0; v < nq; v++) {
-            size_t shorter = qncp[v] < k->ncp ? qncp[v] : k->ncp;
-            size_t diff = qncp[v] > k->ncp ? qncp[v] - k->ncp : k->ncp - qncp[v];
-            int allowed = allowed_distance(shorter);
-            int loose = allowed + 2;
-            int d;
+            for (size_t v = 0; v < nq; v++) {
+                size_t shorter = qncp[v] < k->ncp ? qncp[v] : k->ncp;
+                size_t diff = qncp[v] > k->ncp ? qncp[v] - k->ncp : k->ncp - qncp[v];
+                int allowed = allowed_distance(shorter);
+                int bound = pass == 0 ? allowed : allowed + 1;
+                int d;
 
-            if (loose > best[k->area])
-                loose = best[k->area];
-            if (diff > (size_t)loose)
-                continue;
-            if (__builtin_popcountll(qsig[v] & ~k->sig) > loose ||
-                __builtin_popcountll(k->sig & ~qsig[v]) > loose)
-                continue;
-            d = textnorm_distance_cp(qcps[v], qncp[v], k->cps, k->ncp, loose);
-            if (d > loose)
-                continue;
-            if (d < best[k->area])
-                best[k->area] = d;
-            if (d <= allowed)
-                ok[k->area] = true;
+                if (bound > best[k->area])
+                    bound = best[k->area];
+                if (diff > (size_t)bound)
+                    continue;
+                if (__builtin_popcountll(qsig[v] & ~k->sig) > bound ||
+                    __builtin_popcountll(k->sig & ~qsig[v]) > bound)
+                    continue;
+                d = textnorm_distance_cp(qcps[v], qncp[v], k->cps, k->ncp, bound);
+                if (d > bound)
+                    continue;
+                if (d < best[k->area])
+                    best[k->area] = d;
+                if (d <= allowed) {
+                    ok[k->area] = true;
+                    any_ok = true;
+                }
+            }
         }
     }
     {

@@ -193,11 +193,16 @@ size_t textnorm_decode(const char *s, size_t len, int32_t *cps, size_t max)
 
 int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t blen, int max)
 {
-    /* Optimal string alignment distance with three rolling rows. */
+    /*
+     * Optimal string alignment distance over three rolling rows, computed
+     * only inside the diagonal band |i - j| <= max (cells outside it cannot
+     * lead to a distance within max); stops as soon as a whole row exceeds
+     * max, since row minima never decrease.
+     */
     int stack_rows[3 * 65];
     int *rows = stack_rows, *prev2, *prev, *cur;
-    size_t diff = alen > blen ? alen - blen : blen - alen;
-    int result;
+    size_t diff = alen > blen ? alen - blen : blen - alen, band;
+    int inf, result = -1;
 
     if (max < 0)
         max = 0;
@@ -205,7 +210,7 @@ int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t
         return max + 1;
     if (alen == 0 || blen == 0)
         return (int)(alen + blen);
-    if (blen > alen) { /* keep the rows over the shorter string */
+    if (blen > alen) { /* a is the longer string; rows run over b */
         const int32_t *t = a;
         size_t tl = alen;
 
@@ -214,22 +219,26 @@ int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t
         b = t;
         blen = tl;
     }
-    if (blen + 1 > 65)
-        rows = xmalloc(3 * (blen + 1) * sizeof *rows);
+    inf = max + 1;
+    band = (size_t)max;
+    if (blen + 2 > 65)
+        rows = xmalloc(3 * (blen + 2) * sizeof *rows);
     prev2 = rows;
-    prev = rows + (blen + 1);
-    cur = rows + 2 * (blen + 1);
-    for (size_t j = 0; j <= blen; j++)
-        prev[j] = (int)j;
-    result = -1;
+    prev = rows + (blen + 2);
+    cur = rows + 2 * (blen + 2);
+    for (size_t j = 0; j <= blen + 1; j++) {
+        prev[j] = j <= band ? (int)j : inf;
+        prev2[j] = inf;
+    }
     for (size_t i = 1; i <= alen && result < 0; i++) {
-        int rowmin;
+        size_t lo = i > band ? i - band : 1, hi = i + band < blen ? i + band : blen;
+        int rowmin = inf;
 
-        cur[0] = (int)i;
-        rowmin = cur[0];
-        for (size_t j = 1; j <= blen; j++) {
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int v = prev[j - 1] + cost;
+        cur[0] = i <= band ? (int)i : inf;
+        if (lo > 1)
+            cur[lo - 1] = inf;
+        for (size_t j = lo; j <= hi; j++) {
+            int v = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
 
             if (prev[j] + 1 < v)
                 v = prev[j] + 1;
@@ -238,12 +247,16 @@ int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
                 prev2[j - 2] + 1 < v)
                 v = prev2[j - 2] + 1;
+            if (v > inf)
+                v = inf;
             cur[j] = v;
             if (v < rowmin)
                 rowmin = v;
         }
+        if (hi < blen)
+            cur[hi + 1] = inf;
         if (rowmin > max)
-            result = max + 1;
+            result = inf;
         {
             int *t = prev2;
 
@@ -253,7 +266,7 @@ int textnorm_distance_cp(const int32_t *a, size_t alen, const int32_t *b, size_t
         }
     }
     if (result < 0)
-        result = prev[blen] > max ? max + 1 : prev[blen];
+        result = prev[blen] > max ? inf : prev[blen];
     if (rows != stack_rows)
         free(rows);
     return result;

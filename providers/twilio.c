@@ -21,9 +21,11 @@
  * - Body base64 heuristic (Twilio sometimes base64-encodes long bodies,
  *   rapidpro PR #1187): decoded only when, after removing CR/LF and outer
  *   blanks, it is >= 60 bytes, a multiple of 4, strict base64 (alphabet,
- *   padding only at the end, zero pad bits), and decodes to valid UTF-8 with
- *   no control characters but TAB/CR/LF and at least half ASCII code points
- *   (courier's 50% rule). Otherwise the body is kept as it came.
+ *   padding only at the end, zero pad bits), and decodes to valid UTF-8
+ *   (one incomplete character at the very end, cut by segmenting as in
+ *   courier's own sample, is dropped) with no control characters but
+ *   TAB/CR/LF and at least half ASCII code points (courier's 50% rule).
+ *   Otherwise the body is kept as it came.
  * - status: queued/accepted/scheduled/sending/sent -> ACCEPTED,
  *   delivered/read -> DELIVERED, partially_delivered -> DELIVERED (some of it
  *   reached the handset; final), failed/undelivered/canceled -> FAILED,
@@ -250,6 +252,30 @@ done:
 
 /* ---- callbacks -------------------------------------------------------------- */
 
+/*
+ * Length of an incomplete UTF-8 character ending s (a lead byte and fewer
+ * continuation bytes than it announces), or 0.
+ */
+static size_t tw_utf8_truncated_tail(const char *s, size_t len)
+{
+    for (size_t k = 1; k <= 3 && k <= len; k++) {
+        unsigned char c = (unsigned char)s[len - k];
+        size_t need;
+        if ((c & 0xC0) == 0x80)
+            continue; /* a continuation byte: look further back */
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 3;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 4;
+        else
+            return 0;
+        return k < need ? k : 0;
+    }
+    return 0;
+}
+
 /* The decoded body when Body passes the base64 rule above, else NULL. */
 static char *tw_maybe_base64(const char *s, size_t len, size_t *outlen)
 {
@@ -270,8 +296,13 @@ static char *tw_maybe_base64(const char *s, size_t len, size_t *outlen)
         goto out;
     if (provider_base64_decode(clean.data + start, end - start, &dec) != TL_OK || dec.len == 0)
         goto out;
-    if (!tl_utf8_valid(dec.data, dec.len))
-        goto out;
+    if (!tl_utf8_valid(dec.data, dec.len)) {
+        size_t cut = tw_utf8_truncated_tail(dec.data, dec.len);
+        if (cut == 0 || !tl_utf8_valid(dec.data, dec.len - cut))
+            goto out;
+        dec.len -= cut; /* a character cut in two by segmenting */
+        dec.data[dec.len] = '\0';
+    }
     while (pos < dec.len) {
         int32_t cp = tl_utf8_next(dec.data, dec.len, &pos);
         if ((cp < 0x20 && cp != '\t' && cp != '\r' && cp != '\n') || cp == 0x7f)

@@ -252,7 +252,18 @@ for junk in [b"\x00\xff garbage\r\n\r\n", b"POST /version1/messaging HTTP/1.1\r\
 is_(kannel_get(mock)[0], 202, "alive after garbage input")
 
 # ---- --record FILE and stop -------------------------------------------------
-is_(mock.stop(), 0, "SIGTERM: exit 0")
+# leave a hung and a delayed request in flight: stopping must still be clean
+mock.behaviour([{"path_prefix": "/cgi-bin", "times": 1, "hang": True},
+                {"path_prefix": "/cgi-bin", "times": 1, "delay_ms": 60000}])
+held = []
+for _ in range(2):
+    s = socket.create_connection(("127.0.0.1", mock.port), timeout=2)
+    s.sendall(b"GET /cgi-bin/sendsms?to=%2B923001234567&text=x HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.append(s)
+wait_until(lambda: mock.stats()["pending"] == 2, 5, "two requests in flight")
+is_(mock.stop(), 0, "SIGTERM with requests in flight: exit 0")
+for s in held:
+    s.close()
 
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "rec.jsonl")

@@ -1172,6 +1172,9 @@ static void defer(struct mock *m, struct evhttp_request *req, enum pending_kind 
     if (kind == PEND_HANG)
         return;
     struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    /* the loop's cached "now" dates from before this request was parsed:
+     * refresh it so the delay counts from here and never ends early */
+    event_base_update_cache_time(m->base);
     p->timer = evtimer_new(m->base, pending_fire_cb, p);
     evtimer_add(p->timer, &tv);
 }
@@ -1725,7 +1728,14 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &m.start);
     m.id_salt = splitmix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
                            (uint64_t)m.start.tv_nsec);
-    m.base = event_base_new();
+    /* precise timers: the default coarse monotonic clock (~4 ms ticks) lets a
+     * delay end a few ms early */
+    struct event_config *cfg = event_config_new();
+    if (cfg) {
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+        m.base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
+    }
     m.http = m.base ? evhttp_new(m.base) : NULL;
     if (!m.http) {
         fprintf(stderr, "mock_aggregator: libevent initialisation failed\n");
