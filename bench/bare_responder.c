@@ -43,12 +43,8 @@ int main(int argc, char **argv)
 {
     const char *listen = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-            listen = argv[++i];
-        else
-            listen = NULL, i = argc;
-    }
+    if (argc == 3 && strcmp(argv[1], "--listen") == 0)
+        listen = argv[2];
     const char *colon = listen ? strrchr(listen, ':') : NULL;
     if (!colon || colon == listen) {
         fputs("usage: bare_responder --listen HOST:PORT\n", stderr);

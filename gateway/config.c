@@ -58,6 +58,31 @@ const struct tl_config_option config_options[] = {
      "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
     {"alerts", "areas_file", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "gazetteer CSV to use instead of the built-in data/areas/pakistan.csv", SRV(areas_file)},
+    {"alerts", "verification", TL_OPT_ENUM, "police", 0, 0, "police|auto", 0,
+     "police: broadcast when police VERIFY; auto: at once on report (drills, trusted setups)",
+     SRV(verification)},
+    {"alerts", "radius_km", TL_OPT_DOUBLE, "5", 0, 1000, NULL, 0,
+     "first alert: areas whose centre is this close to the last-seen area", SRV(radius_km)},
+    {"alerts", "escalation", TL_OPT_SCHEDULE, "60m:15km, 6h:city", 0, 0, NULL, 0,
+     "while ACTIVE, widen at these times after VERIFY: AFTER:RADIUS (km) or AFTER:city; empty = "
+     "never",
+     SRV(escalation)},
+    {"alerts", "max_segments", TL_OPT_INT, "2", 1, 10, NULL, 0,
+     "SMS segments an alert may use (the description is shortened to fit)", SRV(max_segments)},
+    {"alerts", "hotline", TL_OPT_STRING, "15", 0, 0, NULL, 0,
+     "number people are told to call in alerts (15 is Pakistan's police emergency)",
+     SRV(hotline)},
+    {"alerts", "expiry", TL_OPT_DURATION, "6h", 60, 604800, NULL, 0,
+     "an alert message not sent within this time is dropped (expired)", SRV(alert_expiry)},
+    {"alerts", "retention_days", TL_OPT_INT, "90", 1, 36500, NULL, 0,
+     "personal data of closed cases is redacted this many days after closing; counts stay",
+     SRV(retention_days)},
+
+    {"limits", "messages_per_minute", TL_OPT_INT, "10", 1, 10000, NULL, 0,
+     "messages one number may send per minute; more are stored, answered once, not processed",
+     SRV(messages_per_minute)},
+    {"limits", "reports_per_day", TL_OPT_INT, "5", 1, 1000, NULL, 0,
+     "new reports one number may make per day", SRV(reports_per_day)},
 
     {"outbox", "max_attempts", TL_OPT_INT, "10", 1, 100, NULL, 0,
      "attempts before a temporarily failing message is given up as failed",
@@ -224,6 +249,17 @@ static char *option_set(const struct tl_config_option *opt, void *base, const ch
     switch (opt->type) {
     case TL_OPT_STRING:
         break;
+    case TL_OPT_SCHEDULE: {
+        struct tl_escalation_stage stages[TL_ESCALATION_MAX];
+        size_t n;
+        char *why = config_parse_schedule(value, stages, &n);
+        if (why != NULL) {
+            char *err = xasprintf("%s: %s", opt->name, why);
+            free(why);
+            return err;
+        }
+        break;
+    }
     case TL_OPT_ENUM:
         if (value[0] != '\0' && !enum_has(opt->choices, value))
             return xasprintf("%s: '%s' is not one of %s", opt->name, value, opt->choices);
@@ -256,6 +292,7 @@ static char *option_set(const struct tl_config_option *opt, void *base, const ch
 
     switch (opt->type) {
     case TL_OPT_STRING:
+    case TL_OPT_SCHEDULE:
     case TL_OPT_ENUM:
     case TL_OPT_ADDRESS:
     case TL_OPT_URL: {
@@ -442,6 +479,7 @@ static int check_whole(struct config_reader *r)
                              cfg->alerts_channel);
         return -1;
     }
+    free(config_parse_schedule(cfg->escalation, cfg->stages, &cfg->nstages)); /* checked when set */
     if (cfg->public_url[0] == '\0') {
         free(cfg->public_url);
         cfg->public_url = xasprintf("http://%s", cfg->listen);
@@ -465,6 +503,7 @@ int config_load_string(const char *name, const char *text, struct tl_config **ou
     apply_defaults("store", cfg);
     apply_defaults("log", cfg);
     apply_defaults("alerts", cfg);
+    apply_defaults("limits", cfg);
     apply_defaults("outbox", cfg);
     apply_defaults("ussd", cfg);
 
@@ -532,7 +571,7 @@ static void free_strings(const char *section, void *base)
         const struct tl_config_option *opt = &config_options[i];
         if (strcmp(opt->section, section) != 0)
             continue;
-        if (opt->type == TL_OPT_STRING || opt->type == TL_OPT_ENUM ||
+        if (opt->type == TL_OPT_STRING || opt->type == TL_OPT_ENUM || opt->type == TL_OPT_SCHEDULE ||
             opt->type == TL_OPT_ADDRESS || opt->type == TL_OPT_URL) {
             char **s = (char **)(void *)((char *)base + opt->offset);
             free(*s);
@@ -549,6 +588,7 @@ void config_free(struct tl_config *cfg)
     free_strings("store", cfg);
     free_strings("log", cfg);
     free_strings("alerts", cfg);
+    free_strings("limits", cfg);
     free_strings("outbox", cfg);
     free_strings("ussd", cfg);
     for (size_t i = 0; i < cfg->nchannels; i++) {
@@ -558,6 +598,63 @@ void config_free(struct tl_config *cfg)
     free(cfg->channels);
     free(cfg->file);
     free(cfg);
+}
+
+char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages, size_t *n)
+{
+    const char *p = text;
+
+    *n = 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char *item = xstrndup(p, len);
+        char *colon = strchr(item, ':');
+        double after = 0, radius = 0;
+        struct tl_escalation_stage st = {0, 0, 0};
+
+        while (len > 0 && item[len - 1] == ' ')
+            item[--len] = '\0';
+        if (colon == NULL) {
+            char *why = xasprintf("'%s' is not AFTER:RADIUS", item);
+            free(item);
+            return why;
+        }
+        *colon = '\0';
+        const char *r = colon + 1;
+        while (*r == ' ')
+            r++;
+        if (parse_scaled(item, TL_OPT_DURATION, &after) < 0 || after <= 0) {
+            char *why = xasprintf("'%s' is not a duration (like 60m, 6h)", item);
+            free(item);
+            return why;
+        }
+        st.after_s = (long)after;
+        if (strcmp(r, "city") == 0) {
+            st.whole_city = 1;
+        } else {
+            char *unit;
+            radius = strtod(r, &unit);
+            if (unit == r || strcmp(unit, "km") != 0 || radius <= 0 || radius > 1000) {
+                char *why = xasprintf("'%s' is not a radius (like 15km) or 'city'", r);
+                free(item);
+                return why;
+            }
+            st.radius_km = radius;
+        }
+        free(item);
+        if (*n >= TL_ESCALATION_MAX)
+            return xasprintf("more than %d stages", TL_ESCALATION_MAX);
+        if (*n > 0 && st.after_s <= stages[*n - 1].after_s)
+            return xasprintf("stages must be in increasing time");
+        stages[(*n)++] = st;
+        p += len;
+    }
+    return NULL;
 }
 
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name)

@@ -6,7 +6,7 @@
  * reference and the test that gateway.conf.example is complete all read that
  * table, so an option cannot exist in one place and be missing in another.
  *
- * Sections: [server], [store], [log], [alerts], [outbox], [ussd], and one
+ * Sections: [server], [store], [log], [alerts], [limits], [outbox], [ussd], and one
  * [channel NAME] per aggregator account. A value written `${NAME}` is taken
  * from the environment (for secrets). Unknown sections and keys and bad
  * values are errors reported as `file:line: reason`.
@@ -27,7 +27,16 @@ enum tl_opt_type {
     TL_OPT_ENUM = 5,     /* one of the '|'-separated words in choices */
     TL_OPT_ADDRESS = 6,  /* host:port (IPv4 or [IPv6]) */
     TL_OPT_URL = 7,      /* http:// or https:// URL, or empty */
+    TL_OPT_SCHEDULE = 8, /* escalation: "AFTER:RADIUSkm, AFTER:city" (a string, checked) */
 };
+
+/* One escalation stage: at verified_at + after_s, widen to radius_km or the whole city. */
+struct tl_escalation_stage {
+    long after_s;
+    double radius_km;
+    int whole_city;
+};
+#define TL_ESCALATION_MAX 8
 
 struct tl_config_option {
     const char *section; /* "server", …, or "channel" for every [channel NAME] */
@@ -68,6 +77,19 @@ struct tl_config {
     /* [alerts] */
     char *alerts_channel;
     char *areas_file;
+    char *verification;
+    double radius_km;
+    char *escalation;
+    struct tl_escalation_stage stages[TL_ESCALATION_MAX]; /* parsed from escalation */
+    size_t nstages;
+    long max_segments;
+    char *hotline;
+    long alert_expiry;
+    long retention_days;
+
+    /* [limits] */
+    long messages_per_minute;
+    long reports_per_day;
 
     /* [outbox] */
     long max_attempts;
@@ -92,6 +114,12 @@ int config_load(const char *file, struct tl_config **out, char **cause);
 /* The same from text in memory; `name` stands for the file in messages. */
 int config_load_string(const char *name, const char *text, struct tl_config **out, char **cause);
 void config_free(struct tl_config *cfg);
+
+/*
+ * Parses an escalation schedule ("60m:15km, 6h:city"; "" = none) into
+ * stages[0..*n) in increasing time. NULL, or an allocated reason.
+ */
+char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages, size_t *n);
 
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
 

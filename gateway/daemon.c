@@ -3,12 +3,14 @@
  * runs it, and takes it down in order (see daemon.h).
  */
 #include "gateway/daemon.h"
+#include "gateway/alerts.h"
 #include "gateway/areas.h"
 #include "gateway/config.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
+#include "parsers/grammar.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -20,6 +22,18 @@
 #include <time.h>
 
 static struct event *shutdown_timer;
+static struct event *tick_timer;
+
+/* Once a second: escalation stages that came due, redaction of old cases. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tl_daemon *d = arg;
+
+    (void)fd;
+    (void)what;
+    if (!d->stopping)
+        alerts_tick(d);
+}
 static double shutdown_started_ms;
 
 static double mono_ms(void)
@@ -98,9 +112,17 @@ int daemon_run(struct tl_config *cfg)
         free(cause);
         return 1;
     }
+    d.grammar = grammar_new(&cause);
+    if (d.grammar == NULL) {
+        log_error("daemon", "event=start_failed reason=grammar detail=\"%s\"", cause);
+        free(cause);
+        areas_free(d.gz);
+        return 1;
+    }
     if (store_open(cfg->store_path, cfg->busy_timeout_ms, &d.store, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=store detail=\"%s\"", cause);
         free(cause);
+        grammar_free(d.grammar);
         areas_free(d.gz);
         return 1;
     }
@@ -128,6 +150,9 @@ int daemon_run(struct tl_config *cfg)
         sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
         evsignal_add(sigs[i], NULL);
     }
+    tick_timer = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
+    struct timeval second = {1, 0};
+    event_add(tick_timer, &second);
     log_info("daemon", "event=started listen=%s store=%s schema=%d channels=%zu areas=%zu",
              cfg->listen, cfg->store_path, store_schema_version(d.store), cfg->nchannels,
              areas_count(d.gz));
@@ -140,6 +165,10 @@ out:
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     }
+    if (tick_timer != NULL) {
+        event_free(tick_timer);
+        tick_timer = NULL;
+    }
     if (shutdown_timer != NULL) {
         event_free(shutdown_timer);
         shutdown_timer = NULL;
@@ -147,6 +176,7 @@ out:
     http_free(d.http);
     sender_free(d.sender);
     store_close(d.store);
+    grammar_free(d.grammar);
     areas_free(d.gz);
     if (d.base != NULL)
         event_base_free(d.base);

@@ -16,6 +16,7 @@ struct event_base;
 struct tl_config;
 struct tl_store;
 struct tl_gazetteer;
+struct tl_grammar;
 struct tl_http;
 struct tl_sender;
 
@@ -26,6 +27,7 @@ struct tl_daemon {
     struct tl_config *cfg;     /* borrowed from the caller of daemon_run */
     struct tl_store *store;
     struct tl_gazetteer *gz;
+    struct tl_grammar *grammar;
     struct tl_http *http;
     struct tl_sender *sender;
     bool stopping;

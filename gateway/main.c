@@ -8,6 +8,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
+#include "gateway/police.h"
 #include "parsers/gazetteer.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -25,6 +26,8 @@ static void usage(FILE *out)
           "       talaash check-config FILE        validate a config; exit 2 with file:line: reason\n"
           "       talaash parse [--lang xx]        SMS texts on stdin -> one JSON object per line\n"
           "       talaash areas [PREFIX] [-c FILE] list gazetteer areas\n"
+          "       talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
+          "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
           "       talaash options                  the config options as a Markdown table\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
@@ -98,8 +101,8 @@ static int cmd_check_config(int argc, char **argv)
     return 0;
 }
 
-static const char *const type_names[] = {"string", "integer", "size", "duration",
-                                         "number", "choice", "host:port", "URL"};
+static const char *const type_names[] = {"string", "integer", "size",      "duration", "number",
+                                         "choice", "host:port", "URL", "schedule"};
 
 /* The option table as Markdown: the README's config reference is this output. */
 static int cmd_options(void)
@@ -198,6 +201,8 @@ int main(int argc, char **argv)
         return cmd_check_config(argc - 1, argv + 1);
     if (strcmp(cmd, "parse") == 0)
         return cmd_parse_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "police") == 0)
+        return police_main(argc - 1, argv + 1);
     if (strcmp(cmd, "areas") == 0)
         return cmd_areas(argc - 1, argv + 1);
     if (strcmp(cmd, "options") == 0)

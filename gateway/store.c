@@ -87,6 +87,43 @@ int store_prepare(struct tl_store *st, sqlite3_stmt **slot, const char *sql)
                : TL_ERR_STORE;
 }
 
+sqlite3_stmt *store_stmt(struct tl_store *st, const char *sql)
+{
+    for (size_t i = 0; i < st->ncache; i++) {
+        if (st->cache[i].sql == sql) {
+            sqlite3_reset(st->cache[i].stmt);
+            sqlite3_clear_bindings(st->cache[i].stmt);
+            return st->cache[i].stmt;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        return NULL;
+    if (st->ncache < STORE_STMT_CACHE) {
+        st->cache[st->ncache].sql = sql;
+        st->cache[st->ncache].stmt = s;
+        st->ncache++;
+    } else {
+        abort(); /* raise STORE_STMT_CACHE: every statement here is a literal in the code */
+    }
+    return s;
+}
+
+char *store_column_dup(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+
+    return v ? xstrdup(v) : NULL;
+}
+
+int store_step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
 void store_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v == NULL)
@@ -142,6 +179,8 @@ void store_close(struct tl_store *st)
     sqlite3_stmt **stmts = (sqlite3_stmt **)&st->stmts;
     for (size_t i = 0; i < sizeof(st->stmts) / sizeof(sqlite3_stmt *); i++)
         sqlite3_finalize(stmts[i]);
+    for (size_t i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
     free(st);
 }

@@ -171,3 +171,121 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
 int64_t store_outbox_cancel_phone(struct tl_store *st, const char *phone, int64_t now);
 /* Messages in each state (index = enum tl_outbox_state). */
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* ---- cases ---- */
+
+struct tl_case {
+    int64_t id;
+    char case_no[8];      /* "" while a draft */
+    char state[12];       /* draft, reported, active, found, closed, cancelled */
+    char *reporter_phone; /* E.164; NULL once redacted */
+    char lang[12];        /* the reporter's language: en, ur, roman-ur */
+    char *channel;        /* where the reporter wrote */
+    char *child_name;
+    int age;              /* -1 unknown */
+    char gender[8];       /* "", "male", "female" */
+    char *area_code;      /* NULL while unknown */
+    char *area_text;
+    char *last_seen;
+    char *description;
+    char *contact;        /* a phone typed inside the report (police only), or NULL */
+    char *close_reason;   /* CLOSE's reason, or NULL */
+    double radius_km;
+    int64_t created_at, updated_at, verified_at, closed_at;
+    unsigned missing;     /* TL_FIELD_* bits still missing (drafts) */
+    int asked;            /* times the current question was asked */
+    int stage;            /* escalation stages done */
+};
+
+void store_case_clear(struct tl_case *c);
+/* Inserts c (state, fields; case_no may be ""); sets c->id. */
+int store_case_insert(struct tl_store *st, struct tl_case *c);
+/* Writes every field of c back (by id). */
+int store_case_update(struct tl_store *st, const struct tl_case *c);
+/* Gives c a new unique six-digit case number (Damm-checked). */
+int store_case_assign_number(struct tl_store *st, struct tl_case *c);
+/* TL_OK, TL_ERR_NOT_FOUND or TL_ERR_STORE. */
+int store_case_by_number(struct tl_store *st, const char *case_no, struct tl_case *out);
+int store_case_by_id(struct tl_store *st, int64_t id, struct tl_case *out);
+/* The phone's draft updated at or after `since`, if any. */
+int store_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
+                          struct tl_case *out);
+/* Active cases with fewer than `stages` escalation stages done (ids, caller frees). */
+int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_t *n);
+/* Redacts personal data of cases closed before `before`; returns how many, or -1. */
+int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now);
+int store_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, const char *text,
+                       int64_t now);
+int store_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case_id);
+
+/* ---- people ---- */
+
+/* Creates or updates the subscriber row of phone (language, channel); sets *id. */
+int store_subscriber_touch(struct tl_store *st, const char *phone, const char *lang,
+                           const char *channel, int64_t now, int64_t *id);
+/* The saved language of phone ("" when unknown, into lang[12]). */
+int store_subscriber_lang(struct tl_store *st, const char *phone, char lang[12]);
+int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
+                           int64_t now);
+/* Removes one area (area_code) or all (NULL); returns how many, or -1. */
+int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
+                                  const char *area_code);
+int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool opted_out,
+                                   int64_t now);
+
+struct tl_police {
+    char *phone;
+    char *area_code;
+    char *pin_hash; /* NULL when no PIN */
+};
+int store_police_add(struct tl_store *st, const char *phone, const char *area_code,
+                     const char *pin_hash, int64_t now);
+int64_t store_police_remove(struct tl_store *st, const char *phone);
+/* Every registration (phone NULL) or those of one phone. */
+int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n);
+void store_police_free(struct tl_police *p, size_t n);
+/* Phones of police registered for any of area_codes (JSON array text), distinct. */
+int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
+                            size_t *n);
+void store_strings_free(char **v, size_t n);
+
+bool store_blocked(struct tl_store *st, const char *phone);
+int store_block(struct tl_store *st, const char *phone, const char *reason, int64_t now);
+int64_t store_unblock(struct tl_store *st, const char *phone);
+/* Records an event of `kind` for phone; returns how many of that kind since `since` (incl.). */
+int64_t store_rate_event(struct tl_store *st, const char *phone, const char *kind, int64_t now,
+                         int64_t since);
+/* Events of kind since `since`, without recording one. */
+int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kind, int64_t since);
+int store_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,
+                const char *outcome, const char *detail, int64_t now);
+
+/* ---- alerts ---- */
+
+struct tl_alert_wave {
+    int64_t case_id;
+    const char *kind;            /* "alert", "escalation" */
+    double radius_km;
+    const char *area_codes_json; /* JSON array of the area codes in scope */
+    const char *channel;         /* the alerts channel */
+    const char *text_en, *text_ur, *text_roman_ur;
+    int64_t expires_at;          /* 0 = never */
+};
+/*
+ * One broadcast wave, atomically (a savepoint: inside the caller's
+ * transaction when one is open): records the alert, adds every
+ * subscriber of the areas in scope (not opted out) and every police officer
+ * registered for them to alert_recipients — each (case, phone) once ever —
+ * and queues one outbox message per newly added recipient, in their
+ * language (police first). *recipients gets the number newly queued.
+ */
+int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
+                     int64_t *alert_id, int64_t *recipients);
+/*
+ * The end of a case (call inside store_tx_begin): cancels its queued alert messages and queues `update`
+ * texts (per language) to everyone whose alert was sent. *cancelled and
+ * *recipients get the counts.
+ */
+int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
+                    const char *text_en, const char *text_ur, const char *text_roman_ur,
+                    int64_t now, int64_t *cancelled, int64_t *recipients);

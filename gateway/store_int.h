@@ -26,13 +26,32 @@ struct tl_store_stmts {
     sqlite3_stmt *dlr_pending_take;
 };
 
+#define STORE_STMT_CACHE 96
+
 struct tl_store {
     sqlite3 *db;
     struct tl_store_stmts stmts;
+    /* Statements prepared by store_stmt(), keyed by the address of their SQL literal. */
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[STORE_STMT_CACHE];
+    size_t ncache;
 };
 
 /* Prepares *slot once (persistent), or resets and clears it for reuse. */
 int store_prepare(struct tl_store *st, sqlite3_stmt **slot, const char *sql);
+/*
+ * The prepared statement for a SQL string literal, reset and with bindings
+ * cleared, prepared on first use and kept; NULL on error. Callers pass the
+ * same literal each time (its address is the key).
+ */
+sqlite3_stmt *store_stmt(struct tl_store *st, const char *sql);
+/* A column as a new string, or NULL when the column is NULL. */
+char *store_column_dup(sqlite3_stmt *s, int i);
+/* Runs a statement that returns no rows; TL_OK or TL_ERR_STORE. */
+int store_step_done(sqlite3_stmt *s);
+
 /* Binds text (copied by reference: the caller keeps v alive until the step), or NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 

@@ -40,6 +40,7 @@ static const char *const migration_1[] = {
     "  state TEXT NOT NULL DEFAULT 'received'"
     "    CHECK (state IN ('received','processed','limited','blocked','failed')),"
     "  processed_at INTEGER,"
+    "  case_id INTEGER,"  /* the case a report or answer made or completed */
     "  UNIQUE (channel, provider_id)"
     ");"
 
@@ -100,6 +101,7 @@ static const char *const migration_1[] = {
     "  area_text TEXT,"
     "  last_seen TEXT,"
     "  description TEXT,"
+    "  contact TEXT,"  /* a phone typed inside the report: for police only */
     "  radius_km REAL NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL,"
@@ -107,7 +109,10 @@ static const char *const migration_1[] = {
     "  verified_by TEXT,"
     "  closed_at INTEGER,"
     "  close_reason TEXT,"
-    "  redacted_at INTEGER"
+    "  redacted_at INTEGER,"
+    "  missing INTEGER NOT NULL DEFAULT 0,"  /* a draft's missing fields (TL_FIELD_* bits) */
+    "  asked INTEGER NOT NULL DEFAULT 0,"    /* times the current question was asked */
+    "  stage INTEGER NOT NULL DEFAULT 0"     /* escalation stages done */
     ");"
     ,
     "CREATE INDEX cases_by_state ON cases(state);"
@@ -137,7 +142,6 @@ static const char *const migration_1[] = {
     "  case_id INTEGER NOT NULL REFERENCES cases(id),"
     "  phone TEXT NOT NULL,"
     "  alert_id INTEGER NOT NULL REFERENCES alerts(id),"
-    "  outbox_id INTEGER,"
     "  PRIMARY KEY (case_id, phone)"
     ") WITHOUT ROWID;"
 
@@ -173,7 +177,7 @@ static const char *const migration_1[] = {
     ,
     "CREATE INDEX outbox_by_case ON outbox(case_id, state);"
     ,
-    "CREATE INDEX outbox_by_phone ON outbox(phone, state);"
+    "CREATE INDEX outbox_queued_by_phone ON outbox(phone) WHERE state = 'queued';"
 
     /* Delivery reports that arrived before their send result was stored. */
     ,

@@ -51,13 +51,24 @@ struct gz_key {
     uint64_t sig;
 };
 
+/* What the fuzzy pass reads of a key, packed and ordered by length. */
+struct gz_fkey {
+    uint64_t sig;
+    const int32_t *cps;
+    size_t ncp;
+    int area;
+};
+
 struct tl_gazetteer {
     struct tl_area *areas;
     size_t n;
     int *depth;         /* 0 for a root */
     char **folded_name; /* folded name_en, for sorting lists */
-    struct gz_key *keys;
+    struct gz_key *keys; /* sorted by text */
     size_t nkeys;
+    struct gz_fkey *fkeys; /* the same keys sorted by length */
+    size_t *len_start;     /* fkeys[len_start[L] .. len_start[L + 1]) have L code points */
+    size_t max_len;
 };
 
 #define GZ_MAX_AREAS 100000
@@ -80,6 +91,17 @@ static uint64_t signature(const int32_t *cps, size_t n)
     for (size_t i = 0; i < n; i++)
         sig |= cp_bit(cps[i]);
     return sig;
+}
+
+/* True when x has more than limit bits set (limit is small: a few steps). */
+static bool bits_exceed(uint64_t x, int limit)
+{
+    for (int i = 0; i <= limit; i++) {
+        if (x == 0)
+            return false;
+        x &= x - 1;
+    }
+    return true;
 }
 
 /* The largest edit distance accepted for a word of n code points. */
@@ -155,6 +177,8 @@ static bool word_is_letter(const struct word *w)
 static const char *const filler_words[] = {
     "town", "colony", "area", "ilaqa", "ilaka", "ilaqay", "ilake", "ilaqe", "se", "say",
     "mein", "me", "men", "mai", "near", "nr", "nearby", "in", "at", "from", "wala", "wali",
+    "city", "shehar", "shahar", "sheher",
+    "\xD8\xB4\xDB\x81\xD8\xB1",                                 /* شہر */
     "\xD9\xB9\xD8\xA7\xD8\xA4\xD9\x86",                         /* ٹاؤن */
     "\xD9\xB9\xD8\xA7\xD9\x88\xD9\x86",                         /* ٹاون */
     "\xDA\xA9\xD8\xA7\xD9\x84\xD9\x88\xD9\x86\xDB\x8C",         /* کالونی */
@@ -508,6 +532,8 @@ void gazetteer_free(struct tl_gazetteer *gz)
     free(gz->depth);
     free(gz->folded_name);
     free(gz->keys);
+    free(gz->fkeys);
+    free(gz->len_start);
     free(gz);
 }
 
@@ -616,6 +642,32 @@ static void build_index(struct tl_gazetteer *gz)
         qsort(kb.keys, kb.n, sizeof *kb.keys, key_cmp);
     gz->keys = kb.keys;
     gz->nkeys = kb.n;
+    /* counting sort by length for the fuzzy pass */
+    gz->max_len = 0;
+    for (size_t i = 0; i < kb.n; i++) {
+        if (kb.keys[i].ncp > gz->max_len)
+            gz->max_len = kb.keys[i].ncp;
+    }
+    gz->len_start = xcalloc(gz->max_len + 2, sizeof *gz->len_start);
+    gz->fkeys = xcalloc(kb.n ? kb.n : 1, sizeof *gz->fkeys);
+    for (size_t i = 0; i < kb.n; i++)
+        gz->len_start[kb.keys[i].ncp + 1]++;
+    for (size_t l = 1; l <= gz->max_len + 1; l++)
+        gz->len_start[l] += gz->len_start[l - 1];
+    {
+        size_t *fill = xmalloc((gz->max_len + 1) * sizeof *fill);
+
+        memcpy(fill, gz->len_start, (gz->max_len + 1) * sizeof *fill);
+        for (size_t i = 0; i < kb.n; i++) {
+            struct gz_fkey *f = &gz->fkeys[fill[kb.keys[i].ncp]++];
+
+            f->sig = kb.keys[i].sig;
+            f->cps = kb.keys[i].cps;
+            f->ncp = kb.keys[i].ncp;
+            f->area = kb.keys[i].area;
+        }
+        free(fill);
+    }
 }
 
 static const char *const csv_header[] = {"code", "name_en", "name_ur", "aliases",
@@ -1141,24 +1193,26 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         best[i] = INT32_MAX;
         ok[i] = false;
     }
-    /* pass 0: only distances that qualify; pass 1, when none did: near misses */
-    for (int pass = 0; pass < 2 && !any_ok; pass++) {
-        for (size_t i = 0; i < gz->nkeys; i++) {
-            const struct gz_key *k = &gz->keys[i];
+    /* pass 0: only distances that qualify; pass 1, when none did and the
+     * caller wants candidates: near misses, one edit further */
+    for (int pass = 0; pass < (max > 0 ? 2 : 1) && !any_ok; pass++) {
+        for (size_t v = 0; v < nq; v++) {
+            size_t reach = (size_t)allowed_distance(qncp[v]) + (size_t)pass;
+            size_t lmin = qncp[v] > reach ? qncp[v] - reach : 0;
+            size_t lmax = qncp[v] + reach < gz->max_len ? qncp[v] + reach : gz->max_len;
 
-            for (size_t v = 0; v < nq; v++) {
+            for (size_t i = gz->len_start[lmin]; lmin <= lmax && i < gz->len_start[lmax + 1]; i++) {
+                const struct gz_fkey *k = &gz->fkeys[i];
                 size_t shorter = qncp[v] < k->ncp ? qncp[v] : k->ncp;
                 size_t diff = qncp[v] > k->ncp ? qncp[v] - k->ncp : k->ncp - qncp[v];
                 int allowed = allowed_distance(shorter);
-                int bound = pass == 0 ? allowed : allowed + 1;
+                int bound = allowed + pass;
                 int d;
 
                 if (bound > best[k->area])
                     bound = best[k->area];
-                if (diff > (size_t)bound)
-                    continue;
-                if (__builtin_popcountll(qsig[v] & ~k->sig) > bound ||
-                    __builtin_popcountll(k->sig & ~qsig[v]) > bound)
+                if (diff > (size_t)bound || bits_exceed(qsig[v] & ~k->sig, bound) ||
+                    bits_exceed(k->sig & ~qsig[v], bound))
                     continue;
                 d = textnorm_distance_cp(qcps[v], qncp[v], k->cps, k->ncp, bound);
                 if (d > bound)

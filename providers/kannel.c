@@ -255,6 +255,11 @@ static int kannel_parse_dlr(const struct tl_channel_conf *ch, const struct tl_ht
     rc = provider_form_query(in, &q, cause);
     if (rc != TL_OK)
         return rc;
+    if (in->body != NULL && in->body_len > PROVIDER_BODY_MAX) {
+        provider_cause(cause, "body larger than %d bytes", PROVIDER_BODY_MAX);
+        rc = TL_ERR_TOO_LARGE;
+        goto done;
+    }
     if (provider_content_type_is(in, "application/x-www-form-urlencoded")) {
         rc = provider_form_body(in, &b, cause);
         if (rc != TL_OK)

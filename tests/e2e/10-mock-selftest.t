@@ -225,6 +225,12 @@ res = json.loads(generic_send(mock, [{"id": 1, "to": "+923001234567", "text": "a
 is_([(r["id"], r["status"], "message_id" in r) for r in res], [(1, "sent", True), (2, "failed", False)],
     "generic per-recipient result_status")
 
+mock.behaviour([{"recipient": "+923001110000", "at_status": 406, "times": 1},
+                {"recipient": "+923001110000", "result_status": "retry", "times": 1}])
+res = json.loads(generic_send(mock, [{"id": 1, "to": "+923001110000", "text": "a"}])[2])["results"]
+rc = json.loads(at_send(mock, "+923001110000")[2])["SMSMessageData"]["Recipients"]
+is_((res[0]["status"], rc[0]["statusCode"]), ("retry", 406), "per-recipient rules apply to their own API only")
+
 mock.behaviour([{"recipient": "+923009990000", "status": 400, "body": '{"code":21610}'}])
 is_((twilio_send(mock, to="+923009990000")[0], twilio_send(mock)[0]), (400, 201),
     "request rule matched by recipient")
@@ -283,5 +289,23 @@ with MockAggregator(args=["--no-record-bodies", "--max-records", "2"]) as m3:
     recs = m3.requests()
     is_([(r["seq"], r["body"]) for r in recs], [(2, None), (3, None)], "--max-records keeps the newest; --no-record-bodies")
     is_(m3.stats()["records_evicted"], 1, "evictions counted")
+
+# ---- the benchmark baseline ---------------------------------------------------
+try:
+    bare = find_binary("bench/bare_responder")
+except FileNotFoundError:
+    bare = None
+if bare:
+    import subprocess
+    from mockagg import read_port
+    p = subprocess.Popen([bare, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE)
+    port = read_port(p, 10, "bare_responder")
+    is_(http("POST", "http://127.0.0.1:%d/anything" % port, "x"), (200, "text/plain", b"OK\n"),
+        "bare_responder: 200 OK")
+    p.terminate()
+    is_(p.wait(10), 0, "bare_responder: SIGTERM exit 0")
+    p.stdout.close()
+else:
+    diag("bench/bare_responder not built; not checked")
 
 sys.exit(done_testing())

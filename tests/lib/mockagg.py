@@ -14,9 +14,21 @@ recorded comes back as a dict: seq, t_ms, method, path, query, headers (names
 lower-cased), body (str, or None with --no-record-bodies), body_len, rule
 (index of the request-level rule applied, -1 none), and added here:
 body_bytes (exact bytes), form (FormDict of a form-urlencoded body, else None),
-args (FormDict of the query string), json (parsed JSON body, else None).
+args (FormDict of the query string), json (parsed JSON body, else None),
+form_bytes / args_bytes (the same with bytes values, e.g. Kannel UTF-16BE).
+
+Rules (behaviour([...]); tried in order; see tests/mock/mock_aggregator.c):
+  matchers   path_prefix, method, recipient, body_contains   (all optional)
+  times      how many requests (or recipients) it applies to; -1 = forever (default)
+  request    status (200-599) + body (str or JSON) [+ content_type], delay_ms,
+             drop (close without answering), hang (never answer)
+  recipient  at_status (AT statusCode), result_status (generic "status")
+e.g. [{"path_prefix": "/version1/messaging", "times": 2, "status": 500, "body": "x"},
+      {"path_prefix": "/2010", "times": 1, "delay_ms": 3000},
+      {"recipient": "+923001110000", "at_status": 403}]
 """
 
+import base64
 import json
 import os
 import select
@@ -26,7 +38,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import base64
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -181,7 +192,7 @@ class MockAggregator:
         return self._call("POST", "/_mock/reset", {})
 
     def behaviour(self, rules):
-        """Replaces the rule list (see PROTOCOL below); raises on a rule the mock refuses."""
+        """Replaces the rule list (see the module doc); RuntimeError on a rule the mock refuses."""
         return self._call("POST", "/_mock/behaviour", {"rules": list(rules)})
 
     def rules(self):

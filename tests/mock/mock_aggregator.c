@@ -4,29 +4,53 @@
  * answers the aggregators' send APIs as they do, records every request, and
  * misbehaves on demand.
  *
- * It owns: the four send endpoints (Africa's Talking, Twilio, Kannel, our
- * generic JSON API), the control API under /_mock/ (behaviour rules, reset,
- * recorded requests, stats) and the in-memory/on-file request log. It must
- * not block: delays are event timers, "hang" keeps the request unanswered.
+ * It owns: the four send endpoints, the control API under /_mock/ and the
+ * in-memory/on-file request log. It must not block: delays are event
+ * timers, "hang" keeps the request unanswered. It links the project library
+ * only for common/ (buf, form, utf8, xmalloc).
  *
  *   mock_aggregator --listen HOST:PORT [--record FILE] [--no-record-bodies]
  *                   [--max-records N]
+ * Prints "port=NNNN" once listening (port 0: ephemeral); SIGTERM or SIGINT
+ * ends it with status 0. --record appends each request as one JSON line;
+ * --no-record-bodies records "body":null; --max-records N keeps the newest N
+ * in memory (0: none; the file still gets every request).
  *
- * Prints "port=NNNN" once listening; SIGTERM or SIGINT ends it with status 0.
+ * Send endpoints (recipients: AT `to` split on ',', Kannel `to` on ' ',
+ * Twilio `To`, generic one per message; "+" and 7-15 digits is plausible):
+ *   POST /version1/messaging                  201 SMSMessageData, 101 Success
+ *        per recipient (403 InvalidPhoneNumber if implausible); 400 without
+ *        username, to or message
+ *   POST /2010-04-01/Accounts/{sid}/Messages.json   201 Message, "queued";
+ *        400 codes 21604 (no To), 21211 (bad To), 21603 (no From), 21602
+ *   GET|POST /cgi-bin/sendsms                 202 "0: Accepted for delivery";
+ *        400 "Missing receiver number, rejected"
+ *   POST /generic/send                        200 {"results":[…]} "sent" with
+ *        message_id G<hex>, "failed" + error if implausible; 400 bad JSON
+ *   anything else 404, a wrong method 405.
+ *
+ * Control API (JSON; not recorded, not counted):
+ *   POST /_mock/behaviour {"rules":[…]}  replaces the rules (400 names a bad one)
+ *   GET  /_mock/behaviour                the rules with "times" left and "hits"
+ *   POST /_mock/reset                    clears rules, records, stats, seq
+ *   GET  /_mock/requests[?since=SEQ]     recorded requests, oldest first
+ *   GET  /_mock/stats                    counters
+ * A rule: matchers path_prefix, method, recipient, body_contains (all
+ * optional); times (default -1 = forever). Request-level actions: status
+ * (200-599) with body (string or JSON) and content_type, delay_ms, drop,
+ * hang. The first request-level rule that matches decides a request and
+ * spends one of its times. Per-recipient actions: at_status (AT statusCode)
+ * and result_status (generic status); the first such rule matching a
+ * recipient rewrites its result and spends one of its times.
  *
  * Design notes.
- * - Records are kept as ready-made JSON text in a growable array (a ring of the
- *   newest N with --max-records), so recording is O(1) amortised and
- *   GET /_mock/requests is a concatenation.
- * - Rules (POST /_mock/behaviour) are tried in order. A request-level rule
- *   (status/body, delay_ms, drop, hang) decides the fate of the first request
- *   it matches, for `times` requests (-1: forever). A per-recipient rule
- *   (at_status for Africa's Talking, result_status for the generic API)
- *   rewrites one recipient's result, for `times` recipients.
+ * - Records are kept as ready-made JSON text in a growable array (a ring with
+ *   --max-records), so recording is O(1) amortised and GET /_mock/requests is
+ *   a concatenation.
  * - Deferred requests (delay, drop, hang) sit on a pending list. When the
- *   client goes away first, libevent detaches the request from its
- *   connection (evcon NULL) and hands it to us: the connection close callback
- *   frees those, so nothing leaks and nothing is touched after free.
+ *   client goes away first, libevent may detach the request from its
+ *   connection (evcon NULL) and leave it to us; the close callback and the
+ *   reaper free those, so nothing leaks and nothing is touched after free.
  */
 #include "common/buf.h"
 #include "common/form.h"
@@ -401,6 +425,7 @@ struct inreq {
     const char *path; /* raw, NUL-terminated copy */
     size_t path_len;
     const char *query; /* raw, "" when none */
+    const char *content_type; /* "" when none */
     const char *body;
     size_t body_len;
     enum endpoint ep;
@@ -475,6 +500,7 @@ static void inreq_parse(struct inreq *in)
         in->form_ok =
             tl_form_parse(&in->qform, in->query, strlen(in->query), MAX_FORM_FIELDS) == 0 &&
             (in->cmd != EVHTTP_REQ_POST ||
+             strncasecmp(in->content_type, "application/x-www-form-urlencoded", 33) != 0 ||
              tl_form_parse(&in->form, in->body, in->body_len, MAX_FORM_FIELDS) == 0);
         if (in->form_ok) {
             v = form_value(&in->qform, "to", &vlen);
@@ -562,12 +588,16 @@ static struct mock_rule *rule_for_request(struct mock *m, const struct inreq *in
     return NULL;
 }
 
+/* The first per-recipient rule for this recipient that carries the action the
+ * endpoint can use (at_status for AT, result_status for generic). */
 static struct mock_rule *rule_for_recipient(struct mock *m, const struct inreq *in,
                                             const struct span *rc)
 {
     for (size_t i = 0; i < m->n_rules; i++) {
         struct mock_rule *r = &m->rules[i];
         if (!r->per_recipient || !rule_matches(r, in))
+            continue;
+        if (in->ep == EP_AT ? r->at_status == 0 : r->result_status == NULL)
             continue;
         if (r->recipient && (strlen(r->recipient) != rc->n || memcmp(r->recipient, rc->p, rc->n)))
             continue;
@@ -843,7 +873,7 @@ static void answer_at(struct mock *m, const struct inreq *in, struct answer *a)
         const struct span *rc = &in->rcpt.v[i];
         int code = plausible_msisdn(rc->p, rc->n) ? 101 : 403;
         struct mock_rule *r = rule_for_recipient(m, in, rc);
-        if (r && r->at_status)
+        if (r)
             code = r->at_status;
         bool ok = code >= 100 && code <= 102;
         if (i)
@@ -1027,7 +1057,7 @@ static void answer_generic(struct mock *m, const struct inreq *in, struct answer
             rc.n--;
         struct mock_rule *r = rule_for_recipient(m, in, &rc);
         const char *st = "sent", *err = NULL;
-        if (r && r->result_status) {
+        if (r) {
             st = r->result_status;
             err = "mock rule";
         } else if (!plausible_msisdn(rc.p, rc.n)) {
@@ -1625,6 +1655,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
     in.path = path;
     in.path_len = plen;
     in.query = query;
+    in.content_type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    if (!in.content_type)
+        in.content_type = "";
 
     if (strncmp(path, "/_mock/", 7) == 0)
         handle_control(m, req, &in);

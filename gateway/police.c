@@ -1,0 +1,220 @@
+/*
+ * police.c — police registrations: PIN hashing, the authorisation rule for
+ * police commands, and `talaash police add|list|remove` (see police.h).
+ *
+ * A PIN is stored as the hex SHA-256 of "talaash-pin", the phone and the
+ * PIN, never in clear; with 4-6 digits it only stops a stolen or borrowed
+ * phone, not someone holding the store.
+ */
+#include "gateway/police.h"
+#include "gateway/areas.h"
+#include "gateway/clock.h"
+#include "gateway/config.h"
+#include "gateway/store.h"
+#include "parsers/gazetteer.h"
+#include "parsers/phone.h"
+#include "common/buf.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *police_pin_hash(const char *phone, const char *pin)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    struct tl_buf in = {0}, out = {0};
+
+    tl_buf_append(&in, "talaash-pin", sizeof("talaash-pin"));
+    tl_buf_append(&in, phone, strlen(phone) + 1);
+    tl_buf_append_str(&in, pin);
+    EVP_Digest(in.data, in.len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < mdlen; i++)
+        tl_buf_appendf(&out, "%02x", md[i]);
+    tl_buf_free(&in);
+    return tl_buf_steal(&out);
+}
+
+bool police_is_registered(struct tl_store *st, const char *phone)
+{
+    struct tl_police *p;
+    size_t n = 0;
+
+    if (store_police_list(st, phone, &p, &n) != TL_OK)
+        return false;
+    store_police_free(p, n);
+    return n > 0;
+}
+
+enum tl_police_verdict police_authorize(struct tl_store *st, const struct tl_gazetteer *gz,
+                                        const char *phone, const struct tl_area *case_area,
+                                        const char *pin)
+{
+    struct tl_police *regs;
+    size_t n = 0;
+    enum tl_police_verdict v = TL_POLICE_NOT_REGISTERED;
+
+    if (store_police_list(st, phone, &regs, &n) != TL_OK)
+        return TL_POLICE_STORE_ERROR;
+    for (size_t i = 0; i < n && v != TL_POLICE_OK; i++) {
+        const struct tl_area *area = gazetteer_by_code(gz, regs[i].area_code);
+        if (area == NULL || case_area == NULL || !gazetteer_within(gz, case_area, area)) {
+            if (v == TL_POLICE_NOT_REGISTERED)
+                v = TL_POLICE_WRONG_AREA;
+            continue;
+        }
+        if (regs[i].pin_hash == NULL) {
+            v = TL_POLICE_OK;
+        } else {
+            char *h = police_pin_hash(phone, pin ? pin : "");
+            v = strcmp(h, regs[i].pin_hash) == 0 ? TL_POLICE_OK : TL_POLICE_BAD_PIN;
+            free(h);
+        }
+    }
+    store_police_free(regs, n);
+    return v;
+}
+
+/* ---- talaash police ---- */
+
+static void police_usage(void)
+{
+    fputs("usage: talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
+          "       talaash police list [-c FILE]\n"
+          "       talaash police remove PHONE [-c FILE]\n",
+          stderr);
+}
+
+/* Resolves NAME (an area code, or a name matched as in SMS) or explains on stderr. */
+static const struct tl_area *resolve_area(const struct tl_gazetteer *gz, const char *name)
+{
+    struct tl_area_candidate cands[5];
+    size_t n = 0;
+    const struct tl_area *a = gazetteer_by_code(gz, name);
+
+    if (a != NULL)
+        return a;
+    enum tl_match_kind k = gazetteer_match(gz, name, strlen(name), cands, 5, &n);
+    if ((k == TL_MATCH_EXACT || k == TL_MATCH_FUZZY) && n > 0)
+        return cands[0].area;
+    fprintf(stderr, "talaash police: area '%s' is %s", name,
+            k == TL_MATCH_AMBIGUOUS ? "ambiguous" : "not known");
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s%s (%s)", i ? ", " : "; did you mean ", cands[i].area->name_en,
+                cands[i].area->code);
+    fputc('\n', stderr);
+    return NULL;
+}
+
+int police_main(int argc, char **argv)
+{
+    const char *cfgfile = getenv("TALAASH_CONFIG") ? getenv("TALAASH_CONFIG")
+                                                   : "/etc/talaash/gateway.conf";
+    const char *area_name = NULL, *pin = NULL, *args[2] = {NULL, NULL};
+    size_t nargs = 0;
+    struct tl_config *cfg = NULL;
+    struct tl_gazetteer *gz = NULL;
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+    int status = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            cfgfile = argv[++i];
+        else if (strcmp(argv[i], "--area") == 0 && i + 1 < argc)
+            area_name = argv[++i];
+        else if (strcmp(argv[i], "--pin") == 0 && i + 1 < argc)
+            pin = argv[++i];
+        else if (argv[i][0] != '-' && nargs < 2)
+            args[nargs++] = argv[i];
+        else {
+            police_usage();
+            return 2;
+        }
+    }
+    if (nargs == 0 || (strcmp(args[0], "add") == 0 && (nargs != 2 || area_name == NULL)) ||
+        (strcmp(args[0], "remove") == 0 && nargs != 2) ||
+        (strcmp(args[0], "list") == 0 && nargs != 1) ||
+        (strcmp(args[0], "add") != 0 && strcmp(args[0], "remove") != 0 &&
+         strcmp(args[0], "list") != 0)) {
+        police_usage();
+        return 2;
+    }
+    if (pin != NULL) {
+        size_t n = strlen(pin);
+        bool digits = n >= 4 && n <= 6;
+        for (size_t i = 0; digits && i < n; i++)
+            digits = pin[i] >= '0' && pin[i] <= '9';
+        if (!digits) {
+            fputs("talaash police: a PIN is 4 to 6 digits\n", stderr);
+            return 2;
+        }
+    }
+    if (config_load(cfgfile, &cfg, &cause) != TL_OK) {
+        fprintf(stderr, "%s\n", cause);
+        free(cause);
+        return 2;
+    }
+    if (areas_load(cfg, &gz, &cause) != TL_OK ||
+        store_open(cfg->store_path, cfg->busy_timeout_ms, &st, &cause) != TL_OK) {
+        fprintf(stderr, "talaash police: %s\n", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    char phone[TL_PHONE_MAX];
+    if (nargs == 2 &&
+        phone_normalize(args[1], strlen(args[1]), cfg->country_code, phone) != TL_OK) {
+        fprintf(stderr, "talaash police: '%s' is not a phone number\n", args[1]);
+        status = 2;
+        goto out;
+    }
+    if (strcmp(args[0], "add") == 0) {
+        const struct tl_area *a = resolve_area(gz, area_name);
+        if (a == NULL) {
+            status = 2;
+            goto out;
+        }
+        char *hash = pin ? police_pin_hash(phone, pin) : NULL;
+        int64_t now = clock_now();
+        if (store_police_add(st, phone, a->code, hash, now) != TL_OK ||
+            store_audit(st, "cli", "police add", 0, "ok", a->code, now) != TL_OK) {
+            fprintf(stderr, "talaash police: %s\n", store_errmsg(st));
+            status = 1;
+        } else {
+            printf("%s registered for %s (%s)%s\n", phone, a->name_en, a->code,
+                   pin ? " with a PIN" : "");
+        }
+        free(hash);
+    } else if (strcmp(args[0], "remove") == 0) {
+        int64_t n = store_police_remove(st, phone);
+        if (n < 0) {
+            status = 1;
+        } else {
+            store_audit(st, "cli", "police remove", 0, "ok", NULL, clock_now());
+            printf("%s: %lld registration%s removed\n", phone, (long long)n, n == 1 ? "" : "s");
+            status = n > 0 ? 0 : 1;
+        }
+    } else {
+        struct tl_police *p;
+        size_t n;
+        if (store_police_list(st, NULL, &p, &n) != TL_OK) {
+            status = 1;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct tl_area *a = gazetteer_by_code(gz, p[i].area_code);
+            printf("%s\t%s\t%s\t%s\n", p[i].phone, p[i].area_code, a ? a->name_en : "?",
+                   p[i].pin_hash ? "pin" : "no-pin");
+        }
+        store_police_free(p, n);
+    }
+out:
+    store_close(st);
+    gazetteer_free(gz);
+    config_free(cfg);
+    return status;
+}

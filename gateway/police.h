@@ -1,0 +1,40 @@
+/*
+ * police.h — registered police numbers: PINs, who may act on which case,
+ * and the `talaash police add|list|remove` command.
+ */
+#ifndef TALAASH_POLICE_H
+#define TALAASH_POLICE_H
+
+#include <stdbool.h>
+
+struct tl_daemon;
+struct tl_store;
+struct tl_gazetteer;
+struct tl_area;
+
+/* The stored form of a PIN for phone: hex SHA-256, never the PIN itself (caller frees). */
+char *police_pin_hash(const char *phone, const char *pin);
+
+enum tl_police_verdict {
+    TL_POLICE_OK = 0,
+    TL_POLICE_NOT_REGISTERED = 1,
+    TL_POLICE_WRONG_AREA = 2,
+    TL_POLICE_BAD_PIN = 3,
+    TL_POLICE_STORE_ERROR = 4,
+};
+/*
+ * May `phone` act on a case in `case_area` with `pin` ("" = none given)?
+ * Allowed when one of the phone's registrations covers an area enclosing the
+ * case's area (a Karachi registration covers every Karachi town) and, when
+ * that registration has a PIN, the PIN matches.
+ */
+enum tl_police_verdict police_authorize(struct tl_store *st, const struct tl_gazetteer *gz,
+                                        const char *phone, const struct tl_area *case_area,
+                                        const char *pin);
+/* True when phone has any police registration. */
+bool police_is_registered(struct tl_store *st, const char *phone);
+
+/* `talaash police …`; argv[0] is "police". Returns the exit status. */
+int police_main(int argc, char **argv);
+
+#endif

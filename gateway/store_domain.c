@@ -1,0 +1,707 @@
+/*
+ * store_domain.c — the domain's tables: cases, sightings, subscribers and
+ * their areas, police, the block list, rate events, the audit log, and the
+ * set-based SQL of alert waves (see store.h for each function's contract).
+ *
+ * Alert targeting is done by SQLite in two INSERT … SELECT statements, so a
+ * wave to a million subscribers is two statements in one transaction, not a
+ * million round trips; "each person once per case" is the primary key of
+ * alert_recipients, not a check in C.
+ */
+#include "gateway/store.h"
+#include "gateway/store_int.h"
+#include "parsers/casenum.h"
+#include "common/result.h"
+#include "common/xmalloc.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define CASE_COLUMNS                                                                               \
+    "id, coalesce(case_no, ''), state, reporter_phone, reporter_lang, channel, child_name,"        \
+    " coalesce(age, -1), coalesce(gender, ''), area_code, area_text, last_seen, description,"      \
+    " radius_km, created_at, updated_at, coalesce(verified_at, 0), coalesce(closed_at, 0),"        \
+    " missing, asked, stage, contact, close_reason"
+
+static void copy_text(char *dst, size_t dstsz, sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+
+    snprintf(dst, dstsz, "%s", v ? v : "");
+}
+
+static void case_from_row(sqlite3_stmt *s, struct tl_case *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = sqlite3_column_int64(s, 0);
+    copy_text(c->case_no, sizeof(c->case_no), s, 1);
+    copy_text(c->state, sizeof(c->state), s, 2);
+    c->reporter_phone = store_column_dup(s, 3);
+    copy_text(c->lang, sizeof(c->lang), s, 4);
+    c->channel = store_column_dup(s, 5);
+    c->child_name = store_column_dup(s, 6);
+    c->age = sqlite3_column_int(s, 7);
+    copy_text(c->gender, sizeof(c->gender), s, 8);
+    c->area_code = store_column_dup(s, 9);
+    c->area_text = store_column_dup(s, 10);
+    c->last_seen = store_column_dup(s, 11);
+    c->description = store_column_dup(s, 12);
+    c->radius_km = sqlite3_column_double(s, 13);
+    c->created_at = sqlite3_column_int64(s, 14);
+    c->updated_at = sqlite3_column_int64(s, 15);
+    c->verified_at = sqlite3_column_int64(s, 16);
+    c->closed_at = sqlite3_column_int64(s, 17);
+    c->missing = (unsigned)sqlite3_column_int(s, 18);
+    c->asked = sqlite3_column_int(s, 19);
+    c->stage = sqlite3_column_int(s, 20);
+    c->contact = store_column_dup(s, 21);
+    c->close_reason = store_column_dup(s, 22);
+}
+
+void store_case_clear(struct tl_case *c)
+{
+    free(c->reporter_phone);
+    free(c->channel);
+    free(c->child_name);
+    free(c->area_code);
+    free(c->area_text);
+    free(c->last_seen);
+    free(c->description);
+    free(c->contact);
+    free(c->close_reason);
+    memset(c, 0, sizeof(*c));
+}
+
+static int case_one(sqlite3_stmt *s, struct tl_case *out)
+{
+    int rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW)
+        case_from_row(s, out);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? TL_OK : rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
+}
+
+/* Binds every field of c at ?1..?22 in the order of the UPDATE/INSERT below. */
+static void case_bind(sqlite3_stmt *s, const struct tl_case *c)
+{
+    store_bind_text(s, 1, c->case_no[0] ? c->case_no : NULL);
+    store_bind_text(s, 2, c->state);
+    store_bind_text(s, 3, c->reporter_phone);
+    store_bind_text(s, 4, c->lang[0] ? c->lang : "en");
+    store_bind_text(s, 5, c->channel);
+    store_bind_text(s, 6, c->child_name);
+    if (c->age >= 0)
+        sqlite3_bind_int(s, 7, c->age);
+    else
+        sqlite3_bind_null(s, 7);
+    store_bind_text(s, 8, c->gender[0] ? c->gender : NULL);
+    store_bind_text(s, 9, c->area_code);
+    store_bind_text(s, 10, c->area_text);
+    store_bind_text(s, 11, c->last_seen);
+    store_bind_text(s, 12, c->description);
+    sqlite3_bind_double(s, 13, c->radius_km);
+    sqlite3_bind_int64(s, 14, c->created_at);
+    sqlite3_bind_int64(s, 15, c->updated_at);
+    if (c->verified_at)
+        sqlite3_bind_int64(s, 16, c->verified_at);
+    if (c->closed_at)
+        sqlite3_bind_int64(s, 17, c->closed_at);
+    sqlite3_bind_int(s, 18, (int)c->missing);
+    sqlite3_bind_int(s, 19, c->asked);
+    sqlite3_bind_int(s, 20, c->stage);
+    store_bind_text(s, 21, c->contact);
+    store_bind_text(s, 22, c->close_reason);
+}
+
+int store_case_insert(struct tl_store *st, struct tl_case *c)
+{
+    static const char sql[] =
+        "INSERT INTO cases (case_no, state, reporter_phone, reporter_lang, channel, child_name,"
+        " age, gender, area_code, area_text, last_seen, description, radius_km, created_at,"
+        " updated_at, verified_at, closed_at, missing, asked, stage, contact, close_reason)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+        " ?18, ?19, ?20, ?21, ?22)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    case_bind(s, c);
+    if (store_step_done(s) != TL_OK)
+        return TL_ERR_STORE;
+    c->id = sqlite3_last_insert_rowid(st->db);
+    return TL_OK;
+}
+
+int store_case_update(struct tl_store *st, const struct tl_case *c)
+{
+    static const char sql[] =
+        "UPDATE cases SET case_no = ?1, state = ?2, reporter_phone = ?3, reporter_lang = ?4,"
+        " channel = ?5, child_name = ?6, age = ?7, gender = ?8, area_code = ?9, area_text = ?10,"
+        " last_seen = ?11, description = ?12, radius_km = ?13, created_at = ?14,"
+        " updated_at = ?15, verified_at = ?16, closed_at = ?17, missing = ?18, asked = ?19,"
+        " stage = ?20, contact = ?21, close_reason = ?22 WHERE id = ?23";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    case_bind(s, c);
+    sqlite3_bind_int64(s, 23, c->id);
+    return store_step_done(s);
+}
+
+int store_case_assign_number(struct tl_store *st, struct tl_case *c)
+{
+    static const char sql[] = "UPDATE cases SET case_no = ?1 WHERE id = ?2";
+
+    for (int tries = 0; tries < 50; tries++) {
+        uint32_t r;
+        char no[TL_CASENUM_LEN + 1];
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint32_t)rand();
+        casenum_make(r, no);
+        if (no[0] == '0')
+            continue; /* a leading zero gets lost when numbers are retyped */
+        sqlite3_stmt *s = store_stmt(st, sql);
+        if (s == NULL)
+            return TL_ERR_STORE;
+        store_bind_text(s, 1, no);
+        sqlite3_bind_int64(s, 2, c->id);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE) {
+            memcpy(c->case_no, no, sizeof(no));
+            return TL_OK;
+        }
+        if (rc != SQLITE_CONSTRAINT)
+            return TL_ERR_STORE; /* anything but a taken number is a real failure */
+    }
+    return TL_ERR_STORE;
+}
+
+int store_case_by_number(struct tl_store *st, const char *case_no, struct tl_case *out)
+{
+    static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE case_no = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, case_no);
+    return case_one(s, out);
+}
+
+int store_case_by_id(struct tl_store *st, int64_t id, struct tl_case *out)
+{
+    static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE id = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, id);
+    return case_one(s, out);
+}
+
+int store_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
+                          struct tl_case *out)
+{
+    static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE reporter_phone = ?1"
+                              " AND state = 'draft' AND updated_at >= ?2"
+                              " ORDER BY updated_at DESC LIMIT 1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    sqlite3_bind_int64(s, 2, since);
+    return case_one(s, out);
+}
+
+int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_t *n)
+{
+    static const char sql[] = "SELECT id FROM cases WHERE state = 'active' AND stage < ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int(s, 1, stages);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+        (*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
+{
+    static const char *const sqls[] = {
+        /* texts that quoted the case: the report, answers, notifications, alerts */
+        "UPDATE inbound SET text = '[redacted]' WHERE case_id IN (SELECT id FROM cases"
+        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
+        " AND redacted_at IS NULL)",
+        "UPDATE outbox SET text = '[redacted]' WHERE case_id IN (SELECT id FROM cases"
+        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
+        " AND redacted_at IS NULL)",
+        "UPDATE sightings SET text = '[redacted]', phone = NULL WHERE case_id IN (SELECT id"
+        " FROM cases WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
+        " AND redacted_at IS NULL)",
+        "UPDATE cases SET reporter_phone = NULL, child_name = NULL, area_text = NULL,"
+        " contact = NULL, close_reason = NULL, last_seen = NULL, description = NULL,"
+        " redacted_at = ?2"
+        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
+        " AND redacted_at IS NULL",
+    };
+    int64_t changed = 0;
+
+    if (store_tx_begin(st) != TL_OK)
+        return -1;
+    for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+        sqlite3_stmt *s = store_stmt(st, sqls[i]);
+        if (s == NULL)
+            goto fail;
+        sqlite3_bind_int64(s, 1, before);
+        if (i == 3)
+            sqlite3_bind_int64(s, 2, now);
+        if (store_step_done(s) != TL_OK)
+            goto fail;
+        if (i == 3)
+            changed = sqlite3_changes(st->db);
+    }
+    if (store_tx_commit(st) != TL_OK)
+        goto fail;
+    return changed;
+fail:
+    store_tx_rollback(st);
+    return -1;
+}
+
+int store_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, const char *text,
+                       int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO sightings (case_id, phone, text, created_at) VALUES (?1, ?2, ?3, ?4)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, case_id);
+    store_bind_text(s, 2, phone);
+    store_bind_text(s, 3, text);
+    sqlite3_bind_int64(s, 4, now);
+    return store_step_done(s);
+}
+
+int store_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case_id)
+{
+    static const char sql[] = "UPDATE inbound SET case_id = ?2 WHERE id = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, inbound_id);
+    sqlite3_bind_int64(s, 2, case_id);
+    return store_step_done(s);
+}
+
+/* ---- people ---- */
+
+int store_subscriber_touch(struct tl_store *st, const char *phone, const char *lang,
+                           const char *channel, int64_t now, int64_t *id)
+{
+    static const char sql[] =
+        "INSERT INTO subscribers (phone, lang, channel, created_at, updated_at)"
+        " VALUES (?1, coalesce(?2, 'en'), ?3, ?4, ?4) ON CONFLICT (phone) DO UPDATE SET"
+        " lang = coalesce(?2, lang), channel = coalesce(?3, channel), updated_at = ?4"
+        " RETURNING id";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, lang);
+    store_bind_text(s, 3, channel);
+    sqlite3_bind_int64(s, 4, now);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && id != NULL)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? TL_OK : TL_ERR_STORE;
+}
+
+int store_subscriber_lang(struct tl_store *st, const char *phone, char lang[12])
+{
+    static const char sql[] = "SELECT lang FROM subscribers WHERE phone = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    lang[0] = '\0';
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        copy_text(lang, 12, s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
+                           int64_t now)
+{
+    static const char sql[] = "INSERT OR IGNORE INTO subscriptions (subscriber_id, area_code,"
+                              " created_at) VALUES (?1, ?2, ?3)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, subscriber_id);
+    store_bind_text(s, 2, area_code);
+    sqlite3_bind_int64(s, 3, now);
+    return store_step_done(s);
+}
+
+int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
+                                  const char *area_code)
+{
+    static const char sql[] = "DELETE FROM subscriptions WHERE subscriber_id = ?1"
+                              " AND (?2 IS NULL OR area_code = ?2)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, subscriber_id);
+    store_bind_text(s, 2, area_code);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    return sqlite3_changes(st->db);
+}
+
+int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool opted_out,
+                                   int64_t now)
+{
+    static const char sql[] = "INSERT INTO subscribers (phone, opted_out, created_at, updated_at)"
+                              " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (phone) DO UPDATE SET"
+                              " opted_out = ?2, updated_at = ?3";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    sqlite3_bind_int(s, 2, opted_out ? 1 : 0);
+    sqlite3_bind_int64(s, 3, now);
+    return store_step_done(s);
+}
+
+int store_police_add(struct tl_store *st, const char *phone, const char *area_code,
+                     const char *pin_hash, int64_t now)
+{
+    static const char sql[] = "INSERT INTO police (phone, area_code, pin_hash, created_at)"
+                              " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (phone, area_code)"
+                              " DO UPDATE SET pin_hash = ?3";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, area_code);
+    store_bind_text(s, 3, pin_hash);
+    sqlite3_bind_int64(s, 4, now);
+    return store_step_done(s);
+}
+
+int64_t store_police_remove(struct tl_store *st, const char *phone)
+{
+    static const char sql[] = "DELETE FROM police WHERE phone = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, phone);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    return sqlite3_changes(st->db);
+}
+
+int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n)
+{
+    static const char sql[] = "SELECT phone, area_code, pin_hash FROM police"
+                              " WHERE ?1 IS NULL OR phone = ?1 ORDER BY phone, area_code";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+        (*out)[*n].phone = store_column_dup(s, 0);
+        (*out)[*n].area_code = store_column_dup(s, 1);
+        (*out)[*n].pin_hash = store_column_dup(s, 2);
+        (*n)++;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+void store_police_free(struct tl_police *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].phone);
+        free(p[i].area_code);
+        free(p[i].pin_hash);
+    }
+    free(p);
+}
+
+int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
+                            size_t *n)
+{
+    static const char sql[] = "SELECT DISTINCT phone FROM police WHERE area_code IN"
+                              " (SELECT value FROM json_each(?1)) ORDER BY phone";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *phones = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, area_codes_json);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *phones = xrealloc(*phones, (*n + 1) * sizeof(**phones));
+        (*phones)[(*n)++] = store_column_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+void store_strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+bool store_blocked(struct tl_store *st, const char *phone)
+{
+    static const char sql[] = "SELECT 1 FROM blocklist WHERE phone = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    bool blocked;
+
+    if (s == NULL)
+        return false;
+    store_bind_text(s, 1, phone);
+    blocked = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    return blocked;
+}
+
+int store_block(struct tl_store *st, const char *phone, const char *reason, int64_t now)
+{
+    static const char sql[] = "INSERT INTO blocklist (phone, reason, created_at) VALUES"
+                              " (?1, ?2, ?3) ON CONFLICT (phone) DO UPDATE SET reason = ?2";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, reason);
+    sqlite3_bind_int64(s, 3, now);
+    return store_step_done(s);
+}
+
+int64_t store_unblock(struct tl_store *st, const char *phone)
+{
+    static const char sql[] = "DELETE FROM blocklist WHERE phone = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, phone);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    return sqlite3_changes(st->db);
+}
+
+int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kind, int64_t since)
+{
+    static const char sql[] =
+        "SELECT count(*) FROM rate_events WHERE phone = ?1 AND kind = ?2 AND at >= ?3";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int64_t n = -1;
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, kind);
+    sqlite3_bind_int64(s, 3, since);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
+int64_t store_rate_event(struct tl_store *st, const char *phone, const char *kind, int64_t now,
+                         int64_t since)
+{
+    static const char ins[] = "INSERT INTO rate_events (phone, kind, at) VALUES (?1, ?2, ?3)";
+    static const char prune[] = "DELETE FROM rate_events WHERE phone = ?1 AND kind = ?2"
+                                " AND at < ?3 - 172800";
+    sqlite3_stmt *s = store_stmt(st, prune);
+
+    /* Events older than two days can no longer count towards any limit. */
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, kind);
+    sqlite3_bind_int64(s, 3, now);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    s = store_stmt(st, ins);
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, kind);
+    sqlite3_bind_int64(s, 3, now);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    return store_rate_count(st, phone, kind, since);
+}
+
+int store_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,
+                const char *outcome, const char *detail, int64_t now)
+{
+    static const char sql[] = "INSERT INTO audit_log (at, actor, action, case_id, outcome,"
+                              " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, now);
+    store_bind_text(s, 2, actor);
+    store_bind_text(s, 3, action);
+    if (case_id > 0)
+        sqlite3_bind_int64(s, 4, case_id);
+    store_bind_text(s, 5, outcome);
+    store_bind_text(s, 6, detail);
+    return store_step_done(s);
+}
+
+/* ---- alerts ---- */
+
+int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
+                     int64_t *alert_id, int64_t *recipients)
+{
+    static const char add_alert[] = "INSERT INTO alerts (case_id, kind, radius_km, created_at)"
+                                    " VALUES (?1, ?2, ?3, ?4)";
+    static const char add_recipients[] =
+        "INSERT OR IGNORE INTO alert_recipients (case_id, phone, alert_id)"
+        " SELECT ?1, s.phone, ?2 FROM subscriptions sb JOIN subscribers s"
+        "   ON s.id = sb.subscriber_id"
+        "  WHERE sb.area_code IN (SELECT value FROM json_each(?3)) AND s.opted_out = 0"
+        " UNION"
+        " SELECT ?1, p.phone, ?2 FROM police p"
+        "  WHERE p.area_code IN (SELECT value FROM json_each(?3))";
+    static const char add_outbox[] =
+        "INSERT INTO outbox (channel, phone, text, kind, priority, state, next_attempt_ms,"
+        " expires_at, case_id, alert_id, created_at, updated_at)"
+        " SELECT ?1, ar.phone,"
+        "  CASE s.lang WHEN 'ur' THEN ?2 WHEN 'roman-ur' THEN ?3 ELSE ?4 END,"
+        "  'alert',"
+        "  CASE WHEN EXISTS (SELECT 1 FROM police p WHERE p.phone = ar.phone) THEN 0 ELSE 2 END,"
+        "  'queued', 0, ?5, ?6, ?7, ?8, ?8"
+        " FROM alert_recipients ar LEFT JOIN subscribers s ON s.phone = ar.phone"
+        " WHERE ar.case_id = ?6 AND ar.alert_id = ?7";
+    sqlite3_stmt *s;
+
+    /* A savepoint: atomic on its own, and part of the caller's transaction if one is open. */
+    if (sqlite3_exec(st->db, "SAVEPOINT alert_wave", NULL, NULL, NULL) != SQLITE_OK)
+        return TL_ERR_STORE;
+    if ((s = store_stmt(st, add_alert)) == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, w->case_id);
+    store_bind_text(s, 2, w->kind);
+    sqlite3_bind_double(s, 3, w->radius_km);
+    sqlite3_bind_int64(s, 4, now);
+    if (store_step_done(s) != TL_OK)
+        goto fail;
+    *alert_id = sqlite3_last_insert_rowid(st->db);
+
+    if ((s = store_stmt(st, add_recipients)) == NULL)
+        goto fail;
+    sqlite3_bind_int64(s, 1, w->case_id);
+    sqlite3_bind_int64(s, 2, *alert_id);
+    store_bind_text(s, 3, w->area_codes_json);
+    if (store_step_done(s) != TL_OK)
+        goto fail;
+
+    if ((s = store_stmt(st, add_outbox)) == NULL)
+        goto fail;
+    store_bind_text(s, 1, w->channel);
+    store_bind_text(s, 2, w->text_ur);
+    store_bind_text(s, 3, w->text_roman_ur);
+    store_bind_text(s, 4, w->text_en);
+    if (w->expires_at)
+        sqlite3_bind_int64(s, 5, w->expires_at);
+    sqlite3_bind_int64(s, 6, w->case_id);
+    sqlite3_bind_int64(s, 7, *alert_id);
+    sqlite3_bind_int64(s, 8, now);
+    if (store_step_done(s) != TL_OK)
+        goto fail;
+    *recipients = sqlite3_changes(st->db);
+    if (sqlite3_exec(st->db, "RELEASE alert_wave", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return TL_OK;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK TO alert_wave; RELEASE alert_wave", NULL, NULL, NULL);
+    return TL_ERR_STORE;
+}
+
+int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
+                    const char *text_en, const char *text_ur, const char *text_roman_ur,
+                    int64_t now, int64_t *cancelled, int64_t *recipients)
+{
+    static const char cancel[] = "UPDATE outbox SET state = 'cancelled', updated_at = ?2"
+                                 " WHERE case_id = ?1 AND state = 'queued' AND kind = 'alert'";
+    static const char update[] =
+        "INSERT INTO outbox (channel, phone, text, kind, priority, state, next_attempt_ms,"
+        " case_id, created_at, updated_at)"
+        " SELECT ?1, o.phone,"
+        "  CASE s.lang WHEN 'ur' THEN ?2 WHEN 'roman-ur' THEN ?3 ELSE ?4 END,"
+        "  'update', 2, 'queued', 0, ?5, ?6, ?6"
+        " FROM (SELECT DISTINCT phone FROM outbox WHERE case_id = ?5 AND kind = 'alert'"
+        "       AND state IN ('sending','sent','delivered')) o"
+        " LEFT JOIN subscribers s ON s.phone = o.phone"
+        " WHERE coalesce(s.opted_out, 0) = 0"
+        "    OR EXISTS (SELECT 1 FROM police p WHERE p.phone = o.phone)";
+    sqlite3_stmt *s;
+
+    *cancelled = *recipients = 0;
+    if ((s = store_stmt(st, cancel)) == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, case_id);
+    sqlite3_bind_int64(s, 2, now);
+    if (store_step_done(s) != TL_OK)
+        return TL_ERR_STORE;
+    *cancelled = sqlite3_changes(st->db);
+    if ((s = store_stmt(st, update)) == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, channel);
+    store_bind_text(s, 2, text_ur);
+    store_bind_text(s, 3, text_roman_ur);
+    store_bind_text(s, 4, text_en);
+    sqlite3_bind_int64(s, 5, case_id);
+    sqlite3_bind_int64(s, 6, now);
+    if (store_step_done(s) != TL_OK)
+        return TL_ERR_STORE;
+    *recipients = sqlite3_changes(st->db);
+    return TL_OK;
+}

@@ -1,0 +1,7 @@
+/*
+ * fuzz_provider_kannel.c — libFuzzer harness for the kannel provider's callback
+ * parsers, authenticate, classify_send, build_send and renders. The input
+ * format and the invariants checked are in fuzz_provider.h.
+ */
+#define FUZZ_PROVIDER provider_kannel
+#include "tests/fuzz/fuzz_provider.h"
