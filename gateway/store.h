@@ -289,3 +289,22 @@ int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t
 int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
                     const char *text_en, const char *text_ur, const char *text_roman_ur,
                     int64_t now, int64_t *cancelled, int64_t *recipients);
+
+/* ---- USSD sessions ---- */
+
+struct tl_ussd_session {
+    char *phone;
+    char *state;      /* the menu state name */
+    char *data;       /* JSON of what the session collected */
+    char *last_input; /* the input (AT: the whole '*' path) last answered */
+    char *last_reply; /* the screen last sent, with its CON/END flag in data */
+    int64_t expires_at;
+};
+void store_ussd_session_clear(struct tl_ussd_session *s);
+/* TL_OK, TL_ERR_NOT_FOUND or TL_ERR_STORE. */
+int store_ussd_session_get(struct tl_store *st, const char *channel, const char *session_id,
+                           struct tl_ussd_session *out);
+int store_ussd_session_put(struct tl_store *st, const char *channel, const char *session_id,
+                           const struct tl_ussd_session *s, int64_t now);
+/* Deletes sessions expired before now; returns how many, or -1. */
+int64_t store_ussd_sessions_expire(struct tl_store *st, int64_t now);

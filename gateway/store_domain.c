@@ -705,3 +705,78 @@ int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
     *recipients = sqlite3_changes(st->db);
     return TL_OK;
 }
+
+/* ---- USSD sessions ---- */
+
+void store_ussd_session_clear(struct tl_ussd_session *s)
+{
+    free(s->phone);
+    free(s->state);
+    free(s->data);
+    free(s->last_input);
+    free(s->last_reply);
+    memset(s, 0, sizeof(*s));
+}
+
+int store_ussd_session_get(struct tl_store *st, const char *channel, const char *session_id,
+                           struct tl_ussd_session *out)
+{
+    static const char sql[] = "SELECT phone, state, data, last_input, last_reply, expires_at"
+                              " FROM ussd_sessions WHERE channel = ?1 AND session_id = ?2";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, channel);
+    store_bind_text(s, 2, session_id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->phone = store_column_dup(s, 0);
+        out->state = store_column_dup(s, 1);
+        out->data = store_column_dup(s, 2);
+        out->last_input = store_column_dup(s, 3);
+        out->last_reply = store_column_dup(s, 4);
+        out->expires_at = sqlite3_column_int64(s, 5);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? TL_OK : rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
+}
+
+int store_ussd_session_put(struct tl_store *st, const char *channel, const char *session_id,
+                           const struct tl_ussd_session *u, int64_t now)
+{
+    static const char sql[] =
+        "INSERT INTO ussd_sessions (channel, session_id, phone, state, data, last_input,"
+        " last_reply, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (channel, session_id) DO UPDATE SET phone = ?3, state = ?4, data = ?5,"
+        " last_input = ?6, last_reply = ?7, updated_at = ?8, expires_at = ?9";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, channel);
+    store_bind_text(s, 2, session_id);
+    store_bind_text(s, 3, u->phone);
+    store_bind_text(s, 4, u->state);
+    store_bind_text(s, 5, u->data);
+    store_bind_text(s, 6, u->last_input);
+    store_bind_text(s, 7, u->last_reply);
+    sqlite3_bind_int64(s, 8, now);
+    sqlite3_bind_int64(s, 9, u->expires_at);
+    return store_step_done(s);
+}
+
+int64_t store_ussd_sessions_expire(struct tl_store *st, int64_t now)
+{
+    static const char sql[] = "DELETE FROM ussd_sessions WHERE expires_at < ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, now);
+    if (store_step_done(s) != TL_OK)
+        return -1;
+    return sqlite3_changes(st->db);
+}

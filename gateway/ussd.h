@@ -5,6 +5,9 @@
 #define TALAASH_USSD_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "parsers/grammar.h"
 
 struct tl_daemon;
 struct tl_channel_conf;
@@ -13,8 +16,11 @@ struct tl_ussd_step;
 /* The last screen for a request we could not read. */
 #define USSD_TEXT_BAD_REQUEST "Talaash: sorry, that request could not be read. Please dial again."
 
+/* A USSD screen's limit in characters (GSM-7; 3GPP TS 23.038). */
+#define USSD_SCREEN_MAX 182
+
 struct tl_ussd_screen {
-    char *text; /* ≤ 182 characters */
+    char *text; /* ≤ USSD_SCREEN_MAX characters */
     bool end;   /* last screen of the session */
 };
 
@@ -22,5 +28,7 @@ struct tl_ussd_screen {
 int ussd_step(struct tl_daemon *d, const struct tl_channel_conf *ch,
               const struct tl_ussd_step *step, struct tl_ussd_screen *screen);
 void ussd_screen_clear(struct tl_ussd_screen *screen);
+/* The fixed screens and screen parts of lang (for the test that measures every one). */
+size_t ussd_fixed_screens(enum tl_lang lang, const char **out, size_t max);
 
 #endif

@@ -1021,6 +1021,9 @@ struct lexent {
 /* gazetteer_match calls per message, at most: bounds the time a message
  * made of hundreds of short runs can take. */
 #define GZ_BUDGET 24
+/* Longer text is no area name (the longest, with "block 13 ke paas" and the
+ * like, is far shorter) and is not looked up. */
+#define GZ_SPAN_MAX 120
 
 struct piece {
     size_t a, b; /* lexemes [a, b] */
@@ -1416,9 +1419,13 @@ static void lex_phones(struct tl_grammar *g)
             continue;
         }
         total = ndigits(x);
-        cap = x->plus ? 15 : (g->text[x->s] == '0' && g->text[x->s + 1] == '0') ? 16 : 12;
-        if (g->text[x->s] == '0' && !(g->text[x->s + 1] == '0'))
-            cap = 11;
+        {
+            /* digits a number may have: +CC… 15; 00CC… 16; 0… (national) 11; else 12 */
+            const char *p = g->text + x->s;
+            bool zero = p[0] == '0', zerozero = zero && x->e - x->s > 1 && p[1] == '0';
+
+            cap = x->plus ? 15 : zerozero ? 16 : zero ? 11 : 12;
+        }
         for (;;) {
             size_t k = j + 1;
 
@@ -1562,7 +1569,8 @@ static enum tl_match_kind gz_match(struct tl_grammar *g, size_t a, size_t b,
                                    struct tl_area_candidate *cands, size_t *ncands)
 {
     *ncands = 0;
-    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET)
+    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
+        g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
         return TL_MATCH_NONE;
     g->gz_calls++;
     return gazetteer_match(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,

@@ -1,7 +1,9 @@
 /*
  * grammar.h — the SMS command grammar of SPEC.md §2: what a text message
  * asks for, and the fields of a missing-child report (pure: no I/O, no
- * logging; the only allocations are in grammar_new).
+ * logging; scratch space is allocated once in grammar_new, so a message
+ * allocates only inside textnorm_fold, for non-ASCII words, and
+ * gazetteer_match).
  *
  * Owns: the keywords of every command in English, Roman Urdu and Urdu
  * script, the labels ("name:", "umar", "علاقہ" …), number words, gender
@@ -18,15 +20,19 @@
  *      separators. Digit runs that phone_looks_like() are joined into one
  *      phone lexeme, so a phone number is never an age or a case number.
  *   3. Words are folded (textnorm.h) and looked up in a lexicon; keywords of
- *      five letters or more also match within a small edit distance
- *      ("MSSING", "VERFY", "STAUS"); short ones match exactly, plus a few
- *      listed misspellings ("JION").
+ *      five letters or more also match within edit distance 1 (2 from eight
+ *      letters) when the first letter agrees ("MSSING", "VERFY", "STAUS");
+ *      four-letter ones only with a doubled letter or the two middle letters
+ *      swapped ("JOINN", "JION", "HLEP"), never at the first or last letter.
+ *      Misspellings count only for the first word of a message, except for
+ *      report keywords of six letters or more ("lapta", "gumshda").
  *   4. The command is the keyword at the start of the message (after
- *      greetings such as "please", "salam"). When the first word is no
- *      keyword, a report keyword anywhere wins ("Meri beti Hina 6 saal
- *      Saddar se gum hai"), then "mil gaya"/"مل گیا" (found), then STOP /
- *      UNSUBSCRIBE, then HELP. A first-word HELP/MADAD followed by a report
- *      keyword is a report.
+ *      greetings such as "please", "salam"). A first-word HELP/MADAD with a
+ *      report keyword later is a report ("HELP my son is missing"). When the
+ *      first word is no keyword, in this order: "mil gaya"/"مل گیا"
+ *      anywhere (found); a report keyword anywhere ("Meri beti Hina 6 saal
+ *      Saddar se gum hai"); a misspelt first keyword; STOP/UNSUBSCRIBE
+ *      anywhere ("please stop"); HELP anywhere.
  *   5. The arguments of each command are read as in §2: a case number (six
  *      digits; "482 918" and "case no. 482918" also read), a PIN (4–6
  *      digits after the case, VERIFY/FOUND/CANCEL only), an area (matched
@@ -134,6 +140,8 @@ enum tl_report_field {
  *   areas        area_text (the prefix, as typed)
  *   help, unknown  nothing
  */
+/* About 10 KB: keep one per thread (or in the heap), not one per call on a
+ * small stack. */
 struct tl_sms_parse {
     enum tl_command command;
     enum tl_lang lang;
@@ -201,7 +209,9 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
  * asked for: an unlabelled word run is taken as the name only when the name
  * is expected, and as the area first when the area is. The result has
  * command TL_CMD_REPORT (or TL_CMD_UNKNOWN with error) and `missing` relative
- * to `expect`: the expected fields the answer did not give.
+ * to `expect`: the expected fields the answer did not give. Call
+ * grammar_parse first: an answer that is itself a command ("STOP") must be
+ * treated as that command; this function reads keywords as plain words.
  */
 void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, const char *text,
                           size_t len, enum tl_lang hint, unsigned expect,

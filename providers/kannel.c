@@ -28,7 +28,10 @@
  *   &token={secret} when a secret is set (our own DLR route checks it); the
  *   whole dlr-url is percent-encoded, so Kannel receives the literal %d.
  *   The password and the token ride in the URL (Kannel's GET interface):
- *   the sender must not log request URLs of this provider.
+ *   the sender must not log request URLs of this provider. Keep the secret
+ *   to ASCII letters, digits and -_.~ : Kannel expands %A, %B, %C, %D, %F…
+ *   inside dlr-url, so a percent-escaped non-ASCII secret would come back
+ *   mangled (the send itself still works; only its reports are refused).
  *   batch_max is 1: one dlr-url carries one outbox id.
  * - answer: 2xx ("0: Accepted for delivery", "3: Queued for later
  *   delivery", "Sent.") -> SENT without provider id; 403 "Authorization
