@@ -44,6 +44,7 @@ struct sender_channel {
     double tokens;      /* messages that may start now */
     double burst;       /* bucket size */
     double refilled_ms; /* monotonic time of the last refill */
+    bool draining;      /* the last claim was a full batch: a bulk queue is being sent */
     struct event *wake; /* when tokens or due messages come */
 };
 
@@ -428,6 +429,15 @@ static void pump(struct sender_channel *ch)
             wake_in(ch, (1 - ch->tokens) * 1000.0 / ch->conf->rate);
             return;
         }
+        /*
+         * While draining a bulk queue under a rate limit, wait for a whole
+         * batch's worth of tokens (at most batch/rate seconds) rather than
+         * sending one or two recipients per request.
+         */
+        if (ch->draining && ch->tokens < (double)ch->batch && ch->batch > 1) {
+            wake_in(ch, ((double)ch->batch - ch->tokens) * 1000.0 / ch->conf->rate);
+            return;
+        }
         size_t want = (size_t)ch->tokens;
         if (want > ch->batch)
             want = ch->batch;
@@ -440,6 +450,7 @@ static void pump(struct sender_channel *ch)
             wake_in(ch, 1000);
             return;
         }
+        ch->draining = n == ch->batch;
         if (n == 0) {
             free(msgs);
             int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);

@@ -212,7 +212,11 @@ int store_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
                           struct tl_case *out);
 /* Active cases with fewer than `stages` escalation stages done (ids, caller frees). */
 int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_t *n);
-/* Redacts personal data of cases closed before `before`; returns how many, or -1. */
+/*
+ * Redacts the personal data of cases closed before `before`, and of drafts
+ * abandoned since then, with every stored text that quotes them; returns how
+ * many cases, or -1.
+ */
 int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now);
 int store_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, const char *text,
                        int64_t now);

@@ -238,39 +238,43 @@ int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
+/* The cases whose personal data is due for redaction (?1 = the cut-off time). */
+#define REDACTABLE_CASES                                                                           \
+    "SELECT id FROM cases WHERE redacted_at IS NULL AND ((state IN"                               \
+    " ('found','closed','cancelled') AND closed_at < ?1) OR (state = 'draft'"                     \
+    " AND updated_at < ?1))"
+
 int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
 {
     static const char *const sqls[] = {
-        /* texts that quoted the case: the report, answers, notifications, alerts */
-        "UPDATE inbound SET text = '[redacted]' WHERE case_id IN (SELECT id FROM cases"
-        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
-        " AND redacted_at IS NULL)",
-        "UPDATE outbox SET text = '[redacted]' WHERE case_id IN (SELECT id FROM cases"
-        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
-        " AND redacted_at IS NULL)",
-        "UPDATE sightings SET text = '[redacted]', phone = NULL WHERE case_id IN (SELECT id"
-        " FROM cases WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
-        " AND redacted_at IS NULL)",
+        /* every text that may quote the case: replies to the report and its answers … */
+        "UPDATE outbox SET text = '[redacted]' WHERE inbound_id IN (SELECT id FROM inbound"
+        " WHERE case_id IN (" REDACTABLE_CASES "))",
+        /* … the report and answers themselves, notifications, alerts, updates … */
+        "UPDATE inbound SET text = '[redacted]' WHERE case_id IN (" REDACTABLE_CASES ")",
+        "UPDATE outbox SET text = '[redacted]' WHERE case_id IN (" REDACTABLE_CASES ")",
+        "UPDATE sightings SET text = '[redacted]', phone = NULL WHERE case_id IN ("
+        REDACTABLE_CASES ")",
+        /* … and the case row; closed and abandoned-draft cases alike. Counts stay. */
         "UPDATE cases SET reporter_phone = NULL, child_name = NULL, area_text = NULL,"
         " contact = NULL, close_reason = NULL, last_seen = NULL, description = NULL,"
-        " redacted_at = ?2"
-        " WHERE state IN ('found','closed','cancelled') AND closed_at < ?1"
-        " AND redacted_at IS NULL",
+        " redacted_at = ?2 WHERE id IN (" REDACTABLE_CASES ")",
     };
+    const size_t last = sizeof(sqls) / sizeof(sqls[0]) - 1;
     int64_t changed = 0;
 
     if (store_tx_begin(st) != TL_OK)
         return -1;
-    for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+    for (size_t i = 0; i <= last; i++) {
         sqlite3_stmt *s = store_stmt(st, sqls[i]);
         if (s == NULL)
             goto fail;
         sqlite3_bind_int64(s, 1, before);
-        if (i == 3)
+        if (i == last)
             sqlite3_bind_int64(s, 2, now);
         if (store_step_done(s) != TL_OK)
             goto fail;
-        if (i == 3)
+        if (i == last)
             changed = sqlite3_changes(st->db);
     }
     if (store_tx_commit(st) != TL_OK)

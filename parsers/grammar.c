@@ -2409,7 +2409,10 @@ static void report_pieces(struct tl_grammar *g)
         size_t wa, wb, nc;
         struct tl_area_candidate c[TL_GRAMMAR_MAX_CANDS];
 
-        if (p->field != FLD_NONE || p->nwords < 2 || p->nwords > 8 || g->gz == NULL) {
+        if (g->npieces >= MAX_PIECES)
+            break; /* only a message of dozens of separate runs gets here */
+        if (p->field != FLD_NONE || p->nwords < 2 || p->nwords > 8 || g->gz == NULL ||
+            g->npieces + 3 > MAX_PIECES) {
             g->pieces[g->npieces++] = *p;
             continue;
         }

@@ -157,10 +157,10 @@ char *textnorm_fold(const char *s, size_t len, size_t *outlen)
                         UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
     if (nlen < 0)
         return NULL;
-    /* Folding never lengthens a code point's encoding by more than its own
-     * size (only Latin letters decompose, into shorter parts, and marks are
-     * dropped); twice the NFKC length plus the encoder's 4 bytes is ample. */
-    out = xmalloc((size_t)nlen * 2 + 5);
+    /* Only Latin, Greek and Cyrillic letters decompose here, into a base no
+     * longer than themselves plus marks that are dropped; four times the
+     * NFKC length is far more than any code point can grow to. */
+    out = xmalloc((size_t)nlen * 4 + 8);
     while (pos < (size_t)nlen) {
         int32_t cp = tl_utf8_next((const char *)nfkc, (size_t)nlen, &pos);
 

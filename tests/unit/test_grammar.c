@@ -134,6 +134,21 @@ static void test_refusals(void)
     grammar_parse(g, gz, big, TL_GRAMMAR_MAX_INPUT, TL_LANG_EN, &res);
     is_int(res.command, TL_CMD_REPORT, "1600 bytes of short lexemes: a report");
 
+    /* dozens of runs that each split around an area name (fuzzer find) */
+    {
+        size_t n = 0;
+
+        memcpy(big, "MISSING ", 8);
+        n = 8;
+        while (n + 16 < TL_GRAMMAR_MAX_INPUT) {
+            memcpy(big + n, "Ali Korangi x, ", 15);
+            n += 15;
+        }
+        grammar_parse(g, gz, big, n, TL_LANG_EN, &res);
+        ok(res.command == TL_CMD_REPORT && strcmp(res.name, "Ali") == 0,
+           "100 runs with area names: bounded, still a report");
+    }
+
     grammar_parse(g, gz, "STOP\0MISSING", 12, TL_LANG_EN, &res);
     is_int(res.command, TL_CMD_UNSUBSCRIBE, "a NUL byte is just another character");
     grammar_parse(g, gz, NULL, 0, TL_LANG_EN, &res);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "parsers/textnorm.h"
 #include "tests/tap.h"
 
@@ -17,6 +18,32 @@ static void fold_is(const char *in, const char *want, const char *what)
     if (got && want && strlen(got) != n)
         ok(0, "fold %s: outlen %zu matches strlen", what, n);
     free(got);
+}
+
+/* Plain optimal string alignment, the whole matrix, as a reference. */
+static int osa_ref(const int32_t *a, size_t n, const int32_t *b, size_t m)
+{
+    int d[20][20];
+
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[n][m];
 }
 
 static int dist(const char *a, const char *b, int max)
@@ -129,6 +156,65 @@ int main(void)
 
         is_int(textnorm_distance_cp(x, 4, y, 3, 2), 1, "distance over code points");
         is_int(textnorm_decode("ملیر", strlen("ملیر"), NULL, 0), 4, "decode counts code points");
+    }
+    {
+        /* every assigned plane: random valid code points fold without harm */
+        unsigned seed = 7;
+        int folded = 0;
+
+        for (int t = 0; t < 3000; t++) {
+            char buf[200];
+            size_t n = 0, outlen;
+            char *f;
+
+            for (int i = 0; i < 40; i++) {
+                int32_t cp;
+
+                seed = seed * 1103515245u + 12345u;
+                cp = (int32_t)(seed >> 11) % 0x110000;
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                    cp = 'x';
+                n += tl_utf8_encode(cp, buf + n);
+            }
+            f = textnorm_fold(buf, n, &outlen);
+            if (f != NULL && strlen(f) == outlen)
+                folded++;
+            free(f);
+        }
+        is_int(folded, 3000, "3000 strings of random code points fold");
+    }
+    {
+        /* the banded, early-exit distance agrees with the full matrix */
+        unsigned seed = 12345;
+        int bad = 0;
+
+        for (int t = 0; t < 20000; t++) {
+            int32_t x[19], y[19];
+            size_t n, m;
+            int max, want, got;
+
+            seed = seed * 1103515245u + 12345u;
+            n = (seed >> 16) % 19;
+            seed = seed * 1103515245u + 12345u;
+            m = (seed >> 16) % 19;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                x[i] = 'a' + (int32_t)((seed >> 16) % 4);
+            }
+            for (size_t i = 0; i < m; i++) {
+                seed = seed * 1103515245u + 12345u;
+                y[i] = 'a' + (int32_t)((seed >> 16) % 4);
+            }
+            seed = seed * 1103515245u + 12345u;
+            max = (int)((seed >> 16) % 6);
+            want = osa_ref(x, n, y, m);
+            got = textnorm_distance_cp(x, n, y, m, max);
+            if ((want <= max && got != want) || (want > max && got != max + 1)) {
+                if (bad++ < 3)
+                    diag("n=%zu m=%zu max=%d want=%d got=%d", n, m, max, want, got);
+            }
+        }
+        is_int(bad, 0, "20000 random pairs agree with the full OSA matrix");
     }
     return done_testing();
 }

@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""bench_broadcast.py — the driver of `make bench-broadcast` (mk/bench-broadcast.mk).
+
+Owns only the broadcast benchmark: a work directory under BUILD/bench/broadcast
+(config, store, log; removed at the end unless --keep), two mock aggregators
+(one for the `at` channel that carries the SMS callbacks' replies, one for the
+`alerts` channel alone, so every request it sees is an alert) and the daemon.
+
+The story, all on 127.0.0.1:
+  1. start/stop the daemon once (schema + areas), then create N subscribers
+     and their subscriptions straight in the store with set-based SQL (towns
+     of PK-SD-KHI from `talaash areas`, a 45/35/20 ur/roman-ur/en mix, every
+     fifth one also subscribed to Karachi itself); copy the store for the
+     baselines; `talaash police add +923009990001 --area Karachi`;
+  2. restart; a parent reports by AT SMS "MISSING name: Ali age: 7 boy area:
+     Korangi" (REPORTED); the officer sends VERIFY by AT SMS;
+  3. measures (1) VERIFY callback sent -> its HTTP answer (the wave is
+     committed inside the callback's transaction), (2) answer -> first alert
+     request at the alerts mock, (3) alert recipients/s until every alert row
+     is 'sent', (4) the daemon's VmHWM;
+  4. runs build/bench/bench_broadcast_sql on the copy: store_alert_wave alone
+     (no daemon, no HTTP) and SQLite's raw insert rates for the same N rows.
+
+Targeting: radius_km = 40 (Korangi's centre to the farthest Karachi area,
+Kemari, is 30.7 km; the nearest other city, Thatta, 80 km) and no
+escalation, so the first wave is all of Karachi and nothing else.
+
+Clocks: the mock stamps t_ms = CLOCK_MONOTONIC - its start. Python's
+time.clock_gettime(CLOCK_MONOTONIC) reads the same clock, so the mock's start
+is located by a probe request (sent/answered times bracket its t_ms) and the
+bracket [spawn, port printed]; the residual uncertainty is printed.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from mockagg import MockAggregator  # noqa: E402
+
+POLICE = "+923009990001"
+PARENT = "+923001234567"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+RADIUS_KM = 40
+
+
+def mono():
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def wait_until(fn, timeout, pause=0.005, max_pause=0.1):
+    """Polls fn() until truthy or the deadline; returns the last value."""
+    deadline = mono() + timeout
+    while True:
+        v = fn()
+        if v or mono() >= deadline:
+            return v
+        time.sleep(pause)
+        pause = min(pause * 2, max_pause)
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+class Daemon:
+    def __init__(self, binary, work, mock_at, mock_alerts):
+        self.binary = binary
+        self.work = work
+        self.db = os.path.join(work, "talaash.db")
+        self.conf = os.path.join(work, "gateway.conf")
+        self.log = os.path.join(work, "daemon.log")
+        self.proc = None
+        self.port = None
+        self.mock_at, self.mock_alerts = mock_at, mock_alerts
+
+    def write_config(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        with open(self.conf, "w") as f:
+            f.write("""[server]
+listen = 127.0.0.1:%(port)d
+
+[store]
+path = %(db)s
+
+[log]
+level = warn
+
+[alerts]
+channel = alerts
+verification = police
+radius_km = %(radius)d
+escalation =
+
+[channel at]
+provider = africastalking
+base_url = %(at)s
+username = u
+api_key = k
+sender = 21512
+rate = 1000
+
+[channel alerts]
+provider = africastalking
+base_url = %(alerts)s
+username = u
+api_key = k
+sender = TALAASH
+rate = 100000
+batch_size = 500
+concurrency = 8
+""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM, "at": self.mock_at.url,
+                "alerts": self.mock_alerts.url})
+
+    def start(self, timeout=60):
+        log = open(self.log, "ab")
+        self.proc = subprocess.Popen([self.binary, "serve", "-c", self.conf], stdout=log,
+                                     stderr=log, cwd=self.work)
+        log.close()
+
+        def healthy():
+            if self.proc.poll() is not None:
+                return "dead"
+            try:
+                return self.request("GET", "/healthz", timeout=1)[0] == 200
+            except OSError:
+                return False
+        if wait_until(healthy, timeout) is not True:
+            raise RuntimeError("daemon did not start; log tail:\n" + self.tail())
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def tail(self, n=3000):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def sms(self, phone, text, seq, timeout=10):
+        body = urllib.parse.urlencode({"from": phone, "to": "21512", "text": text,
+                                       "id": "bench-%d" % seq, "date": "2026-11-23 10:00:00"})
+        return self.request("POST", "/sms/at", body, FORM, timeout)[0]
+
+    def sql(self, query, args=()):
+        db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
+        try:
+            return db.execute(query, args).fetchall()
+        finally:
+            db.close()
+
+    def vm(self, key):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])  # kB
+        return -1
+
+
+def karachi_towns(binary, conf):
+    """Codes of the towns under PK-SD-KHI (`talaash areas` lists code, names, kind)."""
+    out = subprocess.run([binary, "areas", "-c", conf], capture_output=True,
+                         text=True, timeout=30, check=True).stdout
+    return [f[0] for f in (l.split("\t") for l in out.splitlines())
+            if f[0].startswith("PK-SD-KHI-") and f[-1] == "town"]
+
+
+def populate(db_path, n, towns):
+    """N subscribers + subscriptions in one transaction, set-based (no Python loop per row)."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")
+    now = int(time.time())
+    db.execute("BEGIN")
+    db.execute("CREATE TEMP TABLE bench_towns (idx INTEGER PRIMARY KEY, code TEXT NOT NULL)")
+    db.executemany("INSERT INTO bench_towns VALUES (?, ?)", list(enumerate(towns)))
+    first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM subscribers").fetchone()[0]
+    # Two independent multiplicative hashes of i choose the language and the town.
+    db.execute("""
+        WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+        INSERT INTO subscribers (id, phone, lang, created_at, updated_at)
+        SELECT ?2 + i, printf('+9231%08d', i),
+               CASE WHEN ((i * 2654435761) % 4294967296) / 42949673 < 45 THEN 'ur'
+                    WHEN ((i * 2654435761) % 4294967296) / 42949673 < 80 THEN 'roman-ur'
+                    ELSE 'en' END,
+               ?3 - (i % 2592000), ?3 - (i % 2592000)
+          FROM n""", (n, first, now))
+    db.execute("""
+        INSERT INTO subscriptions (subscriber_id, area_code, created_at)
+        SELECT s.id, t.code, s.created_at FROM subscribers s
+          JOIN bench_towns t ON t.idx = ((s.id * 2246822519) % 4294967296) % ?2
+         WHERE s.id >= ?1""", (first, len(towns)))
+    db.execute("""
+        INSERT INTO subscriptions (subscriber_id, area_code, created_at)
+        SELECT id, 'PK-SD-KHI', created_at FROM subscribers WHERE id >= ?1 AND id % 5 = 0""",
+               (first,))
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    counts = db.execute("""SELECT (SELECT count(*) FROM subscribers),
+                                  (SELECT count(*) FROM subscriptions),
+                                  (SELECT group_concat(lang || '=' || c, ' ') FROM
+                                     (SELECT lang, count(*) c FROM subscribers GROUP BY lang))""").fetchone()
+    db.close()
+    return counts
+
+
+class MockClock:
+    """Locates the alerts mock's CLOCK_MONOTONIC start (t_ms = now - start, in whole ms)."""
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi  # start lies in [lo, hi]
+
+    def probe(self, mock):
+        t0 = mono()
+        conn = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=5)
+        conn.request("POST", "/version1/messaging", body="probe=1", headers=FORM)
+        conn.getresponse().read()
+        t1 = mono()
+        conn.close()
+        t_ms = mock.requests()[-1]["t_ms"]
+        # t0 <= start + t_ms/1000 + [0, 1ms) <= t1
+        self.lo = max(self.lo, t0 - (t_ms + 1) / 1000.0)
+        self.hi = min(self.hi, t1 - t_ms / 1000.0)
+        mock.reset()
+
+    @property
+    def start(self):
+        return (self.lo + self.hi) / 2
+
+    @property
+    def error_ms(self):
+        return (self.hi - self.lo) / 2 * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--subscribers", type=int, default=1000000)
+    ap.add_argument("--send-deadline", type=float, default=150.0,
+                    help="seconds allowed for sending the whole wave")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+
+    build = args.build if os.path.isabs(args.build) else os.path.join(ROOT, args.build)
+    binary = os.path.join(build, "talaash")
+    sqltool = os.path.join(build, "bench", "bench_broadcast_sql")
+    work = os.path.join(build, "bench", "broadcast")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    t_begin = mono()
+    n = args.subscribers
+    fails = []
+
+    mock_at = MockAggregator(build_dir=build, args=["--no-record-bodies", "--max-records", "1000"])
+    mock_at.start()
+    spawn = mono()
+    mock_alerts = MockAggregator(build_dir=build,
+                                 args=["--no-record-bodies", "--max-records", "20000"])
+    mock_alerts.start()
+    clock = MockClock(spawn, mono())
+    d = Daemon(binary, work, mock_at, mock_alerts)
+    try:
+        d.write_config()
+        d.start()
+        d.stop()
+        towns = karachi_towns(binary, d.conf)
+        t0 = mono()
+        subs, subscriptions, langs = populate(d.db, n, towns)
+        say("bench-broadcast: %d subscribers (%s), %d subscriptions over %d Karachi towns + "
+            "Karachi, created in %.1f s" % (subs, langs, subscriptions, len(towns), mono() - t0))
+        copy = os.path.join(work, "baseline.db")
+        shutil.copyfile(d.db, copy)
+        p = subprocess.run([binary, "police", "add", POLICE, "--area", "Karachi", "-c", d.conf],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise RuntimeError("police add failed: " + p.stderr)
+        d.start()
+        seq = 0
+
+        def sms(phone, text, timeout=10):
+            nonlocal seq
+            seq += 1
+            return d.sms(phone, text, seq, timeout)
+        if sms(PARENT, "MISSING name: Ali age: 7 boy area: Korangi") != 200:
+            raise RuntimeError("report refused; log:\n" + d.tail())
+        rows = d.sql("SELECT id, case_no, state, area_code FROM cases")
+        if len(rows) != 1 or rows[0][2] != "reported":
+            raise RuntimeError("expected one REPORTED case, got %r" % rows)
+        case_id, case_no, _, area = rows[0]
+        say("  case %s REPORTED in %s; radius_km = %d, escalation off: the first wave is all "
+            "of Karachi" % (case_no, area, RADIUS_KM))
+        # let the report's police notice and reply go out, so the alerts channel starts idle
+        wait_until(lambda: d.sql("SELECT count(*) FROM outbox WHERE state = 'queued'")[0][0] == 0, 10)
+        clock.probe(mock_alerts)
+
+        # ---- (1) VERIFY callback -> answer ----
+        t_send = mono()
+        status = sms(POLICE, "VERIFY %s" % case_no, timeout=120)
+        t_answer = mono()
+        verify_s = t_answer - t_send
+        if status != 200:
+            raise RuntimeError("VERIFY answered %d; log:\n%s" % (status, d.tail()))
+
+        # ---- (2) answer -> first alert request at the mock ----
+        first = wait_until(lambda: mock_alerts.requests(), 60, 0.002, 0.02)
+        if not first:
+            raise RuntimeError("no alert request within 60 s; log:\n" + d.tail())
+        first_at = clock.start + first[0]["t_ms"] / 1000.0
+        first_ms = (first_at - t_answer) * 1000
+
+        expected = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'",
+                         (case_id,))[0][0]
+
+        # ---- (3) sending: mock recipients, then the store's 'sent' rows ----
+        samples = []
+        deadline = t_answer + args.send_deadline
+
+        def mock_done():
+            got = mock_alerts.stats()["recipients"]
+            samples.append((mono(), got))
+            return got >= expected
+        wait_until(lambda: mock_done() or mono() >= deadline, args.send_deadline + 5, 0.05, 0.25)
+        t_mock_all = samples[-1][0]
+        got_mock = samples[-1][1]
+
+        def store_sent():
+            return d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'"
+                         " AND state = 'sent'", (case_id,))[0][0]
+        sent = store_sent()
+        while sent < expected and mono() < deadline:
+            time.sleep(0.2)
+            sent = store_sent()
+        t_store_all = mono()
+        hwm_kb, rss_kb = d.vm("VmHWM"), d.vm("VmRSS")
+        reqs = mock_alerts.stats()["requests"]
+        texts = {lang: d.sql("SELECT o.text FROM outbox o JOIN subscribers s ON s.phone = o.phone"
+                             " WHERE o.case_id = ? AND o.kind = 'alert' AND s.lang = ? LIMIT 1",
+                             (case_id, lang))[0][0] for lang in ("en", "ur", "roman-ur")}
+        scope = d.sql("SELECT json_group_array(code) FROM areas WHERE code = 'PK-SD-KHI'"
+                      " OR code LIKE 'PK-SD-KHI-%' OR code IN ('PK', 'PK-SD')")[0][0]
+        states = d.sql("SELECT state, count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'"
+                       " GROUP BY state", (case_id,))
+        rc = d.stop()
+    finally:
+        d.stop()
+        mock_alerts.stop()
+        mock_at.stop()
+
+    # Sustained rate: between the samples where 10% and 90% of the wave had reached the mock.
+    def at_fraction(f):
+        for t, got in samples:
+            if got >= f * expected:
+                return t, got
+        return None
+    a, b = at_fraction(0.1), at_fraction(0.9)
+    steady = (b[1] - a[1]) / (b[0] - a[0]) if a and b and b[0] > a[0] else float("nan")
+    send_s = (t_store_all if sent >= expected else mono()) - t_answer
+    overall = sent / (t_store_all - t_answer)
+
+    say("  (1) VERIFY callback -> answer (wave of %d rows committed): %8.3f s   target <= 2 s"
+        % (expected, verify_s))
+    say("  (2) answer -> first alert request at the mock           : %8.1f ms  target <= 100 ms"
+        " (clock offset +-%.1f ms; its body %d bytes)" % (first_ms, clock.error_ms,
+                                                        first[0]["body_len"]))
+    say("  (3) alerts sent: %d of %d ('sent' rows) in %.1f s after the answer = %.0f recipients/s"
+        "; mock got %d recipients in %d requests (%.0f per request); 10%%->90%% at the mock %.0f/s"
+        "   target >= 50000/s" % (sent, expected, t_store_all - t_answer, overall, got_mock, reqs,
+                                  got_mock / reqs if reqs else 0, steady))
+    say("      alert rows by state: %s" % " ".join("%s=%d" % s for s in states))
+    say("  (4) daemon peak RSS (VmHWM): %.1f MB (VmRSS at the end %.1f MB)   target <= 100 MB"
+        % (hwm_kb / 1024, rss_kb / 1024))
+    say("  daemon exit status on SIGTERM: %s" % rc)
+
+    # ---- baselines on the copy made before the daemon's second start ----
+    p = subprocess.run([sqltool, copy, str(expected), scope, texts["en"], texts["ur"],
+                        texts["roman-ur"]], capture_output=True, text=True, timeout=240)
+    sys.stdout.write(p.stdout)
+    if p.returncode != 0:
+        sys.stdout.write(p.stderr)
+        fails.append("baseline tool failed")
+
+    if verify_s > 2:
+        fails.append("(1) %.2f s > 2 s" % verify_s)
+    if first_ms > 100:
+        fails.append("(2) %.0f ms > 100 ms" % first_ms)
+    if sent < expected or overall < 50000:
+        fails.append("(3) %.0f recipients/s < 50000 (%d of %d sent)" % (overall, sent, expected))
+    if hwm_kb > 100 * 1024:
+        fails.append("(4) %.0f MB > 100 MB" % (hwm_kb / 1024))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    say("bench-broadcast: %.0f s in all; %s" % (mono() - t_begin,
+                                                 "all targets met" if not fails else
+                                                 "MISSED: " + "; ".join(fails)))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

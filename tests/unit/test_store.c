@@ -1,0 +1,296 @@
+/*
+ * test_store.c — opening and migrating the SQLite store (gateway/store.h):
+ * a new file gets the latest schema in WAL mode, reopening is idempotent, a
+ * newer schema is refused; ping and integrity check; inbound messages
+ * (dedupe by channel and provider id, processing state); the areas mirror.
+ * Each run works in its own mkdtemp directory and removes it.
+ */
+#include "common/result.h"
+#include "gateway/store.h"
+#include "tests/tap.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static void path_in_dir(char *out, size_t outsz, const char *name)
+{
+    snprintf(out, outsz, "%s/%s", dir, name);
+}
+
+/* Removes a database file and its WAL companions. */
+static void remove_db(const char *path)
+{
+    char p[512];
+
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
+/* One integer from a query run on a separate connection; -1 on error. */
+static long long query_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        diag("query '%s': %s", sql, db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+/* One text value from a query on a separate connection, into out ("" on error/NULL). */
+static const char *query_text(const char *path, const char *sql, char *out, size_t outsz)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+
+    out[0] = '\0';
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_text(s, 0) != NULL)
+        snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+static void test_open(void)
+{
+    char path[512];
+    char *cause = NULL;
+    struct tl_store *st = NULL;
+
+    path_in_dir(path, sizeof(path), "new.db");
+    int rc = store_open(path, 1000, &st, &cause);
+    is_int(rc, TL_OK, "store_open creates a new file");
+    if (cause != NULL)
+        diag("%s", cause);
+    free(cause);
+    cause = NULL;
+    if (rc != TL_OK)
+        return;
+    ok(store_schema_latest() >= 1, "at least one migration (%d)", store_schema_latest());
+    is_int(store_schema_version(st), store_schema_latest(), "new store is at the latest schema");
+    is_int(store_ping(st), TL_OK, "ping answers");
+    is_int(store_ping(st), TL_OK, "ping answers twice (cached statement reused)");
+    is_int(store_integrity_check(st, &cause), TL_OK, "integrity check ok");
+    ok(cause == NULL, "integrity ok leaves cause unset");
+    free(cause);
+    cause = NULL;
+    is_int(store_inbound_count(st), 0, "a new store has no inbound messages");
+    store_close(st);
+    store_close(NULL);
+    ok(1, "store_close(NULL) is harmless");
+
+    char mode[32];
+    is_str(query_text(path, "PRAGMA journal_mode", mode, sizeof(mode)), "wal",
+           "the file is in WAL mode");
+    is_int(query_int(path, "PRAGMA user_version"), store_schema_latest(),
+           "user_version on disk is the latest");
+    is_int(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                           " ('areas','inbound','outbox','dlr_pending','cases','subscribers')"),
+           6, "the main tables exist");
+
+    /* Reopening applies nothing and keeps the data. */
+    st = NULL;
+    rc = store_open(path, 1000, &st, &cause);
+    is_int(rc, TL_OK, "reopen succeeds");
+    free(cause);
+    cause = NULL;
+    if (rc == TL_OK) {
+        struct tl_inbound_row row = {"console", "keep-1", "sms", "+923001234567", NULL, "hi", 100};
+        int64_t id = 0;
+        is_int(store_schema_version(st), store_schema_latest(), "reopened store at the latest");
+        is_int(store_inbound_insert(st, &row, &id), TL_OK, "insert after reopen");
+        store_close(st);
+        st = NULL;
+        rc = store_open(path, 1000, &st, &cause);
+        is_int(rc, TL_OK, "third open succeeds");
+        free(cause);
+        cause = NULL;
+        if (rc == TL_OK) {
+            is_int(store_schema_version(st), store_schema_latest(), "still the latest schema");
+            is_int(store_inbound_count(st), 1, "data kept across reopen");
+            store_close(st);
+        }
+    }
+    remove_db(path);
+
+    /* A directory that does not exist. */
+    st = NULL;
+    path_in_dir(path, sizeof(path), "missing/dir/x.db");
+    rc = store_open(path, 1000, &st, &cause);
+    is_int(rc, TL_ERR_STORE, "store_open in a missing directory fails with TL_ERR_STORE");
+    ok(st == NULL, "no store handed out");
+    ok(cause != NULL && strncmp(cause, path, strlen(path)) == 0, "cause names the path: %s",
+       cause ? cause : "(null)");
+    free(cause);
+}
+
+static void test_newer_schema(void)
+{
+    char path[512], sql[64];
+    sqlite3 *db = NULL;
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+
+    path_in_dir(path, sizeof(path), "newer.db");
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store_schema_latest() + 1);
+    ok(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+       "made a store with user_version latest + 1");
+    sqlite3_close(db);
+
+    int rc = store_open(path, 1000, &st, &cause);
+    is_int(rc, TL_ERR_SCHEMA, "a newer schema is refused with TL_ERR_SCHEMA");
+    ok(st == NULL, "no store handed out");
+    ok(cause != NULL && strstr(cause, "newer than this binary") != NULL,
+       "cause says 'newer than this binary': %s", cause ? cause : "(null)");
+    ok(cause != NULL && strncmp(cause, path, strlen(path)) == 0, "cause starts with the path");
+    free(cause);
+    is_int(query_int(path, "PRAGMA user_version"), store_schema_latest() + 1,
+           "the refused store's version is untouched");
+    is_int(query_int(path, "SELECT count(*) FROM sqlite_schema"), 0,
+           "no tables were created in the refused store");
+    remove_db(path);
+}
+
+static void test_inbound(void)
+{
+    char path[512];
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+
+    path_in_dir(path, sizeof(path), "inbound.db");
+    if (!ok(store_open(path, 1000, &st, &cause) == TL_OK, "open for inbound tests")) {
+        diag("%s", cause ? cause : "");
+        free(cause);
+        return;
+    }
+    struct tl_inbound_row a = {"at", "ATXid_1", "sms", "+923001234567", "21512", "MISSING", 1000};
+    struct tl_inbound_row again = {"at", "ATXid_1", "sms", "+923009999999", "21512", "other", 2000};
+    struct tl_inbound_row other_ch = {"twilio", "ATXid_1", "sms", "+923001234567", NULL, "x", 1001};
+    struct tl_inbound_row b = {"at", "ATXid_2", "ussd", "+923001234567", NULL, "1*2", 1002};
+    int64_t id1 = 0, id2 = 0, id3 = 0, id4 = 0;
+
+    is_int(store_inbound_insert(st, &a, &id1), TL_OK, "first insert TL_OK");
+    ok(id1 > 0, "first insert gives an id (%lld)", (long long)id1);
+    is_int(store_inbound_insert(st, &again, &id2), TL_ERR_DUPLICATE,
+           "same (channel, provider_id) is TL_ERR_DUPLICATE");
+    is_int(id2, id1, "duplicate hands back the earlier id");
+    is_int(store_inbound_insert(st, &other_ch, &id3), TL_OK,
+           "same provider id on another channel is a new message");
+    ok(id3 != id1 && id3 > 0, "another channel: a new id");
+    is_int(store_inbound_insert(st, &b, &id4), TL_OK, "another provider id: new");
+    ok(id4 != id1 && id4 != id3, "distinct ids");
+    is_int(store_inbound_count(st), 3, "three rows stored (the duplicate not)");
+
+    char q[128], text[64];
+    snprintf(q, sizeof(q), "SELECT phone || '|' || text || '|' || received_at FROM inbound"
+                           " WHERE id = %lld", (long long)id1);
+    is_str(query_text(path, q, text, sizeof(text)), "+923001234567|MISSING|1000",
+           "the duplicate did not overwrite the first row");
+    snprintf(q, sizeof(q), "SELECT coalesce(to_addr, 'NULL') FROM inbound WHERE id = %lld",
+             (long long)id3);
+    is_str(query_text(path, q, text, sizeof(text)), "NULL", "NULL to_addr stored as NULL");
+
+    ok(!store_inbound_processed(st, id1), "a new message is not processed");
+    is_int(store_inbound_set_state(st, id1, "processed", 1500), TL_OK, "set state processed");
+    ok(store_inbound_processed(st, id1), "then it is processed");
+    ok(!store_inbound_processed(st, id3), "the other row is still not processed");
+    is_int(store_inbound_set_state(st, id3, "limited", 1600), TL_OK, "set state limited");
+    ok(store_inbound_processed(st, id3), "limited counts as processed");
+    snprintf(q, sizeof(q), "SELECT state || '|' || processed_at FROM inbound WHERE id = %lld",
+             (long long)id3);
+    is_str(query_text(path, q, text, sizeof(text)), "limited|1600", "state and time recorded");
+    is_int(store_inbound_set_state(st, id4, "bogus", 1700), TL_ERR_STORE,
+           "a state outside the CHECK set is refused");
+    ok(!store_inbound_processed(st, id4), "and the row stays unprocessed");
+    ok(!store_inbound_processed(st, 999999), "an unknown id is not processed");
+    is_int(store_inbound_insert(st, &again, &id2), TL_ERR_DUPLICATE, "still a duplicate later");
+    is_int(id2, id1, "still the first id");
+
+    store_close(st);
+    remove_db(path);
+}
+
+static void test_areas(void)
+{
+    char path[512];
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+
+    path_in_dir(path, sizeof(path), "areas.db");
+    if (!ok(store_open(path, 1000, &st, &cause) == TL_OK, "open for areas tests")) {
+        free(cause);
+        return;
+    }
+    const struct tl_area_row first[] = {
+        {"PK-PB", "Punjab", "province", NULL, 31.17, 72.7},
+        {"PK-PB-LHR", "Lahore", "city", "PK-PB", 31.5204, 74.3587},
+        {"PK-PB-LHR-GB", "Gulberg", "area", "PK-PB-LHR", 31.51, 74.35},
+    };
+    const struct tl_area_row second[] = {
+        {"PK-SD", "Sindh", "province", NULL, 25.89, 68.52},
+        {"PK-SD-KHI", "Karachi", "city", "PK-SD", 24.8607, 67.0011},
+    };
+    char text[64];
+
+    is_int(store_areas_replace(st, first, 3), TL_OK, "first replace");
+    is_int(query_int(path, "SELECT count(*) FROM areas"), 3, "three areas");
+    is_str(query_text(path, "SELECT name_en || '|' || parent_code FROM areas"
+                            " WHERE code = 'PK-PB-LHR'", text, sizeof(text)),
+           "Lahore|PK-PB", "row stored with its parent");
+    is_int(query_int(path, "SELECT count(*) FROM areas WHERE code = 'PK-PB' AND parent_code IS NULL"),
+           1, "NULL parent stored as NULL");
+    is_int(store_areas_replace(st, second, 2), TL_OK, "second replace");
+    is_int(query_int(path, "SELECT count(*) FROM areas"), 2, "exactly the second set remains");
+    is_int(query_int(path, "SELECT count(*) FROM areas WHERE code LIKE 'PK-PB%'"), 0,
+           "no row of the first set remains");
+    is_str(query_text(path, "SELECT printf('%.4f,%.4f', lat, lon) FROM areas"
+                            " WHERE code = 'PK-SD-KHI'", text, sizeof(text)),
+           "24.8607,67.0011", "coordinates stored");
+
+    const struct tl_area_row dup[] = {
+        {"PK-X", "X", "city", NULL, 1, 1},
+        {"PK-X", "Y", "city", NULL, 2, 2},
+    };
+    is_int(store_areas_replace(st, dup, 2), TL_ERR_STORE, "duplicate codes fail");
+    is_int(query_int(path, "SELECT count(*) FROM areas"), 2,
+           "a failed replace rolls back: the previous set stays");
+    is_int(store_areas_replace(st, NULL, 0), TL_OK, "replace with nothing");
+    is_int(query_int(path, "SELECT count(*) FROM areas"), 0, "empties the table");
+    is_int(store_ping(st), TL_OK, "store still answers after a failed transaction");
+
+    store_close(st);
+    remove_db(path);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, sizeof(dir), "%s/talaash-test-store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp %s", dir);
+        return done_testing();
+    }
+    test_open();
+    test_newer_schema();
+    test_inbound();
+    test_areas();
+    rmdir(dir);
+    ok(access(dir, F_OK) != 0, "temporary directory removed");
+    return done_testing();
+}
