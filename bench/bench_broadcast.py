@@ -196,34 +196,45 @@ def karachi_towns(binary, conf):
             if f[0].startswith("PK-SD-KHI-") and f[-1] == "town"]
 
 
+def mix_sql(expr):
+    """SQL for a 32-bit integer hash of expr (multiply, then the 0x45d9f3b xorshift-multiply
+    finaliser; xor written (a|b)-(a&b), every product below 2^63)."""
+    x = "((%s) * 2654435761 %% 4294967296)" % expr
+    for _ in range(2):
+        x = "(((({x} >> 16) | {x}) - (({x} >> 16) & {x})) * 73244475 % 4294967296)".format(x=x)
+    return "((({x} >> 16) | {x}) - (({x} >> 16) & {x}))".format(x=x)
+
+
 def populate(db_path, n, towns):
-    """N subscribers + subscriptions in one transaction, set-based (no Python loop per row)."""
+    """N subscribers + subscriptions in one transaction, set-based (no Python loop per row).
+    A hash h of the subscriber's number decides: h %% 100 the language (45 ur, 35 roman-ur,
+    20 en), (h / 100) %% towns the town, (h / 10000) %% 5 = 0 a second subscription to
+    Karachi itself (one in five)."""
     db = sqlite3.connect(db_path, isolation_level=None)
     db.execute("PRAGMA synchronous = OFF")
     now = int(time.time())
     db.execute("BEGIN")
     db.execute("CREATE TEMP TABLE bench_towns (idx INTEGER PRIMARY KEY, code TEXT NOT NULL)")
     db.executemany("INSERT INTO bench_towns VALUES (?, ?)", list(enumerate(towns)))
+    db.execute("CREATE TEMP TABLE bench_mix (id INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
     first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM subscribers").fetchone()[0]
-    # Two independent multiplicative hashes of i choose the language and the town.
     db.execute("""
         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+        INSERT INTO bench_mix (id, h) SELECT ?2 + i, %s FROM n""" % mix_sql("i + 1"), (n, first))
+    db.execute("""
         INSERT INTO subscribers (id, phone, lang, created_at, updated_at)
-        SELECT ?2 + i, printf('+9231%08d', i),
-               CASE WHEN ((i * 2654435761) % 4294967296) / 42949673 < 45 THEN 'ur'
-                    WHEN ((i * 2654435761) % 4294967296) / 42949673 < 80 THEN 'roman-ur'
+        SELECT id, printf('+9231%%08d', id - ?1),
+               CASE WHEN h %% 100 < 45 THEN 'ur' WHEN h %% 100 < 80 THEN 'roman-ur'
                     ELSE 'en' END,
-               ?3 - (i % 2592000), ?3 - (i % 2592000)
-          FROM n""", (n, first, now))
+               ?2 - (h %% 2592000), ?2 - (h %% 2592000)
+          FROM bench_mix""".replace("%%", "%"), (first, now))
     db.execute("""
         INSERT INTO subscriptions (subscriber_id, area_code, created_at)
-        SELECT s.id, t.code, s.created_at FROM subscribers s
-          JOIN bench_towns t ON t.idx = ((s.id * 2246822519) % 4294967296) % ?2
-         WHERE s.id >= ?1""", (first, len(towns)))
+        SELECT m.id, t.code, ?1 FROM bench_mix m JOIN bench_towns t ON t.idx = (m.h / 100) % ?2""",
+               (now, len(towns)))
     db.execute("""
         INSERT INTO subscriptions (subscriber_id, area_code, created_at)
-        SELECT id, 'PK-SD-KHI', created_at FROM subscribers WHERE id >= ?1 AND id % 5 = 0""",
-               (first,))
+        SELECT id, 'PK-SD-KHI', ?1 FROM bench_mix WHERE (h / 10000) % 5 = 0""", (now,))
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     counts = db.execute("""SELECT (SELECT count(*) FROM subscribers),

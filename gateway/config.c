@@ -133,6 +133,13 @@ const struct tl_config_option config_options[] = {
 };
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
+/*
+ * libinih reads lines into a fixed buffer (200 bytes as Debian builds it,
+ * newline included) and reports a longer one as a bare syntax error; we
+ * check first and say what is wrong.
+ */
+#define CONFIG_LINE_MAX 199
+
 struct config_reader {
     struct tl_config *cfg;
     const char *file;
@@ -261,7 +268,8 @@ static char *option_set(const struct tl_config_option *opt, void *base, const ch
         break;
     }
     case TL_OPT_ENUM:
-        if (value[0] != '\0' && !enum_has(opt->choices, value))
+        /* Empty is "unset", allowed only where the default is unset too. */
+        if ((value[0] != '\0' || opt->def[0] != '\0') && !enum_has(opt->choices, value))
             return xasprintf("%s: '%s' is not one of %s", opt->name, value, opt->choices);
         break;
     case TL_OPT_ADDRESS:
@@ -425,6 +433,13 @@ static int scan_sections(struct config_reader *r, const char *text)
         const char *s = p, *e = p + len;
 
         line++;
+        if (len > CONFIG_LINE_MAX) {
+            r->error = xasprintf("line longer than %d characters (the INI reader's limit); "
+                                 "put a long value in the environment and write ${NAME}",
+                                 CONFIG_LINE_MAX);
+            r->error_line = line;
+            return -1;
+        }
         while (s < e && isspace((unsigned char)*s))
             s++;
         while (e > s && isspace((unsigned char)e[-1]))

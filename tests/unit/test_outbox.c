@@ -172,7 +172,19 @@ static void test_claim_order(void)
     is_int(n, 0, "nothing on an unknown channel");
     store_outbox_msgs_free(msgs, n);
 
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 5, 0, 0, 0, 0, 0};
+    /* Alerts and updates share one priority: within it the queue is first in, first out. */
+    int64_t u1 = add("bulk", "+923006666666", "update first", TL_OUT_UPDATE, 0);
+    int64_t a3 = add("bulk", "+923007777777", "alert after it", TL_OUT_ALERT, 0);
+    is_int(store_outbox_claim(st, "bulk", NOW_MS, 10, &msgs, &n), TL_OK, "claim bulk");
+    is_int(n, 2, "two bulk messages");
+    if (n == 2) {
+        is_int(msgs[0].id, u1, "same priority: the older update comes first");
+        is_int(msgs[0].kind, TL_OUT_UPDATE, "kind update");
+        is_int(msgs[1].id, a3, "then the newer alert");
+    }
+    store_outbox_msgs_free(msgs, n);
+
+    int64_t want[TL_OUTBOX_NSTATES] = {0, 7, 0, 0, 0, 0, 0};
     counts_are(want, "after claiming all");
     finish();
 }
@@ -346,11 +358,27 @@ static void test_dlr(void)
     struct tl_outbox_dlr ours_missing = {"kannel", NULL, 999999, TL_OUTBOX_DELIVERED, "1", NULL};
     is_int(store_outbox_dlr(st, &ours_missing, NOW + 13), TL_ERR_NOT_FOUND,
            "unknown our id: not found");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 0,
-           "a report without provider id is not kept");
+    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 1,
+           "a report without provider id is not kept (only channel b's P-2 is pending)");
+    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE channel = 'b' AND provider_id = 'P-2'"
+                    " AND state = 'failed'"),
+           1, "channel b's unmatched report is the pending one");
 
-    /* Delivered while the message is still 'sending' (report before result, same id). */
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 0, 1, 1, 1, 0, 0};
+    /* Delivered by our id while still 'sending': the late send result does not undo it. */
+    struct tl_outbox_msg *msgs = NULL;
+    size_t n = 0;
+    int64_t m4 = add("kannel", "+923004444444", "fast", TL_OUT_REPLY, 0);
+    is_int(store_outbox_claim(st, "kannel", NOW_MS, 5, &msgs, &n), TL_OK, "claim m4");
+    is_int(n, 1, "m4 in flight");
+    store_outbox_msgs_free(msgs, n);
+    struct tl_outbox_dlr fast = {"kannel", NULL, m4, TL_OUTBOX_DELIVERED, "1", NULL};
+    is_int(store_outbox_dlr(st, &fast, NOW + 14), TL_OK, "DLR by our id while sending");
+    state_is(m4, "delivered", "sending -> delivered");
+    struct tl_outbox_result late = {m4, TL_OUTBOX_SENT, NULL, NULL, 0};
+    is_int(store_outbox_results(st, "kannel", &late, 1, NOW + 15), TL_OK, "late send result");
+    state_is(m4, "delivered", "the late result does not move delivered back to sent");
+
+    int64_t want[TL_OUTBOX_NSTATES] = {0, 0, 1, 2, 1, 0, 0};
     counts_are(want, "after DLRs");
     finish();
 }
