@@ -92,6 +92,8 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write("""[server]
 listen = 127.0.0.1:%(port)d
+# the default 10s would close the VERIFY connection unanswered if the wave took longer
+request_timeout = 300s
 
 [store]
 path = %(db)s
@@ -196,13 +198,12 @@ def karachi_towns(binary, conf):
             if f[0].startswith("PK-SD-KHI-") and f[-1] == "town"]
 
 
-def mix_sql(expr):
-    """SQL for a 32-bit integer hash of expr (multiply, then the 0x45d9f3b xorshift-multiply
-    finaliser; xor written (a|b)-(a&b), every product below 2^63)."""
-    x = "((%s) * 2654435761 %% 4294967296)" % expr
-    for _ in range(2):
-        x = "(((({x} >> 16) | {x}) - (({x} >> 16) & {x})) * 73244475 % 4294967296)".format(x=x)
-    return "((({x} >> 16) | {x}) - (({x} >> 16) & {x}))".format(x=x)
+def mix(i):
+    """A 32-bit hash of i (Knuth's multiplier, then the 0x45d9f3b xorshift-multiply finaliser)."""
+    x = (i * 2654435761) & 0xFFFFFFFF
+    x = ((x >> 16) ^ x) * 0x45d9f3b & 0xFFFFFFFF
+    x = ((x >> 16) ^ x) * 0x45d9f3b & 0xFFFFFFFF
+    return (x >> 16) ^ x
 
 
 def populate(db_path, n, towns):
@@ -216,11 +217,12 @@ def populate(db_path, n, towns):
     db.execute("BEGIN")
     db.execute("CREATE TEMP TABLE bench_towns (idx INTEGER PRIMARY KEY, code TEXT NOT NULL)")
     db.executemany("INSERT INTO bench_towns VALUES (?, ?)", list(enumerate(towns)))
+    db.create_function("bench_mix", 1, mix, deterministic=True)
     db.execute("CREATE TEMP TABLE bench_mix (id INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
     first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM subscribers").fetchone()[0]
     db.execute("""
         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
-        INSERT INTO bench_mix (id, h) SELECT ?2 + i, %s FROM n""" % mix_sql("i + 1"), (n, first))
+        INSERT INTO bench_mix (id, h) SELECT ?2 + i, bench_mix(i + 1) FROM n""", (n, first))
     db.execute("""
         INSERT INTO subscribers (id, phone, lang, created_at, updated_at)
         SELECT id, printf('+9231%%08d', id - ?1),

@@ -222,6 +222,10 @@ void alerts_tick(struct tl_daemon *d)
         int64_t n = store_cases_redact(d->store, now - d->cfg->retention_days * 86400, now);
         if (n > 0)
             log_info("alerts", "event=redacted cases=%lld", (long long)n);
+        /* A report for a message we never sent is not worth keeping past a week. */
+        n = store_dlr_pending_prune(d->store, now - 7 * 86400);
+        if (n > 0)
+            log_info("alerts", "event=dlr_pending_pruned reports=%lld", (long long)n);
         last_redaction = now;
     }
 }

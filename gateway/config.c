@@ -134,11 +134,12 @@ const struct tl_config_option config_options[] = {
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
 /*
- * libinih reads lines into a fixed buffer (200 bytes as Debian builds it,
- * newline included) and reports a longer one as a bare syntax error; we
- * check first and say what is wrong.
+ * libinih reads lines into a fixed buffer (200 bytes as Debian builds it:
+ * 198 characters, the newline and the NUL); a longer line is cut, its rest
+ * read as another line (shifting every later line number) or reported as a
+ * bare syntax error. We check first and say what is wrong.
  */
-#define CONFIG_LINE_MAX 199
+#define CONFIG_LINE_MAX 198
 
 struct config_reader {
     struct tl_config *cfg;
@@ -241,7 +242,7 @@ static bool address_valid(const char *v)
         return false;
     if (v[0] == '[')
         return colon[-1] == ']';
-    return true;
+    return memchr(v, ':', (size_t)(colon - v)) == NULL; /* IPv6 needs [brackets] */
 }
 
 /*
@@ -253,6 +254,9 @@ static char *option_set(const struct tl_config_option *opt, void *base, const ch
     char *slot = (char *)base + opt->offset;
     double d = 0;
 
+    /* Empty means "unset": only where unset is the default, or means something (a schedule). */
+    if (value[0] == '\0' && opt->def[0] != '\0' && opt->type != TL_OPT_SCHEDULE)
+        return xasprintf("%s: empty; the default is '%s'", opt->name, opt->def);
     switch (opt->type) {
     case TL_OPT_STRING:
         break;

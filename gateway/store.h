@@ -78,7 +78,6 @@ bool store_inbound_processed(struct tl_store *st, int64_t id);
 /* Number of stored inbound messages (tests, metrics). */
 int64_t store_inbound_count(struct tl_store *st);
 
-#endif
 
 /* ---- the outbox ---- */
 
@@ -107,6 +106,8 @@ struct tl_outbox_msg {
     char *text;
     int kind;
     int attempts; /* including this one */
+    int priority;
+    int64_t due_ms; /* next_attempt_ms it was claimed with */
 };
 
 enum tl_outbox_state {
@@ -167,6 +168,8 @@ struct tl_outbox_dlr {
  * when the send result arrives.
  */
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
+/* Forgets delivery reports that waited since before `before` for a message that never came. */
+int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
 /* Cancels queued messages of kind alert/update to a phone (STOP). Returns count or -1. */
 int64_t store_outbox_cancel_phone(struct tl_store *st, const char *phone, int64_t now);
 /* Messages in each state (index = enum tl_outbox_state). */
@@ -312,3 +315,5 @@ int store_ussd_session_put(struct tl_store *st, const char *channel, const char 
                            const struct tl_ussd_session *s, int64_t now);
 /* Deletes sessions expired before now; returns how many, or -1. */
 int64_t store_ussd_sessions_expire(struct tl_store *st, int64_t now);
+
+#endif

@@ -24,6 +24,7 @@ struct tl_store_stmts {
     sqlite3_stmt *outbox_counts;
     sqlite3_stmt *dlr_pending_add;
     sqlite3_stmt *dlr_pending_take;
+    sqlite3_stmt *dlr_pending_prune;
 };
 
 #define STORE_STMT_CACHE 96

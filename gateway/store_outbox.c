@@ -76,6 +76,16 @@ void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n)
     free(msgs);
 }
 
+/* True when a comes after b in the queue's order. */
+static bool outbox_msg_after(const struct tl_outbox_msg *a, const struct tl_outbox_msg *b)
+{
+    if (a->priority != b->priority)
+        return a->priority > b->priority;
+    if (a->due_ms != b->due_ms)
+        return a->due_ms > b->due_ms;
+    return a->id > b->id;
+}
+
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n)
 {
@@ -106,7 +116,8 @@ int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms,
                       " updated_at = ?3 WHERE id IN (SELECT id FROM outbox"
                       " WHERE channel = ?1 AND state = 'queued' AND next_attempt_ms <= ?2"
                       " ORDER BY priority, next_attempt_ms, id LIMIT ?4)"
-                      " RETURNING id, phone, text, kind, attempts") != TL_OK)
+                      " RETURNING id, phone, text, kind, attempts, priority, next_attempt_ms") !=
+        TL_OK)
         goto fail;
     s = st->stmts.outbox_claim;
     store_bind_text(s, 1, channel);
@@ -127,18 +138,19 @@ int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms,
                 m->kind = k;
         }
         m->attempts = sqlite3_column_int(s, 4);
+        m->priority = sqlite3_column_int(s, 5);
+        m->due_ms = sqlite3_column_int64(s, 6);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         goto fail;
     if (store_tx_commit(st) != TL_OK)
         goto fail;
-    /* RETURNING gives rows in no set order: restore the queue's order. */
+    /* RETURNING gives rows in no set order: restore the queue's (priority, due, id). */
     for (size_t i = 1; i < count; i++) {
         struct tl_outbox_msg key = out[i];
         size_t j = i;
-        while (j > 0 && (out[j - 1].kind > key.kind ||
-                         (out[j - 1].kind == key.kind && out[j - 1].id > key.id))) {
+        while (j > 0 && outbox_msg_after(&out[j - 1], &key)) {
             out[j] = out[j - 1];
             j--;
         }
@@ -313,6 +325,20 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
+}
+
+int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before)
+{
+    if (store_prepare(st, &st->stmts.dlr_pending_prune,
+                      "DELETE FROM dlr_pending WHERE received_at < ?1") != TL_OK)
+        return -1;
+    sqlite3_bind_int64(st->stmts.dlr_pending_prune, 1, before);
+    if (sqlite3_step(st->stmts.dlr_pending_prune) != SQLITE_DONE) {
+        sqlite3_reset(st->stmts.dlr_pending_prune);
+        return -1;
+    }
+    sqlite3_reset(st->stmts.dlr_pending_prune);
+    return sqlite3_changes(st->db);
 }
 
 int64_t store_outbox_cancel_phone(struct tl_store *st, const char *phone, int64_t now)

@@ -149,7 +149,7 @@ static void test_sizes(void)
     }
     load_err("[server]\nmax_body = 64kb\n", "t.conf:2: max_body: '64kb' is not a size (like 64k)",
              "size with a trailing 'b'");
-    load_err("[server]\nmax_body =\n", "t.conf:2: max_body: '' is not a size (like 64k)",
+    load_err("[server]\nmax_body =\n", "t.conf:2: max_body: empty; the default is '64k'",
              "empty size");
     load_err("[server]\nmax_uri = 300.5\n", "t.conf:2: max_uri: '300.5' is not a whole number",
              "fractional byte count");
@@ -250,8 +250,23 @@ static void test_enums_strings(void)
     load_err("[log]\nlevel = inf\n", "t.conf:2: level: 'inf' is not one of debug|info|warn|error",
              "a prefix of a choice is not a choice");
     /* An empty level would reach log_level_parse("") == -1 and log everything. */
-    load_err("[log]\nlevel =\n", "t.conf:2: level: '' is not one of debug|info|warn|error",
+    load_err("[log]\nlevel =\n", "t.conf:2: level: empty; the default is 'info'",
              "empty level refused");
+    /*
+     * An empty string where the default is not empty would silently mean
+     * something else: store path "" is an SQLite temporary database (every
+     * record lost at exit), country_code "" breaks number normalising.
+     */
+    load_err_prefix("[store]\npath =\n", "t.conf:2: path: ", "empty store path refused");
+    load_err_prefix("[server]\ncountry_code =\n", "t.conf:2: country_code: ",
+                    "empty country_code refused");
+    load_err_prefix("[alerts]\nhotline =\n", "t.conf:2: hotline: ", "empty hotline refused");
+    cfg = load_ok("[log]\nfile =\n[alerts]\nareas_file =\nescalation =\n",
+                  "empty strings whose default is empty");
+    if (cfg != NULL) {
+        is_str(cfg->log_file, "", "empty log file = stderr");
+        config_free(cfg);
+    }
     load_err("[channel a]\nprovider = smpp\n",
              "t.conf:2: provider: 'smpp' is not one of africastalking|twilio|kannel|generic|console",
              "unknown provider");
@@ -461,23 +476,63 @@ static void test_channels(void)
              "t.conf:3: rate: 0.05 is out of range [0.1, 100000]", "rate below minimum");
 }
 
-/* libinih's default line buffer is 200 bytes; values must not be cut there. */
+/*
+ * libinih reads at most 199 characters a line: longer lines are refused with
+ * their number and a hint; a long value goes through ${NAME} whole.
+ */
 static void test_long_line(void)
 {
-    char ips[400], text[600];
+    char ips[400], text[600], line199[200];
     size_t j = 0;
 
     for (int i = 0; i < 20; i++)
         j += (size_t)snprintf(ips + j, sizeof(ips) - j, "%s10.%d.0.0/16", i ? ", " : "", i);
+    is_int(strlen(ips), 268, "allow_ips of 20 CIDRs is 268 bytes");
     snprintf(text, sizeof(text), "[channel a]\nprovider = console\nallow_ips = %s\nsender = X\n",
              ips);
-    is_int(strlen(ips), 268, "allow_ips of 20 CIDRs is 268 bytes");
-    struct tl_config *cfg = load_ok(text, "a 280-byte line");
+    load_err_prefix(text, "t.conf:3: line longer than ", "a 280-character line");
+
+    setenv("TL_TEST_IPS", ips, 1);
+    struct tl_config *cfg = load_ok(
+        "[channel a]\nprovider = console\nallow_ips = ${TL_TEST_IPS}\nsender = X\n",
+        "the long value through ${NAME}");
     if (cfg != NULL) {
         is_str(cfg->channels[0].allow_ips, ips, "the long value is kept whole");
         is_str(cfg->channels[0].sender, "X", "the line after it is read");
         config_free(cfg);
     }
+    unsetenv("TL_TEST_IPS");
+
+    /*
+     * The longest line accepted must be read whole by libinih: 198
+     * characters and the newline fill its 200-byte buffer with the NUL. At
+     * 199 libinih reads the newline as a line of its own, so every later
+     * line number is one too high.
+     */
+    memcpy(line199, "sender = ", 9);
+    memset(line199 + 9, 'S', 190);
+    line199[199] = '\0';
+    snprintf(text, sizeof(text), "[channel a]\nprovider = console\n%.198s\nbogus = 1\n",
+             line199);
+    load_err(text, "t.conf:4: unknown key 'bogus' in [channel a]",
+             "line numbers after a 198-character line");
+    snprintf(text, sizeof(text), "[channel a]\nprovider = console\n%.198s\n", line199);
+    cfg = load_ok(text, "a 198-character line");
+    if (cfg != NULL) {
+        is_int(strlen(cfg->channels[0].sender), 189, "its 189-character value is whole");
+        config_free(cfg);
+    }
+    snprintf(text, sizeof(text), "[channel a]\nprovider = console\n%s\nbogus = 1\n", line199);
+    cfg = NULL;
+    char *cause = NULL;
+    int rc = config_load_string("t.conf", text, &cfg, &cause);
+    is_int(rc, TL_ERR_CONFIG, "a 199-character line then an unknown key: refused");
+    ok(cause != NULL && strncmp(cause, "t.conf:3: ", 10) == 0,
+       "a 199-character line is refused at its own line (not a shifted later one): %s",
+       cause ? cause : "(null)");
+    free(cause);
+    if (rc == TL_OK)
+        config_free(cfg);
 }
 
 static void test_alerts_channel(void)

@@ -1,0 +1,270 @@
+/*
+ * test_log.c — the logger (gateway/log.h): log_peer escaping and capping,
+ * log_phone and log_mask_numbers masking, level names, and log lines written
+ * to a file (exact format, checked by hand; level filtering; reopen after
+ * rotation). Works in its own mkdtemp directory.
+ */
+#include "gateway/log.h"
+#include "tests/tap.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static void peer_is(const char *in, size_t n, const char *want, const char *what)
+{
+    char out[LOG_PEER_BUFSZ];
+
+    memset(out, 'Z', sizeof(out));
+    const char *r = log_peer(in, n, out);
+    ok(r == out, "%s: returns out", what);
+    is_str(out, want, "%s", what);
+}
+
+static void test_peer(void)
+{
+    char big[200], want[LOG_PEER_BUFSZ];
+
+    peer_is("hello world", 11, "\"hello world\"", "printable ASCII kept, quoted");
+    peer_is("", 0, "\"\"", "empty input");
+    peer_is("a\"b\\c", 5, "\"a\\\"b\\\\c\"", "'\"' and '\\\\' escaped");
+    peer_is("\n\r\t\x01\x1f\x7f", 6, "\"\\x0a\\x0d\\x09\\x01\\x1f\\x7f\"",
+            "control bytes and DEL as \\xNN");
+    peer_is("\xd8\xb9\xd9\x84\xdb\x8c", 6, "\"\\xd8\\xb9\\xd9\\x84\\xdb\\x8c\"",
+            "non-ASCII (Urdu 'Ali') as \\xNN");
+    peer_is("a\0b", 3, "\"a\\x00b\"", "embedded NUL shown, length honoured");
+    peer_is("abcdef", 3, "\"abc\"", "only n bytes read");
+    peer_is("~ {}", 4, "\"~ {}\"", "space and '~' kept");
+
+    memset(big, 'x', sizeof(big));
+    want[0] = '"';
+    memset(want + 1, 'x', LOG_PEER_MAX);
+    memcpy(want + 1 + LOG_PEER_MAX, "\"", 2);
+    peer_is(big, LOG_PEER_MAX, want, "exactly LOG_PEER_MAX bytes: not cut");
+    memcpy(want + 1 + LOG_PEER_MAX, "...\"", 5);
+    peer_is(big, LOG_PEER_MAX + 1, want, "one byte over: cut with ...");
+    peer_is(big, sizeof(big), want, "200 bytes: cut after LOG_PEER_MAX with ...");
+
+    /* The worst case fits the buffer: every byte becomes four. */
+    char out[LOG_PEER_BUFSZ];
+    memset(big, 0xff, sizeof(big));
+    log_peer(big, sizeof(big), out);
+    is_int(strlen(out), 1 + 4 * LOG_PEER_MAX + 3 + 1, "worst case length");
+    ok(strlen(out) < LOG_PEER_BUFSZ, "worst case fits LOG_PEER_BUFSZ");
+    ok(memcmp(out, "\"\\xff\\xff", 9) == 0, "0xff as \\xff");
+    ok(strcmp(out + strlen(out) - 4, "...\"") == 0, "worst case ends with ...\"");
+}
+
+static void test_phone(void)
+{
+    char out[LOG_PHONE_BUFSZ];
+
+    is_str(log_phone("+923001234567", out), "+92300****567", "Pakistani mobile masked");
+    is_str(log_phone(NULL, out), "-", "NULL is '-'");
+    is_str(log_phone("+14155550123", out), "+1415****123", "NANP number masked");
+    ok(strstr(log_phone("+923001234567", out), "1234") == NULL, "the middle digits are gone");
+}
+
+static void mask_is(const char *in, const char *want)
+{
+    char *got = log_mask_numbers(in);
+
+    is_str(got, want, "mask_numbers '%s'", in);
+    free(got);
+}
+
+static void test_mask_numbers(void)
+{
+    mask_is("Call +923001234567 now", "Call +92300****567 now");
+    mask_is("reporter 0300 1234567", "reporter 030*****567");
+    mask_is("reporter 0300-1234567.", "reporter 030*****567.");
+    mask_is("+92 300 1234567", "+92300****567");
+    mask_is("03001234567", "030*****567");
+    mask_is("a +923001234567 b 03219876543 c", "a +92300****567 b 032*****543 c");
+    mask_is("case 482918 confirmed", "case 482918 confirmed");
+    mask_is("MISSING Ali 8 Lahore call 15", "MISSING Ali 8 Lahore call 15");
+    mask_is("dial 1122 or 15", "dial 1122 or 15");
+    mask_is("12345678", "12345678");
+    mask_is("age 8, 3 days, 2024-05-01", "age 8, 3 days, 2024-05-01");
+    mask_is("", "");
+    mask_is("+", "+");
+    mask_is("a - b", "a - b");
+    mask_is("no digits here", "no digits here");
+}
+
+static void test_levels(void)
+{
+    is_int(log_level_parse("debug"), TL_LOG_DEBUG, "parse debug");
+    is_int(log_level_parse("info"), TL_LOG_INFO, "parse info");
+    is_int(log_level_parse("warn"), TL_LOG_WARN, "parse warn");
+    is_int(log_level_parse("error"), TL_LOG_ERROR, "parse error");
+    is_int(log_level_parse("warning"), -1, "'warning' is unknown");
+    is_int(log_level_parse("INFO"), -1, "names are lower-case");
+    is_int(log_level_parse(""), -1, "empty is unknown");
+    is_str(log_level_name(TL_LOG_DEBUG), "debug", "name debug");
+    is_str(log_level_name(TL_LOG_ERROR), "error", "name error");
+    is_str(log_level_name((enum tl_log_level)9), "?", "name out of range");
+}
+
+/* Reads the whole file into buf; returns its length or -1. */
+static long read_file(const char *path, char *buf, size_t bufsz)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, bufsz - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return (long)n;
+}
+
+static bool digits(const char *p, int n, int *value)
+{
+    *value = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        *value = *value * 10 + (p[i] - '0');
+    }
+    return true;
+}
+
+/*
+ * Checks `YYYY-MM-DDTHH:MM:SS.mmmZ <rest>` by hand: every digit, every
+ * separator, and the stamp within 10 s of now. Returns the stamp's length
+ * (24) or 0.
+ */
+static size_t check_stamp(const char *line, time_t now)
+{
+    int year, mon, day, hour, min, sec, ms;
+
+    if (strlen(line) < 25)
+        return 0;
+    if (!digits(line, 4, &year) || line[4] != '-' || !digits(line + 5, 2, &mon) ||
+        line[7] != '-' || !digits(line + 8, 2, &day) || line[10] != 'T' ||
+        !digits(line + 11, 2, &hour) || line[13] != ':' || !digits(line + 14, 2, &min) ||
+        line[16] != ':' || !digits(line + 17, 2, &sec) || line[19] != '.' ||
+        !digits(line + 20, 3, &ms) || line[23] != 'Z' || line[24] != ' ')
+        return 0;
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return 0;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
+                    .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (t < now - 10 || t > now + 10) {
+        diag("stamp %.24s is not now", line);
+        return 0;
+    }
+    return 24;
+}
+
+static void test_write(const char *dir)
+{
+    char path[512], moved[512], buf[4096];
+
+    snprintf(path, sizeof(path), "%s/talaash.log", dir);
+    snprintf(moved, sizeof(moved), "%s/talaash.log.1", dir);
+
+    is_int(log_open(path, TL_LOG_INFO), 0, "log_open a new file");
+    is_int(log_threshold, TL_LOG_INFO, "threshold set to info");
+    time_t now = time(NULL);
+    log_info("test", "key=value");
+    log_debug("test", "hidden=1");
+    log_warn("test", "n=%d s=%s", 42, "x");
+    log_error("store", "event=fail");
+    log_close();
+
+    long len = read_file(path, buf, sizeof(buf));
+    ok(len > 0, "the log file has content (%ld bytes)", len);
+    if (len <= 0)
+        return;
+    int lines = 0;
+    for (char *p = buf; *p; p++)
+        lines += *p == '\n';
+    is_int(lines, 3, "three lines: the debug line was filtered at info");
+    ok(strstr(buf, "hidden") == NULL, "the debug text is absent");
+    ok(buf[len - 1] == '\n', "the file ends with a newline");
+
+    char *line1 = buf, *line2 = strchr(buf, '\n');
+    if (line2 == NULL)
+        return;
+    *line2++ = '\0';
+    char *line3 = strchr(line2, '\n');
+    if (line3 == NULL)
+        return;
+    *line3++ = '\0';
+    char *end = strchr(line3, '\n');
+    if (end != NULL)
+        *end = '\0';
+    size_t at = check_stamp(line1, now);
+    ok(at == 24, "line 1 starts YYYY-MM-DDTHH:MM:SS.mmmZ and a space: %s", line1);
+    is_str(line1 + (at ? at + 1 : 0), "info test key=value", "line 1 is 'info test key=value'");
+    at = check_stamp(line2, now);
+    ok(at == 24, "line 2 stamp");
+    is_str(line2 + (at ? at + 1 : 0), "warn test n=42 s=x", "line 2 formatted");
+    at = check_stamp(line3, now);
+    ok(at == 24, "line 3 stamp");
+    is_str(line3 + (at ? at + 1 : 0), "error store event=fail", "line 3 formatted");
+
+    /* At debug, debug lines are written; the file is appended to. */
+    is_int(log_open(path, TL_LOG_DEBUG), 0, "reopen at debug");
+    log_debug("test", "shown=1");
+    /* Rotation: the file is moved away, log_reopen starts a new one. */
+    ok(rename(path, moved) == 0, "rotate the log file");
+    log_info("test", "before=reopen");
+    is_int(log_reopen(), 0, "log_reopen");
+    log_info("test", "after=reopen");
+    log_close();
+
+    len = read_file(moved, buf, sizeof(buf));
+    ok(len > 0 && strstr(buf, " debug test shown=1\n") != NULL, "debug written at debug");
+    ok(strstr(buf, "info test key=value\n") != NULL, "the earlier lines were kept (append)");
+    ok(strstr(buf, " info test before=reopen\n") != NULL, "before reopen: the old file");
+    ok(strstr(buf, "after=reopen") == NULL, "after reopen: not the old file");
+    len = read_file(path, buf, sizeof(buf));
+    is_int(len, 24 + strlen(" info test after=reopen\n"), "after reopen: one line in the new file");
+    ok(len > 0 && check_stamp(buf, now) == 24 &&
+           strcmp(buf + 24, " info test after=reopen\n") == 0,
+       "the new file's line");
+
+    /* Level check happens before formatting: arguments are not evaluated. */
+    int evaluated = 0;
+    is_int(log_open(path, TL_LOG_WARN), 0, "open at warn");
+    log_info("test", "x=%d", ++evaluated);
+    is_int(evaluated, 0, "a filtered line's arguments are not evaluated");
+    log_close();
+
+    errno = 0;
+    snprintf(moved, sizeof(moved), "%s/missing/dir.log", dir);
+    is_int(log_open(moved, TL_LOG_INFO), -1, "log_open in a missing directory fails");
+    is_int(errno, ENOENT, "with errno ENOENT");
+    is_int(log_reopen(), 0, "log_reopen with stderr is a no-op");
+    log_open(NULL, TL_LOG_INFO);
+
+    snprintf(moved, sizeof(moved), "%s/talaash.log.1", dir);
+    unlink(path);
+    unlink(moved);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[256];
+
+    test_peer();
+    test_phone();
+    test_mask_numbers();
+    test_levels();
+    snprintf(dir, sizeof(dir), "%s/talaash-test-log.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp %s", dir);
+        return done_testing();
+    }
+    test_write(dir);
+    rmdir(dir);
+    ok(access(dir, F_OK) != 0, "temporary directory removed");
+    return done_testing();
+}
