@@ -2,7 +2,10 @@
  * buf.c — growable byte buffer and the text encodings built on it.
  */
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xmalloc.h"
+
+#include <stdbool.h>
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -62,6 +65,7 @@ void tl_buf_appendf(struct tl_buf *b, const char *fmt, ...)
 }
 
 static const char hexdigits[] = "0123456789ABCDEF";
+static const char hexdigits_lower[] = "0123456789abcdef";
 
 static int is_unreserved(unsigned char c)
 {
@@ -100,10 +104,35 @@ void tl_buf_append_urlenc(struct tl_buf *b, const char *p, size_t n)
     }
 }
 
-void tl_buf_append_json(struct tl_buf *b, const char *p, size_t n)
+static bool json_needs_escape(unsigned char c)
 {
-    for (size_t i = 0; i < n; i++) {
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
+bool tl_buf_append_json(struct tl_buf *b, const char *p, size_t n)
+{
+    bool clean = true;
+    size_t i = 0;
+
+    while (i < n) {
+        size_t run = i;
+        while (run < n && !json_needs_escape((unsigned char)p[run]))
+            run++;
+        if (run > i)
+            tl_buf_append(b, p + i, run - i);
+        i = run;
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)p[i];
+        if (c >= 0x80) {
+            size_t pos = i;
+            if (tl_utf8_next(p, n, &pos) >= 0) { /* valid UTF-8 passes through */
+                tl_buf_append(b, p + i, pos - i);
+                i = pos;
+                continue;
+            }
+            clean = false;
+        }
         switch (c) {
         case '"':
             tl_buf_append(b, "\\\"", 2);
@@ -120,13 +149,14 @@ void tl_buf_append_json(struct tl_buf *b, const char *p, size_t n)
         case '\t':
             tl_buf_append(b, "\\t", 2);
             break;
-        default:
-            if (c < 0x20)
-                tl_buf_appendf(b, "\\u%04x", c);
-            else
-                tl_buf_append_char(b, (char)c);
+        default: {
+            char e[6] = {'\\', 'u', '0', '0', hexdigits_lower[c >> 4], hexdigits_lower[c & 15]};
+            tl_buf_append(b, e, 6);
         }
+        }
+        i++;
     }
+    return clean;
 }
 
 void tl_buf_append_xml(struct tl_buf *b, const char *p, size_t n)

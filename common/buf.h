@@ -8,6 +8,7 @@
 #ifndef TALAASH_BUF_H
 #define TALAASH_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct tl_buf {
@@ -24,8 +25,12 @@ __attribute__((format(printf, 2, 3))) void tl_buf_appendf(struct tl_buf *b, cons
 void tl_buf_append_formenc(struct tl_buf *b, const char *p, size_t n);
 /* RFC 3986 percent-encoding of n bytes (unreserved kept, space as %20). */
 void tl_buf_append_urlenc(struct tl_buf *b, const char *p, size_t n);
-/* JSON string body (without quotes) for n bytes of valid UTF-8. */
-void tl_buf_append_json(struct tl_buf *b, const char *p, size_t n);
+/*
+ * JSON string body (without quotes) for p[0..n): valid UTF-8 passes through,
+ * controls and each byte of an invalid sequence become \u00XX. Returns false
+ * when some byte was invalid UTF-8 (the output is still valid JSON).
+ */
+bool tl_buf_append_json(struct tl_buf *b, const char *p, size_t n);
 /* XML text/attribute escaping (&, <, >, ", '). */
 void tl_buf_append_xml(struct tl_buf *b, const char *p, size_t n);
 /* Returns the contents (never NULL: "" when empty); the buffer still owns it. */

@@ -41,7 +41,7 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd)
+const char *http_method_name(enum evhttp_cmd_type cmd)
 {
     switch (cmd) {
     case EVHTTP_REQ_GET:
@@ -96,7 +96,7 @@ void http_reply(struct evhttp_request *req, int status, const char *content_type
     if (len > 0)
         evbuffer_add(out, body, len);
     log_info("http", "method=%s path=%s status=%d bytes=%zu ms=%.2f",
-             method_name(evhttp_request_get_command(req)), log_peer(path, strlen(path), esc),
+             http_method_name(evhttp_request_get_command(req)), log_peer(path, strlen(path), esc),
              status, len, now_ms() - request_started_ms);
     free(path);
     evhttp_send_reply(req, status, NULL, out);
@@ -120,7 +120,7 @@ static void router_cb(struct evhttp_request *req, void *arg)
 {
     struct tl_http *h = arg;
     const char *uri = evhttp_request_get_uri(req);
-    const char *method = method_name(evhttp_request_get_command(req));
+    const char *method = http_method_name(evhttp_request_get_command(req));
     const struct tl_route *match = NULL;
     const char *param = NULL;
     char *path;
@@ -269,7 +269,7 @@ void http_in_view(struct evhttp_request *req, struct tl_http_in *in,
     snprintf(scratch->peer_ip, sizeof(scratch->peer_ip), "%s", host ? host : "");
 
     memset(in, 0, sizeof(*in));
-    in->method = method_name(evhttp_request_get_command(req));
+    in->method = http_method_name(evhttp_request_get_command(req));
     in->path = scratch->path;
     in->query = scratch->query;
     in->body_len = evbuffer_get_length(body);

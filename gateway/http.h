@@ -12,6 +12,7 @@
 #ifndef TALAASH_HTTP_H
 #define TALAASH_HTTP_H
 
+#include <event2/http.h>
 #include <stddef.h>
 
 #include "providers/provider.h"
@@ -34,6 +35,9 @@ void http_stop_accepting(struct tl_http *h);
 /* Requests received and not yet answered. */
 size_t http_inflight(const struct tl_http *h);
 void http_free(struct tl_http *h);
+
+/* "GET", "POST", … for an evhttp method. */
+const char *http_method_name(enum evhttp_cmd_type cmd);
 
 /* Sends the answer and logs the request's line. */
 void http_reply(struct evhttp_request *req, int status, const char *content_type,

@@ -420,17 +420,24 @@ int store_police_add(struct tl_store *st, const char *phone, const char *area_co
     return store_step_done(s);
 }
 
-int64_t store_police_remove(struct tl_store *st, const char *phone)
+/* Runs a statement taking one text parameter; returns the rows it changed, or -1. */
+static int64_t exec_changes(struct tl_store *st, const char *sql, const char *arg)
 {
-    static const char sql[] = "DELETE FROM police WHERE phone = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
 
     if (s == NULL)
         return -1;
-    store_bind_text(s, 1, phone);
+    store_bind_text(s, 1, arg);
     if (store_step_done(s) != TL_OK)
         return -1;
     return sqlite3_changes(st->db);
+}
+
+int64_t store_police_remove(struct tl_store *st, const char *phone)
+{
+    static const char sql[] = "DELETE FROM police WHERE phone = ?1";
+
+    return exec_changes(st, sql, phone);
 }
 
 int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n)
@@ -525,14 +532,8 @@ int store_block(struct tl_store *st, const char *phone, const char *reason, int6
 int64_t store_unblock(struct tl_store *st, const char *phone)
 {
     static const char sql[] = "DELETE FROM blocklist WHERE phone = ?1";
-    sqlite3_stmt *s = store_stmt(st, sql);
 
-    if (s == NULL)
-        return -1;
-    store_bind_text(s, 1, phone);
-    if (store_step_done(s) != TL_OK)
-        return -1;
-    return sqlite3_changes(st->db);
+    return exec_changes(st, sql, phone);
 }
 
 int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kind, int64_t since)

@@ -52,6 +52,7 @@
  *   connection (evcon NULL) and leave it to us; the close callback and the
  *   reaper free those, so nothing leaks and nothing is touched after free.
  */
+#include "gateway/http.h"
 #include "common/buf.h"
 #include "common/form.h"
 #include "common/utf8.h"
@@ -227,65 +228,15 @@ static void buf_unique_id(struct mock *m, struct tl_buf *b, bool wide)
     buf_hex64(b, splitmix64(n ^ m->id_salt));
 }
 
-static bool needs_escape(unsigned char c)
-{
-    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
-}
-
 /*
- * Appends p[0..n) as a quoted JSON string. Valid UTF-8 passes through; each
- * byte of an invalid sequence becomes \u00XX. Returns false if any byte was
- * invalid (the caller may then add an exact base64 copy).
+ * Appends p[0..n) as a quoted JSON string (common/buf.h's escaping). Returns
+ * false if any byte was invalid UTF-8 (the caller may then add an exact
+ * base64 copy).
  */
 static bool buf_json_str(struct tl_buf *b, const char *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    bool clean = true;
-    size_t i = 0;
-
     tl_buf_append_char(b, '"');
-    while (i < n) {
-        size_t run = i;
-        while (run < n && !needs_escape((unsigned char)p[run]))
-            run++;
-        if (run > i)
-            tl_buf_append(b, p + i, run - i);
-        i = run;
-        if (i >= n)
-            break;
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x80) {
-            size_t pos = i;
-            if (tl_utf8_next(p, n, &pos) >= 0) {
-                tl_buf_append(b, p + i, pos - i);
-                i = pos;
-                continue;
-            }
-            clean = false;
-        }
-        switch (c) {
-        case '"':
-            tl_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            tl_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            tl_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            tl_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            tl_buf_append(b, "\\t", 2);
-            break;
-        default: {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            tl_buf_append(b, e, 6);
-        }
-        }
-        i++;
-    }
+    bool clean = tl_buf_append_json(b, p, n);
     tl_buf_append_char(b, '"');
     return clean;
 }
@@ -326,30 +277,6 @@ static uint64_t elapsed_ms(const struct mock *m)
     return ms < 0 ? 0 : (uint64_t)ms;
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    }
-    return "UNKNOWN";
-}
 
 /* ---- recipients ------------------------------------------------------- */
 
@@ -1628,7 +1555,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
     memset(&in, 0, sizeof(in));
     in.cmd = evhttp_request_get_command(req);
-    in.method = method_name(in.cmd);
+    in.method = http_method_name(in.cmd);
     in.body = body_len ? (const char *)evbuffer_pullup(input, -1) : "";
     in.body_len = body_len;
     if (!in.body) {

@@ -9,6 +9,12 @@
 #include "common/xmalloc.h"
 #include "tests/tap.h"
 
+/* tl_buf_append_json with the shape of the other encoders (its result checked below). */
+static void append_json(struct tl_buf *b, const char *p, size_t n)
+{
+    (void)tl_buf_append_json(b, p, n);
+}
+
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -80,11 +86,18 @@ static void test_buf(void)
     enc_is(tl_buf_append_formenc, "AZaz09", 6, "AZaz09", "formenc keeps alphanumerics");
     enc_is(tl_buf_append_urlenc, "\0\xff", 2, "%00%FF", "urlenc of NUL and 0xFF");
     enc_is(tl_buf_append_formenc, "", 0, "", "formenc of nothing");
-    enc_is(tl_buf_append_json, "q\"b\\n\n\r\t\x01\x1f/é\x7f", 14,
+    enc_is(append_json, "q\"b\\n\n\r\t\x01\x1f/é\x7f", 14,
            "q\\\"b\\\\n\\n\\r\\t\\u0001\\u001f/é\x7f", "json escapes");
-    enc_is(tl_buf_append_json, "a\0b", 3, "a\\u0000b", "json escapes NUL");
-    enc_is(tl_buf_append_json, "\b\f", 2, "\\u0008\\u000c", "json backspace and form feed");
-    enc_is(tl_buf_append_json, "سلام 😀", strlen("سلام 😀"), "سلام 😀", "json keeps UTF-8");
+    enc_is(append_json, "a\0b", 3, "a\\u0000b", "json escapes NUL");
+    enc_is(append_json, "\b\f", 2, "\\u0008\\u000c", "json backspace and form feed");
+    enc_is(append_json, "سلام 😀", strlen("سلام 😀"), "سلام 😀", "json keeps UTF-8");
+    enc_is(append_json, "a\xff\xc3" "b", 4, "a\\u00ff\\u00c3b", "json escapes each invalid byte");
+    {
+        struct tl_buf j = {0};
+        ok(tl_buf_append_json(&j, "ok é", strlen("ok é")), "json of valid UTF-8 reports clean");
+        ok(!tl_buf_append_json(&j, "\xc0\xaf", 2), "json of an overlong sequence reports unclean");
+        tl_buf_free(&j);
+    }
     enc_is(tl_buf_append_xml, "<a href=\"x\">'&'</a>", 19,
            "&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;", "xml escapes");
     enc_is(tl_buf_append_xml, "plain é", strlen("plain é"), "plain é", "xml keeps plain text");
