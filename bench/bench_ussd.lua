@@ -83,7 +83,21 @@ sent, completed, flows = 0, 0, 0
 bad_status, bad_prefix, bad_screen, overlap = 0, 0, 0, 0
 pending_final = ""
 first_bad = ""
-samples = {} -- samples[step + 1] = { microseconds, ... }
+-- the timings, "STEP:US,..." (thread:get() of a table crashes wrk 4.1, strings are
+-- fine): samples_done holds whole chunks of 64, samples_tail the newest ones
+samples_done, samples_tail = "", ""
+local chunk, nchunk = {}, 0
+
+local function record(s, us)
+    nchunk = nchunk + 1
+    chunk[nchunk] = s .. ":" .. us
+    if nchunk == 64 then
+        samples_done = samples_done .. table.concat(chunk, ",", 1, nchunk) .. ","
+        nchunk, samples_tail = 0, ""
+    else
+        samples_tail = table.concat(chunk, ",", 1, nchunk)
+    end
+end
 
 local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
 local session_no, sid, phone, step = 0, nil, nil, 0
@@ -93,7 +107,6 @@ function init(args)
     mode = args[1] or "ussd"
     path = args[2] or "/"
     phase = tonumber(args[3] or "0") % 10
-    for s = 0, LAST do samples[s + 1] = {} end
 end
 
 local function new_session()
@@ -106,7 +119,13 @@ local function new_session()
 end
 
 function request()
-    if inflight then overlap = overlap + 1 end
+    if inflight then
+        if sent == 1 then
+            sent = 0 -- wrk's own check call (script_verify_request on thread 1): never sent
+        else
+            overlap = overlap + 1
+        end
+    end
     inflight = true
     sent = sent + 1
     if mode ~= "ussd" then
@@ -126,7 +145,8 @@ local function bad(kind, body)
     elseif kind == "prefix" then bad_prefix = bad_prefix + 1
     else bad_screen = bad_screen + 1 end
     if first_bad == "" then
-        first_bad = string.format("%s step=%d %q", kind, step, body or "")
+        first_bad = string.format("%s step=%d %s", kind, step,
+                                  ((body or ""):gsub("\n", "\\n"):sub(1, 160)))
     end
     sid = nil -- abandon the session
 end
@@ -135,8 +155,7 @@ function response(status, hdrs, body)
     local dt = now_us() - t0
     inflight = false
     pending_final = ""
-    local list = samples[step + 1]
-    list[#list + 1] = math.floor(dt + 0.5)
+    record(step, math.floor(dt + 0.5))
     if mode ~= "ussd" then
         if status ~= 200 then bad("status", body) end
         return
@@ -171,11 +190,12 @@ function done(summary, latency, requests)
         if p ~= "" then pendings[#pendings + 1] = p end
         local fb = t:get("first_bad")
         if fb ~= "" and #firsts == 0 then firsts[1] = fb end
-        local s = t:get("samples")
-        for i, list in ipairs(s) do
-            per_step[i] = per_step[i] or {}
-            local dst = per_step[i]
-            for _, v in ipairs(list) do dst[#dst + 1] = v end
+        for _, str in ipairs({t:get("samples_done"), t:get("samples_tail")}) do
+            for st, us in str:gmatch("(%d+):(%d+)") do
+                local i = tonumber(st) + 1
+                per_step[i] = per_step[i] or {}
+                per_step[i][#per_step[i] + 1] = tonumber(us)
+            end
         end
     end
     local e = summary.errors
@@ -189,7 +209,20 @@ function done(summary, latency, requests)
         latency:percentile(50), latency:percentile(90), latency:percentile(99),
         latency:percentile(99.9), latency.max, math.floor(latency.mean),
         e.connect, e.read, e.write, e.timeout, e.status))
-    for i, list in ipairs(per_step) do
+    local all, sum = {}, 0
+    for i = 1, LAST + 1 do
+        for _, v in ipairs(per_step[i] or {}) do
+            all[#all + 1] = v
+            sum = sum + v
+        end
+    end
+    table.sort(all)
+    io.write(string.format(
+        "bench_ussd_lua: n=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%d\n",
+        #all, percentile(all, 50), percentile(all, 90), percentile(all, 99),
+        percentile(all, 99.9), all[#all] or 0, #all > 0 and math.floor(sum / #all) or 0))
+    for i = 1, LAST + 1 do
+        local list = per_step[i] or {}
         if #list > 0 then
             table.sort(list)
             io.write(string.format(

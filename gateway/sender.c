@@ -280,7 +280,7 @@ static void check_multi_info(struct tl_sender *s)
 {
     CURLMsg *msg;
     int left;
-    bool finished = false;
+    bool finished = false, tx = false;
 
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
@@ -294,6 +294,9 @@ static void check_multi_info(struct tl_sender *s)
         if (code == CURLE_OK)
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(s->multi, easy);
+        /* Every transfer that ended in this turn is recorded in one transaction. */
+        if (!tx)
+            tx = store_tx_begin(s->d->store) == TL_OK;
         transfer_unlink(s, t);
         transfer_record(t, status,
                         code == CURLE_OK ? NULL
@@ -302,6 +305,10 @@ static void check_multi_info(struct tl_sender *s)
         s->inflight--;
         transfer_free(t);
         finished = true;
+    }
+    if (tx && store_tx_commit(s->d->store) != TL_OK) {
+        log_error("sender", "event=store_failed detail=\"%s\"", store_errmsg(s->d->store));
+        store_tx_rollback(s->d->store); /* the rows stay 'sending' and are retried after a restart */
     }
     if (finished)
         sender_kick(s);
@@ -333,14 +340,14 @@ static void transfer_start(struct sender_channel *ch, struct tl_outbox_msg *msgs
     t->n = n;
     t->started_ms = clock_mono_ms();
     t->out = xcalloc(n, sizeof(*t->out));
+    /* Every message of a request has the same text: its encoding is worked out once. */
+    struct tl_sms_count count;
+    bool ucs2 = sms_count(msgs[0].text, strlen(msgs[0].text), &count) == TL_OK ? count.ucs2 : true;
     for (size_t i = 0; i < n; i++) {
-        struct tl_sms_count count;
         t->out[i].id = msgs[i].id;
         t->out[i].to = msgs[i].phone;
         t->out[i].text = msgs[i].text;
-        t->out[i].ucs2 = sms_count(msgs[i].text, strlen(msgs[i].text), &count) == TL_OK
-                             ? count.ucs2
-                             : true;
+        t->out[i].ucs2 = ucs2;
     }
     if (ch->provider->build_send(ch->conf, t->out, n, &t->req, &cause) != TL_OK) {
         transfer_record(t, 0, cause ? cause : "cannot build request");
@@ -438,9 +445,14 @@ static void pump(struct sender_channel *ch)
             wake_in(ch, ((double)ch->batch - ch->tokens) * 1000.0 / ch->conf->rate);
             return;
         }
-        size_t want = (size_t)ch->tokens;
-        if (want > ch->batch)
-            want = ch->batch;
+        /*
+         * A batch for every free slot, so that grouping by text still fills
+         * batches; the cap may then be passed by the number of distinct
+         * texts in one claim (a wave has at most three languages).
+         */
+        size_t want = (size_t)ch->tokens, room = ch->batch * (cap - ch->inflight);
+        if (want > room)
+            want = room;
         struct tl_outbox_msg *msgs;
         size_t n;
         int64_t now_ms = clock_now_ms();
@@ -450,7 +462,7 @@ static void pump(struct sender_channel *ch)
             wake_in(ch, 1000);
             return;
         }
-        ch->draining = n == ch->batch;
+        ch->draining = n >= ch->batch;
         if (n == 0) {
             free(msgs);
             int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);
@@ -459,17 +471,34 @@ static void pump(struct sender_channel *ch)
             return;
         }
         ch->tokens -= (double)n;
-        /* One request per run of messages with the same text. */
-        size_t start = 0;
-        while (start < n) {
-            size_t end = start + 1;
-            while (end < n && strcmp(msgs[end].text, msgs[start].text) == 0)
-                end++;
-            struct tl_outbox_msg *part = xcalloc(end - start, sizeof(*part));
-            memcpy(part, msgs + start, (end - start) * sizeof(*part));
-            transfer_start(ch, part, end - start);
-            start = end;
+        /*
+         * One request per text (a wave interleaves languages): messages are
+         * grouped by text, keeping queue order within a group, and each
+         * group is cut into batches of the channel's size.
+         */
+        bool *taken = xcalloc(n, sizeof(*taken));
+        for (size_t first = 0; first < n; first++) {
+            if (taken[first])
+                continue;
+            struct tl_outbox_msg *part = xcalloc(ch->batch, sizeof(*part));
+            size_t np = 0;
+            for (size_t j = first; j < n; j++) {
+                if (taken[j] || strcmp(msgs[j].text, msgs[first].text) != 0)
+                    continue;
+                taken[j] = true;
+                part[np++] = msgs[j];
+                if (np == ch->batch) {
+                    transfer_start(ch, part, np);
+                    part = xcalloc(ch->batch, sizeof(*part));
+                    np = 0;
+                }
+            }
+            if (np > 0)
+                transfer_start(ch, part, np);
+            else
+                free(part);
         }
+        free(taken);
         free(msgs); /* the strings moved to the parts */
     }
 }

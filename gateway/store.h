@@ -136,14 +136,19 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
 /*
  * Claims up to max due messages of a channel (queued, next_attempt_ms <=
  * now_ms), best priority first, and marks them sending with attempts + 1,
- * in one transaction. Messages past expires_at become expired instead.
+ * in one transaction; a bulk message gets its wave's text in its language.
+ * Among the due messages it looks at, those past expires_at become
+ * 'expired', and alerts and updates to a number that has opted out (STOP)
+ * become 'cancelled' — never sent. (So neither expiry nor STOP has to scan
+ * the queue: they are applied to exactly the rows about to be sent.)
  */
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n);
 void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n);
 /*
- * Records the outcomes of one request in one transaction, then applies any
- * delivery report that arrived before the result (dlr_pending).
+ * Records the outcomes of one request atomically (a savepoint: inside the
+ * caller's transaction when one is open), then applies any delivery report
+ * that arrived before the result (dlr_pending).
  */
 int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now);
@@ -170,8 +175,6 @@ struct tl_outbox_dlr {
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
 /* Forgets delivery reports that waited since before `before` for a message that never came. */
 int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
-/* Cancels queued messages of kind alert/update to a phone (STOP). Returns count or -1. */
-int64_t store_outbox_cancel_phone(struct tl_store *st, const char *phone, int64_t now);
 /* Messages in each state (index = enum tl_outbox_state). */
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES]);
 
@@ -280,11 +283,11 @@ struct tl_alert_wave {
 };
 /*
  * One broadcast wave, atomically (a savepoint: inside the caller's
- * transaction when one is open): records the alert, adds every
- * subscriber of the areas in scope (not opted out) and every police officer
- * registered for them to alert_recipients — each (case, phone) once ever —
- * and queues one outbox message per newly added recipient, in their
- * language (police first). *recipients gets the number newly queued.
+ * transaction when one is open): records the alert with its texts, and
+ * queues one outbox message for every police officer registered for the
+ * areas in scope (priority 0) and every subscriber of them not opted out,
+ * in their language — each (case, phone) once ever. *recipients gets the
+ * number newly queued.
  */
 int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
                      int64_t *alert_id, int64_t *recipients);

@@ -3,10 +3,10 @@
  * their areas, police, the block list, rate events, the audit log, and the
  * set-based SQL of alert waves (see store.h for each function's contract).
  *
- * Alert targeting is done by SQLite in two INSERT … SELECT statements, so a
- * wave to a million subscribers is two statements in one transaction, not a
- * million round trips; "each person once per case" is the primary key of
- * alert_recipients, not a check in C.
+ * Alert targeting is done by SQLite in one INSERT … SELECT, so a wave to a
+ * million subscribers is one statement, not a million round trips; "each
+ * person once per case" is the unique index outbox_alert_once, not a check
+ * in C. A wave's text is stored once, in its alerts row.
  */
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -176,7 +176,8 @@ int store_case_assign_number(struct tl_store *st, struct tl_case *c)
             memcpy(c->case_no, no, sizeof(no));
             return TL_OK;
         }
-        if (rc != SQLITE_CONSTRAINT)
+        /* Extended result codes are on: a taken number is SQLITE_CONSTRAINT_UNIQUE. */
+        if ((rc & 0xff) != SQLITE_CONSTRAINT)
             return TL_ERR_STORE; /* anything but a taken number is a real failure */
     }
     return TL_ERR_STORE;
@@ -602,63 +603,65 @@ int store_audit(struct tl_store *st, const char *actor, const char *action, int6
 
 /* ---- alerts ---- */
 
+static int alert_row_add(struct tl_store *st, int64_t case_id, const char *kind, double radius_km,
+                         const char *en, const char *ur, const char *rur, int64_t now,
+                         int64_t *alert_id)
+{
+    static const char sql[] = "INSERT INTO alerts (case_id, kind, radius_km, text_en, text_ur,"
+                              " text_roman_ur, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, case_id);
+    store_bind_text(s, 2, kind);
+    sqlite3_bind_double(s, 3, radius_km);
+    store_bind_text(s, 4, en);
+    store_bind_text(s, 5, ur);
+    store_bind_text(s, 6, rur);
+    sqlite3_bind_int64(s, 7, now);
+    if (store_step_done(s) != TL_OK)
+        return TL_ERR_STORE;
+    *alert_id = sqlite3_last_insert_rowid(st->db);
+    return TL_OK;
+}
+
 int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
                      int64_t *alert_id, int64_t *recipients)
 {
-    static const char add_alert[] = "INSERT INTO alerts (case_id, kind, radius_km, created_at)"
-                                    " VALUES (?1, ?2, ?3, ?4)";
-    static const char add_recipients[] =
-        "INSERT OR IGNORE INTO alert_recipients (case_id, phone, alert_id)"
-        " SELECT ?1, s.phone, ?2 FROM subscriptions sb JOIN subscribers s"
-        "   ON s.id = sb.subscriber_id"
-        "  WHERE sb.area_code IN (SELECT value FROM json_each(?3)) AND s.opted_out = 0"
-        " UNION"
-        " SELECT ?1, p.phone, ?2 FROM police p"
-        "  WHERE p.area_code IN (SELECT value FROM json_each(?3))";
+    /*
+     * One statement: police of the scope first (priority 0, English), then
+     * subscribers of the scope in their language. INSERT OR IGNORE on the
+     * unique (case_id, phone) of alert rows keeps the first row of a person
+     * (so police keep priority 0) and everyone already alerted for the case.
+     */
     static const char add_outbox[] =
-        "INSERT INTO outbox (channel, phone, text, kind, priority, state, next_attempt_ms,"
-        " expires_at, case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, ar.phone,"
-        "  CASE s.lang WHEN 'ur' THEN ?2 WHEN 'roman-ur' THEN ?3 ELSE ?4 END,"
-        "  'alert',"
-        "  CASE WHEN EXISTS (SELECT 1 FROM police p WHERE p.phone = ar.phone) THEN 0 ELSE 2 END,"
-        "  'queued', 0, ?5, ?6, ?7, ?8, ?8"
-        " FROM alert_recipients ar LEFT JOIN subscribers s ON s.phone = ar.phone"
-        " WHERE ar.case_id = ?6 AND ar.alert_id = ?7";
+        "INSERT OR IGNORE INTO outbox (channel, phone, lang, kind, priority, state,"
+        " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
+        " SELECT ?1, phone, lang, 'alert', prio, 'queued', 0, ?2, ?3, ?4, ?5, ?5 FROM ("
+        "  SELECT p.phone AS phone, 'en' AS lang, 0 AS prio FROM police p"
+        "   WHERE p.area_code IN (SELECT value FROM json_each(?6))"
+        "  UNION ALL"
+        "  SELECT s.phone, s.lang, 2 FROM subscriptions sb JOIN subscribers s"
+        "   ON s.id = sb.subscriber_id"
+        "   WHERE sb.area_code IN (SELECT value FROM json_each(?6)) AND s.opted_out = 0)";
     sqlite3_stmt *s;
 
     /* A savepoint: atomic on its own, and part of the caller's transaction if one is open. */
     if (sqlite3_exec(st->db, "SAVEPOINT alert_wave", NULL, NULL, NULL) != SQLITE_OK)
         return TL_ERR_STORE;
-    if ((s = store_stmt(st, add_alert)) == NULL)
+    if (alert_row_add(st, w->case_id, w->kind, w->radius_km, w->text_en, w->text_ur,
+                      w->text_roman_ur, now, alert_id) != TL_OK)
         goto fail;
-    sqlite3_bind_int64(s, 1, w->case_id);
-    store_bind_text(s, 2, w->kind);
-    sqlite3_bind_double(s, 3, w->radius_km);
-    sqlite3_bind_int64(s, 4, now);
-    if (store_step_done(s) != TL_OK)
-        goto fail;
-    *alert_id = sqlite3_last_insert_rowid(st->db);
-
-    if ((s = store_stmt(st, add_recipients)) == NULL)
-        goto fail;
-    sqlite3_bind_int64(s, 1, w->case_id);
-    sqlite3_bind_int64(s, 2, *alert_id);
-    store_bind_text(s, 3, w->area_codes_json);
-    if (store_step_done(s) != TL_OK)
-        goto fail;
-
     if ((s = store_stmt(st, add_outbox)) == NULL)
         goto fail;
     store_bind_text(s, 1, w->channel);
-    store_bind_text(s, 2, w->text_ur);
-    store_bind_text(s, 3, w->text_roman_ur);
-    store_bind_text(s, 4, w->text_en);
     if (w->expires_at)
-        sqlite3_bind_int64(s, 5, w->expires_at);
-    sqlite3_bind_int64(s, 6, w->case_id);
-    sqlite3_bind_int64(s, 7, *alert_id);
-    sqlite3_bind_int64(s, 8, now);
+        sqlite3_bind_int64(s, 2, w->expires_at);
+    sqlite3_bind_int64(s, 3, w->case_id);
+    sqlite3_bind_int64(s, 4, *alert_id);
+    sqlite3_bind_int64(s, 5, now);
+    store_bind_text(s, 6, w->area_codes_json);
     if (store_step_done(s) != TL_OK)
         goto fail;
     *recipients = sqlite3_changes(st->db);
@@ -675,19 +678,14 @@ int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
                     int64_t now, int64_t *cancelled, int64_t *recipients)
 {
     static const char cancel[] = "UPDATE outbox SET state = 'cancelled', updated_at = ?2"
-                                 " WHERE case_id = ?1 AND state = 'queued' AND kind = 'alert'";
+                                 " WHERE case_id = ?1 AND kind = 'alert' AND state = 'queued'";
     static const char update[] =
-        "INSERT INTO outbox (channel, phone, text, kind, priority, state, next_attempt_ms,"
-        " case_id, created_at, updated_at)"
-        " SELECT ?1, o.phone,"
-        "  CASE s.lang WHEN 'ur' THEN ?2 WHEN 'roman-ur' THEN ?3 ELSE ?4 END,"
-        "  'update', 2, 'queued', 0, ?5, ?6, ?6"
-        " FROM (SELECT DISTINCT phone FROM outbox WHERE case_id = ?5 AND kind = 'alert'"
-        "       AND state IN ('sending','sent','delivered')) o"
-        " LEFT JOIN subscribers s ON s.phone = o.phone"
-        " WHERE coalesce(s.opted_out, 0) = 0"
-        "    OR EXISTS (SELECT 1 FROM police p WHERE p.phone = o.phone)";
+        "INSERT INTO outbox (channel, phone, lang, kind, priority, state, next_attempt_ms,"
+        " case_id, alert_id, created_at, updated_at)"
+        " SELECT ?1, phone, lang, 'update', 2, 'queued', 0, ?2, ?3, ?4, ?4 FROM outbox"
+        " WHERE case_id = ?2 AND kind = 'alert' AND state IN ('sending','sent','delivered')";
     sqlite3_stmt *s;
+    int64_t update_id = 0;
 
     *cancelled = *recipients = 0;
     if ((s = store_stmt(st, cancel)) == NULL)
@@ -697,14 +695,14 @@ int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
     if (store_step_done(s) != TL_OK)
         return TL_ERR_STORE;
     *cancelled = sqlite3_changes(st->db);
-    if ((s = store_stmt(st, update)) == NULL)
+    if (alert_row_add(st, case_id, "update", 0, text_en, text_ur, text_roman_ur, now,
+                      &update_id) != TL_OK ||
+        (s = store_stmt(st, update)) == NULL)
         return TL_ERR_STORE;
     store_bind_text(s, 1, channel);
-    store_bind_text(s, 2, text_ur);
-    store_bind_text(s, 3, text_roman_ur);
-    store_bind_text(s, 4, text_en);
-    sqlite3_bind_int64(s, 5, case_id);
-    sqlite3_bind_int64(s, 6, now);
+    sqlite3_bind_int64(s, 2, case_id);
+    sqlite3_bind_int64(s, 3, update_id);
+    sqlite3_bind_int64(s, 4, now);
     if (store_step_done(s) != TL_OK)
         return TL_ERR_STORE;
     *recipients = sqlite3_changes(st->db);

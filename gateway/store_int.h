@@ -15,12 +15,9 @@ struct tl_store_stmts {
     sqlite3_stmt *inbound_state;
     sqlite3_stmt *inbound_processed;
     sqlite3_stmt *outbox_add;
-    sqlite3_stmt *outbox_expire;
-    sqlite3_stmt *outbox_claim;
     sqlite3_stmt *outbox_result;
     sqlite3_stmt *outbox_next_due;
     sqlite3_stmt *outbox_dlr;
-    sqlite3_stmt *outbox_cancel_phone;
     sqlite3_stmt *outbox_counts;
     sqlite3_stmt *dlr_pending_add;
     sqlite3_stmt *dlr_pending_take;

@@ -3,7 +3,8 @@
  * delivery reports. The sender (sender.c) drives these; the domain adds.
  *
  * Invariant: a message is a row in state 'queued' before any request for it
- * is made; 'sending' marks a request possibly in flight. After a crash,
+ * is made; 'sending' marks a request possibly in flight. Expiry and STOP are
+ * applied when a row is claimed, so neither scans the queue. After a crash,
  * store_outbox_recover() requeues 'sending' rows, so a message is never lost
  * and only those in flight at the crash may go twice.
  */
@@ -76,86 +77,104 @@ void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n)
     free(msgs);
 }
 
-/* True when a comes after b in the queue's order. */
-static bool outbox_msg_after(const struct tl_outbox_msg *a, const struct tl_outbox_msg *b)
-{
-    if (a->priority != b->priority)
-        return a->priority > b->priority;
-    if (a->due_ms != b->due_ms)
-        return a->due_ms > b->due_ms;
-    return a->id > b->id;
-}
-
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n)
 {
-    sqlite3_stmt *s;
-    struct tl_outbox_msg *out = NULL;
+    /* Due rows in queue order (outbox_due serves both the filter and the order). */
+    static const char due[] =
+        "SELECT o.id, o.phone,"
+        "  coalesce(o.text, CASE o.lang WHEN 'ur' THEN a.text_ur"
+        "   WHEN 'roman-ur' THEN a.text_roman_ur ELSE a.text_en END),"
+        "  o.kind, o.attempts, o.priority, o.next_attempt_ms, coalesce(o.expires_at, 0),"
+        "  coalesce(s.opted_out, 0)"
+        " FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id"
+        " LEFT JOIN subscribers s ON s.phone = o.phone"
+        " WHERE o.channel = ?1 AND o.state = 'queued' AND o.next_attempt_ms <= ?2"
+        " ORDER BY o.priority, o.next_attempt_ms, o.id LIMIT ?3";
+    static const char mark[] = "UPDATE outbox SET state = ?2, attempts = attempts + ?3,"
+                               " updated_at = ?4 WHERE id = ?1";
+    struct tl_outbox_msg *out = xcalloc(max ? max : 1, sizeof(*out));
     size_t count = 0;
     int64_t now = now_ms / 1000;
+    bool more = true;
 
     *msgs = NULL;
     *n = 0;
-    if (store_tx_begin(st) != TL_OK)
+    if (store_tx_begin(st) != TL_OK) {
+        free(out);
         return TL_ERR_STORE;
-    /* Expired messages leave the queue without a request. */
-    if (store_prepare(st, &st->stmts.outbox_expire,
-                      "UPDATE outbox SET state = 'expired', updated_at = ?2"
-                      " WHERE channel = ?1 AND state = 'queued' AND expires_at IS NOT NULL"
-                      " AND expires_at <= ?2") != TL_OK)
-        goto fail;
-    s = st->stmts.outbox_expire;
-    store_bind_text(s, 1, channel);
-    sqlite3_bind_int64(s, 2, now);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        goto fail;
-    sqlite3_reset(s);
-
-    if (store_prepare(st, &st->stmts.outbox_claim,
-                      "UPDATE outbox SET state = 'sending', attempts = attempts + 1,"
-                      " updated_at = ?3 WHERE id IN (SELECT id FROM outbox"
-                      " WHERE channel = ?1 AND state = 'queued' AND next_attempt_ms <= ?2"
-                      " ORDER BY priority, next_attempt_ms, id LIMIT ?4)"
-                      " RETURNING id, phone, text, kind, attempts, priority, next_attempt_ms") !=
-        TL_OK)
-        goto fail;
-    s = st->stmts.outbox_claim;
-    store_bind_text(s, 1, channel);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)max);
-    out = xcalloc(max ? max : 1, sizeof(*out));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
-        struct tl_outbox_msg *m = &out[count++];
-        const char *kind = (const char *)sqlite3_column_text(s, 3);
-        m->id = sqlite3_column_int64(s, 0);
-        m->phone = xstrdup((const char *)sqlite3_column_text(s, 1));
-        m->text = xstrdup((const char *)sqlite3_column_text(s, 2));
-        m->kind = TL_OUT_UPDATE;
-        for (int k = 0; k < 4; k++) {
-            if (strcmp(kind, kind_names[k]) == 0)
-                m->kind = k;
-        }
-        m->attempts = sqlite3_column_int(s, 4);
-        m->priority = sqlite3_column_int(s, 5);
-        m->due_ms = sqlite3_column_int64(s, 6);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        goto fail;
+    /* Rounds until max are claimed or no due row is left (expired and
+     * stopped rows do not count; a few rounds bound the work of one call). */
+    for (int round = 0; more && count < max && round < 8; round++) {
+        sqlite3_stmt *s = store_stmt(st, due);
+        sqlite3_stmt *u = store_stmt(st, mark);
+        size_t seen = 0, want = max - count;
+        int rc;
+
+        if (s == NULL || u == NULL)
+            goto fail;
+        store_bind_text(s, 1, channel);
+        sqlite3_bind_int64(s, 2, now_ms);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
+        /* Rows are read first and marked after: the select must not see its own updates. */
+        struct tl_outbox_msg *round_msgs = xcalloc(want, sizeof(*round_msgs));
+        const char **states = xcalloc(want, sizeof(*states));
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW && seen < want) {
+            struct tl_outbox_msg *m = &round_msgs[seen];
+            const char *kind = (const char *)sqlite3_column_text(s, 3);
+            int64_t expires_at = sqlite3_column_int64(s, 7);
+            bool bulk = strcmp(kind, "alert") == 0 || strcmp(kind, "update") == 0;
+            m->id = sqlite3_column_int64(s, 0);
+            m->kind = TL_OUT_UPDATE;
+            for (int k = 0; k < 4; k++) {
+                if (strcmp(kind, kind_names[k]) == 0)
+                    m->kind = k;
+            }
+            if (expires_at > 0 && expires_at <= now) {
+                states[seen] = "expired";
+            } else if (bulk && sqlite3_column_int(s, 8)) {
+                states[seen] = "cancelled"; /* STOP wins */
+            } else {
+                states[seen] = "sending";
+                m->phone = store_column_dup(s, 1);
+                m->text = store_column_dup(s, 2);
+                m->attempts = sqlite3_column_int(s, 4) + 1;
+                m->priority = sqlite3_column_int(s, 5);
+                m->due_ms = sqlite3_column_int64(s, 6);
+            }
+            seen++;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+            free(states);
+            store_outbox_msgs_free(round_msgs, seen);
+            goto fail;
+        }
+        more = seen == want;
+        for (size_t i = 0; i < seen; i++) {
+            sqlite3_reset(u);
+            sqlite3_bind_int64(u, 1, round_msgs[i].id);
+            store_bind_text(u, 2, states[i]);
+            sqlite3_bind_int(u, 3, strcmp(states[i], "sending") == 0 ? 1 : 0);
+            sqlite3_bind_int64(u, 4, now);
+            if (sqlite3_step(u) != SQLITE_DONE) {
+                sqlite3_reset(u);
+                free(states);
+                store_outbox_msgs_free(round_msgs, seen);
+                goto fail;
+            }
+        }
+        sqlite3_reset(u);
+        for (size_t i = 0; i < seen; i++) {
+            if (round_msgs[i].phone != NULL)
+                out[count++] = round_msgs[i];
+        }
+        free(round_msgs);
+        free(states);
+    }
     if (store_tx_commit(st) != TL_OK)
         goto fail;
-    /* RETURNING gives rows in no set order: restore the queue's (priority, due, id). */
-    for (size_t i = 1; i < count; i++) {
-        struct tl_outbox_msg key = out[i];
-        size_t j = i;
-        while (j > 0 && outbox_msg_after(&out[j - 1], &key)) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = key;
-    }
     *msgs = out;
     *n = count;
     return TL_OK;
@@ -209,7 +228,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 {
     sqlite3_stmt *s;
 
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite3_exec(st->db, "SAVEPOINT outbox_results", NULL, NULL, NULL) != SQLITE_OK)
         return TL_ERR_STORE;
     if (store_prepare(st, &st->stmts.outbox_result,
                       "UPDATE outbox SET state = ?2, provider_id = coalesce(?3, provider_id),"
@@ -229,16 +248,23 @@ int store_outbox_results(struct tl_store *st, const char *channel,
             goto fail;
     }
     sqlite3_reset(s);
-    for (size_t i = 0; i < n; i++) {
+    bool pending = false;
+    if ((s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM dlr_pending)")) == NULL)
+        goto fail;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        pending = sqlite3_column_int(s, 0) != 0;
+    sqlite3_reset(s);
+    for (size_t i = 0; pending && i < n; i++) {
         if (results[i].provider_id != NULL &&
             apply_pending_dlr(st, channel, results[i].provider_id, now) != TL_OK)
             goto fail;
     }
-    if (store_tx_commit(st) != TL_OK)
+    if (sqlite3_exec(st->db, "RELEASE outbox_results", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     return TL_OK;
 fail:
-    store_tx_rollback(st);
+    sqlite3_exec(st->db, "ROLLBACK TO outbox_results; RELEASE outbox_results", NULL, NULL,
+                 NULL);
     return TL_ERR_STORE;
 }
 
@@ -339,24 +365,6 @@ int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before)
     }
     sqlite3_reset(st->stmts.dlr_pending_prune);
     return sqlite3_changes(st->db);
-}
-
-int64_t store_outbox_cancel_phone(struct tl_store *st, const char *phone, int64_t now)
-{
-    sqlite3_stmt *s;
-    int rc;
-
-    if (store_prepare(st, &st->stmts.outbox_cancel_phone,
-                      "UPDATE outbox SET state = 'cancelled', updated_at = ?2"
-                      " WHERE phone = ?1 AND state = 'queued' AND kind IN ('alert','update')") !=
-        TL_OK)
-        return -1;
-    s = st->stmts.outbox_cancel_phone;
-    store_bind_text(s, 1, phone);
-    sqlite3_bind_int64(s, 2, now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES])

@@ -5,8 +5,8 @@
  * not by luck:
  *   - an inbound message is stored once per (channel, provider id): an
  *     aggregator's retry hits the UNIQUE constraint and is only acknowledged;
- *   - a person gets an alert of a case once: alert_recipients has the
- *     primary key (case_id, phone);
+ *   - a person gets an alert of a case once: the unique index
+ *     outbox_alert_once on (case_id, phone) of alert rows;
  *   - outbox states and case states are closed sets (CHECK constraints).
  * Times are unix seconds (INTEGER), except the outbox's next_attempt_ms,
  * in milliseconds so retries and rate limits can be finer than a second.
@@ -128,30 +128,38 @@ static const char *const migration_1[] = {
     "  created_at INTEGER NOT NULL"
     ");"
 
-    /* One row per broadcast wave (first alert, each escalation, the update). */
+    /*
+     * One row per broadcast wave (first alert, each escalation, the closing
+     * update), with its text in each language: the wave's outbox rows carry
+     * only alert_id and lang, so a million of them stay small.
+     */
     ,
     "CREATE TABLE alerts ("
     "  id INTEGER PRIMARY KEY,"
     "  case_id INTEGER NOT NULL REFERENCES cases(id),"
     "  kind TEXT NOT NULL CHECK (kind IN ('alert','escalation','update')),"
     "  radius_km REAL NOT NULL DEFAULT 0,"
+    "  text_en TEXT NOT NULL,"
+    "  text_ur TEXT NOT NULL,"
+    "  text_roman_ur TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL"
     ");"
-    ,
-    "CREATE TABLE alert_recipients ("
-    "  case_id INTEGER NOT NULL REFERENCES cases(id),"
-    "  phone TEXT NOT NULL,"
-    "  alert_id INTEGER NOT NULL REFERENCES alerts(id),"
-    "  PRIMARY KEY (case_id, phone)"
-    ") WITHOUT ROWID;"
 
-    /* The durable send queue: a row exists before any request is made. */
+    /*
+     * The durable send queue: a row exists before any request is made. A
+     * bulk row has text NULL and takes its wave's text in its lang. The ids
+     * of case, alert and inbound are plain integers, not foreign keys: a
+     * wave inserts a million rows, and three parent lookups each cost more
+     * than the rows themselves. "Each person gets an alert of a case once"
+     * is the unique index outbox_alert_once.
+     */
     ,
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY,"
     "  channel TEXT NOT NULL,"
     "  phone TEXT NOT NULL,"
-    "  text TEXT NOT NULL,"
+    "  text TEXT,"
+    "  lang TEXT,"
     "  kind TEXT NOT NULL CHECK (kind IN ('police','reply','alert','update')),"
     "  priority INTEGER NOT NULL,"
     "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
@@ -162,11 +170,12 @@ static const char *const migration_1[] = {
     "  provider_id TEXT,"
     "  dlr_status TEXT,"
     "  error TEXT,"
-    "  case_id INTEGER REFERENCES cases(id),"
-    "  alert_id INTEGER REFERENCES alerts(id),"
-    "  inbound_id INTEGER REFERENCES inbound(id),"
+    "  case_id INTEGER,"
+    "  alert_id INTEGER,"
+    "  inbound_id INTEGER,"
     "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL"
+    "  updated_at INTEGER NOT NULL,"
+    "  CHECK (text IS NOT NULL OR alert_id IS NOT NULL)"
     ");"
     ,
     "CREATE INDEX outbox_due ON outbox(channel, priority, next_attempt_ms, id)"
@@ -175,9 +184,7 @@ static const char *const migration_1[] = {
     "CREATE INDEX outbox_by_provider_id ON outbox(channel, provider_id)"
     "  WHERE provider_id IS NOT NULL;"
     ,
-    "CREATE INDEX outbox_by_case ON outbox(case_id, state);"
-    ,
-    "CREATE INDEX outbox_queued_by_phone ON outbox(phone) WHERE state = 'queued';"
+    "CREATE UNIQUE INDEX outbox_alert_once ON outbox(case_id, phone) WHERE kind = 'alert';"
 
     /* Delivery reports that arrived before their send result was stored. */
     ,

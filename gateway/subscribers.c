@@ -61,12 +61,10 @@ int subscribers_stop(struct tl_daemon *d, const char *phone, const char *channel
         store_subscription_remove(d->store, id, NULL) < 0 ||
         store_subscriber_set_opted_out(d->store, phone, true, now) != TL_OK)
         return TL_ERR_STORE;
-    int64_t cancelled = store_outbox_cancel_phone(d->store, phone, now);
-    if (cancelled < 0)
-        return TL_ERR_STORE;
+    /* Queued alerts and updates to the number are cancelled when the sender reaches them. */
     if (reply != NULL)
         texts_render(TX_STOPPED, lang, NULL, 0, reply);
-    log_info("subscribers", "event=stop cancelled=%lld", (long long)cancelled);
+    log_info("subscribers", "event=stop");
     return TL_OK;
 }
 

@@ -209,7 +209,8 @@ ok(any("FOUND" in t for t in sent_to(PARENT)), "the reporter is told")
 with open(clock_file, "w") as f:
     f.write("%d" % (8 * 3600))
 wait_until(lambda: False, 1.5)  # two ticks of the daemon's 1 s timer pass
-is_(gw.sql("SELECT count(*) FROM alerts")[0][0], 3, "escalation stopped: no wave after FOUND")
+is_(gw.sql("SELECT kind FROM alerts ORDER BY id"), [("alert",), ("escalation",), ("escalation",), ("update",)],
+    "escalation stopped: no wave after FOUND, only the update")
 
 # ---- STOP during a broadcast ----
 LY = ["+9230020000%02d" % i for i in range(20)]
@@ -220,10 +221,11 @@ case2 = gw.sql("SELECT case_no FROM cases WHERE child_name = 'Hina'")[0][0]
 police("add", "+923009990009", "--area", "Karachi")
 sms("+923009990009", "VERIFY %s" % case2)
 sms(LY[-1], "STOP")
-row = gw.sql("SELECT o.state FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.phone = ? AND o.kind = 'alert' AND c.case_no = ?", (LY[-1], case2))
-is_(row, [("cancelled",)], "STOP wins: the queued alert to that number is cancelled")
+# STOP is applied when the sender reaches the message: it is never sent.
 ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox o JOIN cases c ON c.id=o.case_id WHERE c.case_no=? AND o.kind='alert' AND o.state='queued'", (case2,))[0][0] == 0, 20),
    "the rest of the broadcast drains")
+row = gw.sql("SELECT o.state FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.phone = ? AND o.kind = 'alert' AND c.case_no = ?", (LY[-1], case2))
+is_(row, [("cancelled",)], "STOP wins: the alert queued to that number ends cancelled")
 is_([t for t in sent_to(LY[-1]) if t.startswith("ALERT")], [], "the stopped number never got the alert")
 ok(len([t for t in sent_to(LY[0]) if t.startswith("ALERT")]) == 1, "others got it once")
 

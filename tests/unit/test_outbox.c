@@ -453,18 +453,25 @@ static void test_cancel_and_tx(void)
     int64_t p = add("sms", stop, "police", TL_OUT_POLICE, 0);
     int64_t other = add("sms", keep, "alert to someone else", TL_OUT_ALERT, 0);
 
-    is_int(store_outbox_cancel_phone(st, stop, NOW + 1), 2, "STOP cancels two messages");
-    state_is(a, "cancelled", "queued alert cancelled");
-    state_is(u, "cancelled", "queued update cancelled (any channel)");
-    state_is(r, "queued", "reply kept");
-    state_is(p, "queued", "police message kept");
+    /* STOP: the number opts out; its alerts and updates are cancelled when claimed. */
+    is_int(store_subscriber_set_opted_out(st, stop, true, NOW + 1), TL_OK, "STOP opts out");
+    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim after STOP");
+    is_int(n, 3, "three messages to send: the police message, the reply, the other alert");
+    int64_t got[3] = {n > 0 ? msgs[0].id : 0, n > 1 ? msgs[1].id : 0, n > 2 ? msgs[2].id : 0};
+    is_int(got[0], p, "police first");
+    is_int(got[1], r, "then the reply (STOP never cancels replies)");
+    is_int(got[2], other, "then another phone's alert");
+    store_outbox_msgs_free(msgs, n);
+    state_is(a, "cancelled", "the stopped number's queued alert is cancelled, never sent");
     state_is(in_flight, "sending", "a message in flight is not cancelled");
-    state_is(other, "queued", "another phone's alert kept");
-    is_int(store_outbox_cancel_phone(st, stop, NOW + 2), 0, "cancelling again: none");
-    is_int(store_outbox_cancel_phone(st, "+920000000000", NOW + 2), 0, "unknown phone: none");
+    state_is(u, "queued", "the update on channel b waits for b's sender");
+    is_int(store_outbox_claim(st, "b", NOW_MS, 10, &msgs, &n), TL_OK, "claim on b");
+    is_int(n, 0, "nothing to send on b");
+    store_outbox_msgs_free(msgs, n);
+    state_is(u, "cancelled", "the update is cancelled (any channel)");
 
-    int64_t want[TL_OUTBOX_NSTATES] = {3, 1, 0, 0, 0, 0, 2};
-    counts_are(want, "after cancel");
+    int64_t want[TL_OUTBOX_NSTATES] = {0, 4, 0, 0, 0, 0, 2};
+    counts_are(want, "after STOP");
 
     /* Inside a caller's transaction, an add is undone by rollback. */
     is_int(store_tx_begin(st), TL_OK, "begin");
