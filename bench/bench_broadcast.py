@@ -377,9 +377,10 @@ def main():
         t_store_all = mono()
         hwm_kb, rss_kb = d.vm("VmHWM"), d.vm("VmRSS")
         reqs = mock_alerts.stats()["requests"]
-        texts = {lang: d.sql("SELECT o.text FROM outbox o JOIN subscribers s ON s.phone = o.phone"
-                             " WHERE o.case_id = ? AND o.kind = 'alert' AND s.lang = ? LIMIT 1",
-                             (case_id, lang))[0][0] for lang in ("en", "ur", "roman-ur")}
+        # A wave's texts are stored once, in its alerts row (outbox rows carry alert_id + lang).
+        row = d.sql("SELECT text_en, text_ur, text_roman_ur FROM alerts WHERE case_id = ?"
+                    " AND kind = 'alert' ORDER BY id LIMIT 1", (case_id,))[0]
+        texts = {"en": row[0], "ur": row[1], "roman-ur": row[2]}
         scope = d.sql("SELECT json_group_array(code) FROM areas WHERE code = 'PK-SD-KHI'"
                       " OR code LIKE 'PK-SD-KHI-%' OR code IN ('PK', 'PK-SD')")[0][0]
         states = d.sql("SELECT state, count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'"

@@ -119,22 +119,7 @@ static int console_parse_ussd(const struct tl_channel_conf *ch, const struct tl_
     rc = console_form(in, &f, cause);
     if (rc != TL_OK)
         return rc;
-    if ((rc = provider_form_take(&f, "sessionId", PROVIDER_VALUE_ID, true, &out->session_id, NULL,
-                                 cause)) != TL_OK ||
-        (rc = provider_form_take(&f, "phoneNumber", PROVIDER_VALUE_ID, true, &out->phone, NULL,
-                                 cause)) != TL_OK ||
-        (rc = provider_form_take(&f, "serviceCode", PROVIDER_VALUE_ID, false, &out->service_code,
-                                 NULL, cause)) != TL_OK ||
-        (rc = provider_form_take(&f, "networkCode", PROVIDER_VALUE_ID, false, &out->network, NULL,
-                                 cause)) != TL_OK ||
-        (rc = provider_form_take(&f, "text", PROVIDER_VALUE_TEXT, false, &out->input, NULL,
-                                 cause)) != TL_OK) {
-        tl_ussd_step_clear(out);
-    } else {
-        if (out->input == NULL)
-            out->input = xstrdup("");
-        out->input_is_path = true;
-    }
+    rc = provider_ussd_from_at_form(&f, out, cause);
     tl_form_free(&f);
     return rc;
 }

@@ -668,3 +668,26 @@ bool provider_parse_int64(const char *s, size_t len, int64_t *out)
         *out = (int64_t)v;
     return true;
 }
+
+int provider_ussd_from_at_form(const struct tl_form *f, struct tl_ussd_step *out, char **cause)
+{
+    int rc;
+
+    if ((rc = provider_form_take(f, "sessionId", PROVIDER_VALUE_ID, true, &out->session_id, NULL,
+                                 cause)) != TL_OK ||
+        (rc = provider_form_take(f, "phoneNumber", PROVIDER_VALUE_ID, true, &out->phone, NULL,
+                                 cause)) != TL_OK ||
+        (rc = provider_form_take(f, "serviceCode", PROVIDER_VALUE_ID, false, &out->service_code,
+                                 NULL, cause)) != TL_OK ||
+        (rc = provider_form_take(f, "networkCode", PROVIDER_VALUE_ID, false, &out->network, NULL,
+                                 cause)) != TL_OK ||
+        (rc = provider_form_take(f, "text", PROVIDER_VALUE_TEXT, false, &out->input, NULL,
+                                 cause)) != TL_OK) {
+        tl_ussd_step_clear(out);
+        return rc;
+    }
+    if (out->input == NULL)
+        out->input = xstrdup(""); /* the first step of a session */
+    out->input_is_path = true;
+    return TL_OK;
+}

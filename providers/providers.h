@@ -118,6 +118,13 @@ void provider_outcome_set(struct tl_send_outcome *o, enum tl_send_result result,
 int provider_generic_sms_json(const struct tl_http_in *in, struct tl_inbound_sms *out,
                               bool id_required, char **cause);
 
+/*
+ * A USSD step in Africa's Talking's form (sessionId, phoneNumber,
+ * serviceCode, networkCode, text = the '*'-joined path), which the console
+ * accepts too. TL_OK, or an error with out cleared.
+ */
+int provider_ussd_from_at_form(const struct tl_form *f, struct tl_ussd_step *out, char **cause);
+
 /* Parses a decimal integer that fits in int64 (optional '-'); false otherwise. */
 bool provider_parse_int64(const char *s, size_t len, int64_t *out);
 
