@@ -487,9 +487,16 @@ static int check_whole(struct config_reader *r)
 
     for (size_t i = 0; i < cfg->nchannels; i++) {
         struct tl_channel_conf *ch = &cfg->channels[i];
+        char *why = NULL;
         if (ch->provider == NULL || ch->provider[0] == '\0') {
             r->error = xasprintf("channel '%s': provider is required", ch->name);
             r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+        if (!provider_allow_ips_valid(ch->allow_ips, &why)) {
+            r->error = xasprintf("channel '%s': %s", ch->name, why ? why : "allow_ips: invalid");
+            r->error_line = (int)r->channel_lines[i];
+            free(why);
             return -1;
         }
     }

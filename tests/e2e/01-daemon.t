@@ -128,6 +128,9 @@ bad_config("[channel a]\nprovider = console\napi_key = ${TALAASH_TEST_UNSET_VAR}
            "unset ${ENV}")
 bad_config("[alerts]\nchannel = nosuch\n",
            "FILE: [alerts] channel 'nosuch' is not a configured channel", "alerts channel unknown")
+bad_config("[channel a]\nprovider = console\nallow_ips = 10.0.0.0/8, nonsense\n",
+           "FILE:1: channel 'a': allow_ips: 'nonsense' is not an IP address or CIDR",
+           "bad allow_ips")
 bad_config("[server]\nthis is not ini\n",
            "FILE:2: syntax error (expected 'key = value' or '[section]')", "syntax error")
 
