@@ -282,7 +282,13 @@ bool provider_allow_ips_valid(const char *list, char **cause)
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (!net_parse(p, len, &net)) {
-            provider_cause(cause, "allow_ips: '%.*s' is not an IP address or CIDR", (int)len, p);
+            const char *shown = p;
+            size_t n = len;
+            while (n > 0 && (*shown == ' ' || *shown == '\t'))
+                shown++, n--;
+            while (n > 0 && (shown[n - 1] == ' ' || shown[n - 1] == '\t'))
+                n--;
+            provider_cause(cause, "allow_ips: '%.*s' is not an IP address or CIDR", (int)n, shown);
             return false;
         }
         p += len + (comma ? 1 : 0);
