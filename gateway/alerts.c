@@ -78,13 +78,6 @@ const char *alerts_channel(const struct tl_daemon *d)
     return d->cfg->nchannels > 0 ? d->cfg->channels[0].name : "console";
 }
 
-static const char *area_label(const struct tl_area *a, enum tl_lang lang)
-{
-    if (a == NULL)
-        return "";
-    return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
-}
-
 void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_lang lang,
                    struct tl_buf *out)
 {
@@ -97,11 +90,11 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
 
     snprintf(age, sizeof(age), "%d", c->age);
     struct tl_text_field f[] = {
-        {"city", city && city != a ? area_label(city, lang) : "Talaash"},
+        {"city", city && city != a ? texts_area_name(city, lang) : "Talaash"},
         {"name", c->child_name},
         {"age", c->age >= 0 ? age : ""},
         {"gender", texts_gender(g, lang)},
-        {"area", area_label(a, lang)},
+        {"area", texts_area_name(a, lang)},
         {"last_seen", c->last_seen},
         {"description", c->description},
         {"pronoun", g == TL_GENDER_MALE ? "him" : g == TL_GENDER_FEMALE ? "her" : "the child"},

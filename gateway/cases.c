@@ -24,15 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DRAFT_WINDOW_S (30 * 60)
-
-static const char *area_label(const struct tl_area *a, enum tl_lang lang)
-{
-    if (a == NULL)
-        return "";
-    return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
-}
-
 static const struct tl_area *case_area(const struct tl_daemon *d, const struct tl_case *c)
 {
     return c->area_code ? gazetteer_by_code(d->gz, c->area_code) : NULL;
@@ -111,11 +102,7 @@ static void ask_next(struct tl_daemon *d, const struct tl_case *c, enum tl_lang 
     } else if (c->missing & TL_FIELD_AGE) {
         texts_render(c->asked > 0 ? TX_AGE_AGAIN : TX_ASK_AGE, lang, f, 3, reply);
     } else if (p != NULL && p->area_text[0] && p->ncands > 0) {
-        for (size_t i = 0; i < p->ncands; i++) {
-            if (i)
-                tl_buf_append_str(&cands, lang == TL_LANG_UR ? "، " : ", ");
-            tl_buf_append_str(&cands, area_label(p->cands[i].area, lang));
-        }
+        texts_area_list(p->cands, p->ncands, lang, &cands);
         f[1].value = p->area_text;
         f[2].value = tl_buf_str(&cands);
         texts_render(TX_ASK_AREA_CANDIDATES, lang, f, 3, reply);
@@ -191,14 +178,14 @@ static int case_register(struct tl_daemon *d, const struct tl_actor *a, struct t
     struct tl_text_field f[] = {
         {"case", c->case_no},        {"name", c->child_name},
         {"age", age},                {"gender", texts_gender(g, TL_LANG_EN)},
-        {"area", area_label(area, TL_LANG_EN)}, {"last_seen", c->last_seen},
+        {"area", texts_area_name(area, TL_LANG_EN)}, {"last_seen", c->last_seen},
         {"description", c->description},        {"reporter", contact},
     };
     int rc = notify_police(d, c, TX_POLICE_NEW_REPORT, f, sizeof(f) / sizeof(f[0]), &notified);
     free(contact);
     if (rc != TL_OK)
         return rc;
-    f[4].value = area_label(area, a->lang);
+    f[4].value = texts_area_name(area, a->lang);
     texts_render(autoverify ? TX_REPORT_REGISTERED_AUTO : TX_REPORT_REGISTERED, a->lang, f,
                  sizeof(f) / sizeof(f[0]), reply);
     if (autoverify) {
@@ -244,7 +231,7 @@ int cases_report(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
         return TL_OK;
     }
     /* A report while a draft is open goes on with that draft (the same child, retyped). */
-    rc = store_case_open_draft(d->store, a->phone, now - DRAFT_WINDOW_S, &c);
+    rc = store_case_open_draft(d->store, a->phone, now - CASES_DRAFT_WINDOW_S, &c);
     if (rc == TL_ERR_STORE)
         return rc;
     if (rc == TL_ERR_NOT_FOUND) {
@@ -365,7 +352,7 @@ int cases_status(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
         struct tl_text_field f[] = {{"case", c.case_no},
                                     {"name", c.child_name},
                                     {"age", age},
-                                    {"area", area_label(case_area(d, &c), a->lang)},
+                                    {"area", texts_area_name(case_area(d, &c), a->lang)},
                                     {"state", texts_state(c.state, a->lang)}};
         texts_render(TX_STATUS_FULL, a->lang, f, 5, reply);
     } else {
@@ -406,7 +393,7 @@ static int tell_reporter(struct tl_daemon *d, const struct tl_case *c, enum tl_t
     struct tl_buf text = {0};
     struct tl_text_field f[] = {{"case", c->case_no},
                                 {"name", c->child_name},
-                                {"area", area_label(case_area(d, c), lang)},
+                                {"area", texts_area_name(case_area(d, c), lang)},
                                 {"text", c->close_reason ? c->close_reason : ""}};
     texts_render(id, lang, f, 4, &text);
     int rc = queue(d, c->channel ? c->channel : alerts_channel(d), c->reporter_phone,
@@ -448,7 +435,7 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
     struct tl_text_field f[] = {{"case", c.case_no},
                                 {"command", upper},
                                 {"state", texts_state(c.state, TL_LANG_EN)},
-                                {"area", area_label(area, TL_LANG_EN)},
+                                {"area", texts_area_name(area, TL_LANG_EN)},
                                 {"count", count}};
     if (v != TL_POLICE_OK) {
         if (v == TL_POLICE_STORE_ERROR) {

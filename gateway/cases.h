@@ -22,6 +22,9 @@
 struct tl_daemon;
 struct tl_case;
 
+/* A reporter's answers within this many seconds complete their open draft. */
+#define CASES_DRAFT_WINDOW_S (30 * 60)
+
 struct tl_actor {
     const char *phone;   /* E.164 */
     const char *channel; /* where the actor wrote (replies go back there) */

@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DRAFT_WINDOW_S (30 * 60)
-
 /* Acts on one parsed message; the reply text goes to reply. */
 static int dispatch(struct tl_daemon *d, const struct tl_actor *a, const struct tl_sms_parse *p,
                     const char *text, struct tl_buf *reply)
@@ -59,7 +57,7 @@ static int dispatch(struct tl_daemon *d, const struct tl_actor *a, const struct 
         break;
     }
     rc = p->error ? TL_ERR_NOT_FOUND
-                  : store_case_open_draft(d->store, a->phone, clock_now() - DRAFT_WINDOW_S, &draft);
+                  : store_case_open_draft(d->store, a->phone, clock_now() - CASES_DRAFT_WINDOW_S, &draft);
     if (rc == TL_ERR_STORE)
         return rc;
     if (rc == TL_OK) {

@@ -13,21 +13,6 @@
 
 #include <string.h>
 
-static const char *area_label(const struct tl_area *a, enum tl_lang lang)
-{
-    return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
-}
-
-/* "A, B, C" of the parse's candidates. */
-static void candidates(const struct tl_sms_parse *p, enum tl_lang lang, struct tl_buf *out)
-{
-    for (size_t i = 0; i < p->ncands; i++) {
-        if (i)
-            tl_buf_append_str(out, lang == TL_LANG_UR ? "، " : ", ");
-        tl_buf_append_str(out, area_label(p->cands[i].area, lang));
-    }
-}
-
 int subscribers_join(struct tl_daemon *d, const struct tl_actor *a, const struct tl_sms_parse *p,
                      struct tl_buf *reply)
 {
@@ -35,7 +20,7 @@ int subscribers_join(struct tl_daemon *d, const struct tl_actor *a, const struct
 
     if (p->area == NULL) {
         struct tl_buf c = {0};
-        candidates(p, a->lang, &c);
+        texts_area_list(p->cands, p->ncands, a->lang, &c);
         struct tl_text_field f[] = {{"candidates", tl_buf_str(&c)}};
         texts_render(p->ncands > 0 ? TX_JOIN_WHICH_AREA : TX_JOIN_NO_AREA, a->lang, f, 1, reply);
         tl_buf_free(&c);
@@ -46,7 +31,7 @@ int subscribers_join(struct tl_daemon *d, const struct tl_actor *a, const struct
         store_subscriber_set_opted_out(d->store, a->phone, false, now) != TL_OK ||
         store_subscription_add(d->store, id, p->area->code, now) != TL_OK)
         return TL_ERR_STORE;
-    struct tl_text_field f[] = {{"area", area_label(p->area, a->lang)}};
+    struct tl_text_field f[] = {{"area", texts_area_name(p->area, a->lang)}};
     texts_render(TX_JOINED, a->lang, f, 1, reply);
     log_info("subscribers", "event=join area=%s", p->area->code);
     return TL_OK;
@@ -79,7 +64,7 @@ int subscribers_leave(struct tl_daemon *d, const struct tl_actor *a, const struc
                                clock_now(), &id) != TL_OK ||
         store_subscription_remove(d->store, id, p->area->code) < 0)
         return TL_ERR_STORE;
-    struct tl_text_field f[] = {{"area", area_label(p->area, a->lang)}};
+    struct tl_text_field f[] = {{"area", texts_area_name(p->area, a->lang)}};
     texts_render(TX_UNSUBSCRIBED_AREA, a->lang, f, 1, reply);
     return TL_OK;
 }
@@ -98,7 +83,7 @@ int subscribers_areas(struct tl_daemon *d, const struct tl_actor *a, const struc
     }
     /* As many names as fit one SMS; "…" says there are more. */
     for (size_t i = 0; i < n; i++) {
-        const char *name = area_label(found[i], a->lang);
+        const char *name = texts_area_name(found[i], a->lang);
         size_t room = 150 - (a->lang == TL_LANG_UR ? 90 : 0);
         if (list.len + strlen(name) + 2 > room) {
             tl_buf_append_str(&list, ", ...");

@@ -6,6 +6,7 @@
  * for it (only TX_POLICE_NEW_REPORT, which goes to police, does).
  */
 #include "gateway/texts.h"
+#include "parsers/gazetteer.h"
 #include "parsers/gsm7.h"
 #include "common/xmalloc.h"
 
@@ -365,6 +366,23 @@ size_t texts_render_fit(enum tl_text_id id, enum tl_lang lang, struct tl_text_fi
     tl_buf_append(out, tl_buf_str(&tmp), tmp.len);
     tl_buf_free(&tmp);
     return segs;
+}
+
+const char *texts_area_name(const struct tl_area *a, enum tl_lang lang)
+{
+    if (a == NULL)
+        return "";
+    return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
+}
+
+void texts_area_list(const struct tl_area_candidate *c, size_t n, enum tl_lang lang,
+                     struct tl_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            tl_buf_append_str(out, lang == TL_LANG_UR ? "، " : ", ");
+        tl_buf_append_str(out, texts_area_name(c[i].area, lang));
+    }
 }
 
 const char *texts_gender(enum tl_gender g, enum tl_lang lang)

@@ -79,6 +79,13 @@ size_t texts_render_fit(enum tl_text_id id, enum tl_lang lang, struct tl_text_fi
                         size_t nfields, const char *shrink, const char *shrink2,
                         size_t max_segments, struct tl_buf *out);
 
+struct tl_area;
+struct tl_area_candidate;
+/* An area's name in the language (Urdu script for ur when the gazetteer has it); "" for NULL. */
+const char *texts_area_name(const struct tl_area *a, enum tl_lang lang);
+/* Appends the candidates' names as a list ("A, B, C"; Urdu commas in Urdu). */
+void texts_area_list(const struct tl_area_candidate *c, size_t n, enum tl_lang lang,
+                     struct tl_buf *out);
 /* "boy"/"girl"/"" in the language. */
 const char *texts_gender(enum tl_gender g, enum tl_lang lang);
 /* A case state ("reported", …) in the language. */

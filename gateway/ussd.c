@@ -21,6 +21,7 @@
 #include "gateway/log.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
+#include "gateway/texts.h"
 #include "gateway/subscribers.h"
 #include "parsers/casenum.h"
 #include "parsers/gazetteer.h"
@@ -259,11 +260,6 @@ static long input_number(const char *in)
     return v;
 }
 
-static const char *area_label(const struct tl_area *a, enum tl_lang lang)
-{
-    return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
-}
-
 /* The numbered list of candidate areas (one page). */
 static void show_picks(struct tl_daemon *d, struct ussd_data *u, struct step_out *o)
 {
@@ -271,7 +267,7 @@ static void show_picks(struct tl_daemon *d, struct ussd_data *u, struct step_out
     int first = u->page * PICK_PAGE;
     for (int i = first; i < u->npicks && i < first + PICK_PAGE; i++) {
         const struct tl_area *a = gazetteer_by_code(d->gz, u->picks[i]);
-        tl_buf_appendf(&o->text, "\n%d %s", i - first + 1, a ? area_label(a, u->lang) : "?");
+        tl_buf_appendf(&o->text, "\n%d %s", i - first + 1, a ? texts_area_name(a, u->lang) : "?");
     }
     if (first + PICK_PAGE < u->npicks)
         say_line(o, u, SC_PICK_MORE);
@@ -363,7 +359,7 @@ static void show_confirm(struct tl_daemon *d, struct ussd_data *u, struct step_o
     say(o, u, SC_CONFIRM_TITLE);
     tl_buf_appendf(&line, "%s, %d, %s, %s", u->name, u->age,
                    screens[u->gender == 2 ? SC_GIRL : SC_BOY][ui(u->lang)],
-                   a ? area_label(a, u->lang) : u->area_text);
+                   a ? texts_area_name(a, u->lang) : u->area_text);
     /* The summary gives way so the choices always show. */
     size_t room = USSD_SCREEN_MAX - 40;
     if (codepoints(line.data, line.len) > room) {
