@@ -6,15 +6,18 @@
  * again — unless the first delivery was stored but never processed (the
  * store failed in between), in which case the retry processes it. So a
  * message is processed exactly once whatever the aggregator retries.
+ *
+ * Each callback's writes join the group commit of its loop pass (group.h),
+ * and its answer is held until that commit: 2xx only for committed data.
  */
 #include "gateway/callbacks.h"
 #include "gateway/clock.h"
 #include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/ussd.h"
 #include "parsers/phone.h"
@@ -73,11 +76,25 @@ static void callback_bad_request(const struct tl_channel_conf *ch, struct evhttp
     free(cause);
 }
 
-static void send_provider_reply(struct evhttp_request *req, struct tl_http_reply *reply)
+/* The provider's answer, sent when the group holding this callback's writes commits. */
+static void send_provider_reply(struct tl_daemon *d, struct evhttp_request *req,
+                                struct tl_http_reply *reply)
 {
-    http_reply(req, reply->status ? reply->status : 200, reply->content_type, reply->body.data,
-               reply->body.len);
+    group_answer(d->group, req, reply->status ? reply->status : 200, reply->content_type,
+                 &reply->body);
     tl_http_reply_clear(reply);
+}
+
+/* Joins the group commit; on failure answers 503 (the aggregator retries). */
+static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_conf *ch,
+                                struct evhttp_request *req, const char *kind)
+{
+    if (group_join(d->group) == TL_OK)
+        return true;
+    log_error("callback", "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
+              store_errmsg(d->store));
+    http_reply_error(req, 503, "store unavailable, retry later");
+    return false;
 }
 
 void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const char *name)
@@ -120,6 +137,8 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         static unsigned long long local_seq;
         sms.provider_id = xasprintf("local-%lld-%llu", (long long)clock_now_ms(), ++local_seq);
     }
+    if (!callback_join_group(d, ch, req, "sms"))
+        goto out;
     struct tl_inbound_row row = {
         .channel = ch->name,
         .provider_id = sms.provider_id,
@@ -134,7 +153,7 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         log_info("callback", "event=duplicate kind=sms channel=%s inbound=%lld from=%s", ch->name,
                  (long long)inbound_id, log_phone(phone, phonebuf));
         p->render_sms_reply(ch, &sms, NULL, &reply);
-        send_provider_reply(req, &reply);
+        send_provider_reply(d, req, &reply);
         goto out;
     }
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
@@ -153,10 +172,9 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         http_reply_error(req, 503, "store unavailable, retry later");
         goto out;
     }
-    sender_kick(d->sender);
     /* Replies travel through the outbox; the console also shows them in its answer. */
     p->render_sms_reply(ch, &sms, strcmp(p->name, "console") == 0 ? reply_text : NULL, &reply);
-    send_provider_reply(req, &reply);
+    send_provider_reply(d, req, &reply);
 out:
     free(reply_text);
     tl_inbound_sms_clear(&sms);
@@ -212,6 +230,8 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (dlr.state == TL_DLR_UNKNOWN)
         log_warn("callback", "event=dlr_unknown_status channel=%s status=%s", ch->name,
                  log_peer(raw, strlen(raw), esc));
+    if (!callback_join_group(d, ch, req, "dlr"))
+        goto out;
     struct tl_outbox_dlr od = {
         .channel = ch->name,
         .provider_id = dlr.provider_id,
@@ -234,7 +254,7 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (dlr.opted_out && dlr.phone != NULL)
         commands_opt_out(d, ch, dlr.phone);
     p->render_dlr_reply(ch, &reply);
-    send_provider_reply(req, &reply);
+    send_provider_reply(d, req, &reply);
 out:
     tl_dlr_clear(&dlr);
     http_in_release(&scratch);
@@ -271,9 +291,11 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
                  log_peer(why, strlen(why), esc));
         free(cause);
         p->render_ussd_reply(ch, USSD_TEXT_BAD_REQUEST, true, &reply);
-        send_provider_reply(req, &reply);
+        send_provider_reply(d, req, &reply);
         goto out;
     }
+    if (!callback_join_group(d, ch, req, "ussd"))
+        goto out;
     struct tl_ussd_screen screen = {0};
     rc = ussd_step(d, ch, &step, &screen);
     if (rc == TL_ERR_STORE) {
@@ -282,10 +304,9 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
         http_reply_error(req, 503, "store unavailable, retry later");
         goto out;
     }
-    sender_kick(d->sender);
     p->render_ussd_reply(ch, screen.text, screen.end, &reply);
     ussd_screen_clear(&screen);
-    send_provider_reply(req, &reply);
+    send_provider_reply(d, req, &reply);
 out:
     tl_ussd_step_clear(&step);
     http_in_release(&scratch);

@@ -223,7 +223,7 @@ int cases_report(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
     struct tl_case c;
     int rc;
 
-    int64_t today = store_rate_event(d->store, a->phone, "report", now, now - 86400);
+    int64_t today = store_rate_hit(d->store, a->phone, "report", now, 86400);
     if (today < 0)
         return TL_ERR_STORE;
     if (today > d->cfg->reports_per_day) {

@@ -79,18 +79,18 @@ static int check_limits(struct tl_daemon *d, const char *phone, enum tl_lang lan
         *state = "blocked";
         return TL_ERR_BUSY;
     }
-    int64_t n = store_rate_event(d->store, phone, "msg", now, now - 60);
+    int64_t n = store_rate_hit(d->store, phone, "msg", now, 60);
     if (n < 0)
         return TL_ERR_STORE;
     if (n <= d->cfg->messages_per_minute)
         return TL_OK;
     *state = "limited";
     /* Answered once per minute, not per message. */
-    if (store_rate_count(d->store, phone, "limited", now - 60) == 0) {
-        if (store_rate_event(d->store, phone, "limited", now, now - 60) < 0)
-            return TL_ERR_STORE;
+    int64_t told = store_rate_hit(d->store, phone, "limited", now, 60);
+    if (told < 0)
+        return TL_ERR_STORE;
+    if (told == 1)
         texts_render(TX_RATE_LIMITED, lang, NULL, 0, reply);
-    }
     return TL_ERR_BUSY;
 }
 

@@ -6,6 +6,7 @@
 #include "gateway/alerts.h"
 #include "gateway/areas.h"
 #include "gateway/config.h"
+#include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/sender.h"
@@ -137,7 +138,9 @@ int daemon_run(struct tl_config *cfg)
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     d.base = event_base_new();
-    if (d.base == NULL) {
+    /* Before any event exists: the group commit's flush runs at the lowest priority. */
+    if (d.base == NULL || event_base_priority_init(d.base, GROUP_LOOP_PRIORITIES) != 0 ||
+        group_new(&d, &d.group) != TL_OK) {
         log_error("daemon", "event=start_failed reason=event_base");
         status = 1;
         goto out;
@@ -181,6 +184,7 @@ out:
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    group_free(d.group);
     http_free(d.http);
     sender_free(d.sender);
     store_close(d.store);

@@ -19,6 +19,7 @@ struct tl_gazetteer;
 struct tl_grammar;
 struct tl_http;
 struct tl_sender;
+struct tl_group;
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -30,6 +31,7 @@ struct tl_daemon {
     struct tl_grammar *grammar;
     struct tl_http *http;
     struct tl_sender *sender;
+    struct tl_group *group; /* the callbacks' group commit (group.h) */
     bool stopping;
 };
 

@@ -77,13 +77,22 @@ static char *request_path(struct evhttp_request *req)
     return xstrdup(path);
 }
 
-/* Time the router first saw a request, kept in a header-free side table is
- * overkill: requests here are answered within one callback, so one slot is
- * enough. */
+/* When the router saw the request being handled now (callbacks run one at a time). */
 static double request_started_ms;
+
+double http_request_started_ms(void)
+{
+    return request_started_ms;
+}
 
 void http_reply(struct evhttp_request *req, int status, const char *content_type,
                 const char *body, size_t len)
+{
+    http_reply_since(req, status, content_type, body, len, request_started_ms);
+}
+
+void http_reply_since(struct evhttp_request *req, int status, const char *content_type,
+                      const char *body, size_t len, double started_ms)
 {
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
@@ -97,7 +106,7 @@ void http_reply(struct evhttp_request *req, int status, const char *content_type
         evbuffer_add(out, body, len);
     log_info("http", "method=%s path=%s status=%d bytes=%zu ms=%.2f",
              http_method_name(evhttp_request_get_command(req)), log_peer(path, strlen(path), esc),
-             status, len, now_ms() - request_started_ms);
+             status, len, now_ms() - started_ms);
     free(path);
     evhttp_send_reply(req, status, NULL, out);
     evbuffer_free(out);

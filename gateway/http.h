@@ -42,6 +42,11 @@ const char *http_method_name(enum evhttp_cmd_type cmd);
 /* Sends the answer and logs the request's line. */
 void http_reply(struct evhttp_request *req, int status, const char *content_type,
                 const char *body, size_t len);
+/* The same, for an answer held since started_ms (http_request_started_ms of its request). */
+void http_reply_since(struct evhttp_request *req, int status, const char *content_type,
+                      const char *body, size_t len, double started_ms);
+/* When the router saw the request now being handled (monotonic ms). */
+double http_request_started_ms(void);
 /* {"error": "<message>"} with the status. */
 void http_reply_error(struct evhttp_request *req, int status, const char *message);
 

@@ -18,6 +18,7 @@
 #include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/group.h"
 #include "gateway/log.h"
 #include "gateway/store.h"
 #include "parsers/gsm7.h"
@@ -456,6 +457,8 @@ static void pump(struct sender_channel *ch)
         struct tl_outbox_msg *msgs;
         size_t n;
         int64_t now_ms = clock_now_ms();
+        /* Only committed rows are sent: end the callbacks' open group first. */
+        group_flush(s->d->group);
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
             log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                       store_errmsg(s->d->store));
@@ -550,6 +553,8 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
     s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
     s->kick = event_new(d->base, -1, 0, kick_cb, s);
+    /* A kick runs after the callbacks ready in this pass, with the group's flush. */
+    event_priority_set(s->kick, GROUP_LOOP_PRIORITIES - 1);
     s->nchannels = d->cfg->nchannels;
     s->channels = xcalloc(s->nchannels ? s->nchannels : 1, sizeof(*s->channels));
     for (size_t i = 0; i < s->nchannels; i++) {

@@ -230,20 +230,54 @@ int store_integrity_check(struct tl_store *st, char **cause)
     return rc;
 }
 
+/*
+ * Transactions nest: the outermost level is BEGIN IMMEDIATE … COMMIT, an
+ * inner level a savepoint, so a unit of work (one callback, one claim) can
+ * run alone or inside a group commit (group.c) and undo only itself. When
+ * SQLite itself ended the transaction (it rolls back on some errors), the
+ * depth is reset so the next begin starts afresh.
+ */
 int store_tx_begin(struct tl_store *st)
 {
-    return exec_sql(st, "BEGIN IMMEDIATE");
+    if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
+        st->tx_depth = 0;
+    if (exec_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK)
+        return TL_ERR_STORE;
+    st->tx_depth++;
+    return TL_OK;
 }
 
 int store_tx_commit(struct tl_store *st)
 {
-    return exec_sql(st, "COMMIT");
+    if (st->tx_depth == 0 || sqlite3_get_autocommit(st->db)) {
+        st->tx_depth = 0;
+        return TL_ERR_STORE; /* nothing to commit: the transaction is gone */
+    }
+    if (exec_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK)
+        return TL_ERR_STORE; /* still open: the caller rolls back */
+    st->tx_depth--;
+    return TL_OK;
 }
 
 void store_tx_rollback(struct tl_store *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
+    if (sqlite3_get_autocommit(st->db)) {
+        st->tx_depth = 0;
+        return;
+    }
+    if (st->tx_depth <= 1) {
         exec_sql(st, "ROLLBACK");
+        st->tx_depth = 0;
+        return;
+    }
+    exec_sql(st, "ROLLBACK TO nested");
+    exec_sql(st, "RELEASE nested");
+    st->tx_depth--;
+}
+
+int store_tx_depth(struct tl_store *st)
+{
+    return sqlite3_get_autocommit(st->db) ? 0 : st->tx_depth;
 }
 
 const char *store_errmsg(struct tl_store *st)

@@ -32,10 +32,17 @@ int store_schema_latest(void);
 /* PRAGMA integrity_check; TL_OK when "ok", else TL_ERR_STORE with the report in *cause. */
 int store_integrity_check(struct tl_store *st, char **cause);
 
-/* Explicit transactions (BEGIN IMMEDIATE … COMMIT) for multi-row writes. */
+/*
+ * Explicit transactions for multi-row writes. They nest: the outermost is
+ * BEGIN IMMEDIATE … COMMIT, inner ones are savepoints, so a commit inside
+ * an open transaction (a group commit, group.h) only keeps the work for the
+ * outer commit, and a rollback undoes only its own level.
+ */
 int store_tx_begin(struct tl_store *st);
 int store_tx_commit(struct tl_store *st);
 void store_tx_rollback(struct tl_store *st);
+/* Levels open (0 = autocommit). */
+int store_tx_depth(struct tl_store *st);
 
 /* The last SQLite error message of this connection (for logs). */
 const char *store_errmsg(struct tl_store *st);
@@ -262,11 +269,13 @@ void store_strings_free(char **v, size_t n);
 bool store_blocked(struct tl_store *st, const char *phone);
 int store_block(struct tl_store *st, const char *phone, const char *reason, int64_t now);
 int64_t store_unblock(struct tl_store *st, const char *phone);
-/* Records an event of `kind` for phone; returns how many of that kind since `since` (incl.). */
-int64_t store_rate_event(struct tl_store *st, const char *phone, const char *kind, int64_t now,
-                         int64_t since);
-/* Events of kind since `since`, without recording one. */
-int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kind, int64_t since);
+/*
+ * Counts a hit of `kind` for phone in a fixed window of window_s seconds
+ * (which starts at the first hit after the last window ended); returns the
+ * hits in the current window including this one, or -1 on a store error.
+ */
+int64_t store_rate_hit(struct tl_store *st, const char *phone, const char *kind, int64_t now,
+                       int64_t window_s);
 int store_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,
                 const char *outcome, const char *detail, int64_t now);
 

@@ -537,10 +537,16 @@ int64_t store_unblock(struct tl_store *st, const char *phone)
     return exec_changes(st, sql, phone);
 }
 
-int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kind, int64_t since)
+int64_t store_rate_hit(struct tl_store *st, const char *phone, const char *kind, int64_t now,
+                       int64_t window_s)
 {
+    /* A window older than window_s starts over at this hit. */
     static const char sql[] =
-        "SELECT count(*) FROM rate_events WHERE phone = ?1 AND kind = ?2 AND at >= ?3";
+        "INSERT INTO rate_windows (phone, kind, window_start, count) VALUES (?1, ?2, ?3, 1)"
+        " ON CONFLICT (phone, kind) DO UPDATE SET"
+        " count = CASE WHEN window_start > ?3 - ?4 THEN count + 1 ELSE 1 END,"
+        " window_start = CASE WHEN window_start > ?3 - ?4 THEN window_start ELSE ?3 END"
+        " RETURNING count";
     sqlite3_stmt *s = store_stmt(st, sql);
     int64_t n = -1;
 
@@ -548,38 +554,12 @@ int64_t store_rate_count(struct tl_store *st, const char *phone, const char *kin
         return -1;
     store_bind_text(s, 1, phone);
     store_bind_text(s, 2, kind);
-    sqlite3_bind_int64(s, 3, since);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, window_s);
     if (sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return n;
-}
-
-int64_t store_rate_event(struct tl_store *st, const char *phone, const char *kind, int64_t now,
-                         int64_t since)
-{
-    static const char ins[] = "INSERT INTO rate_events (phone, kind, at) VALUES (?1, ?2, ?3)";
-    static const char prune[] = "DELETE FROM rate_events WHERE phone = ?1 AND kind = ?2"
-                                " AND at < ?3 - 172800";
-    sqlite3_stmt *s = store_stmt(st, prune);
-
-    /* Events older than two days can no longer count towards any limit. */
-    if (s == NULL)
-        return -1;
-    store_bind_text(s, 1, phone);
-    store_bind_text(s, 2, kind);
-    sqlite3_bind_int64(s, 3, now);
-    if (store_step_done(s) != TL_OK)
-        return -1;
-    s = store_stmt(st, ins);
-    if (s == NULL)
-        return -1;
-    store_bind_text(s, 1, phone);
-    store_bind_text(s, 2, kind);
-    sqlite3_bind_int64(s, 3, now);
-    if (store_step_done(s) != TL_OK)
-        return -1;
-    return store_rate_count(st, phone, kind, since);
 }
 
 int store_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,

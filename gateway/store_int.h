@@ -35,6 +35,7 @@ struct tl_store {
         sqlite3_stmt *stmt;
     } cache[STORE_STMT_CACHE];
     size_t ncache;
+    int tx_depth; /* store_tx_begin levels open: 1 = BEGIN, more = savepoints */
 };
 
 /* Prepares *slot once (persistent), or resets and clears it for reuse. */

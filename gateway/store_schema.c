@@ -224,15 +224,19 @@ static const char *const migration_1[] = {
     "  detail TEXT"
     ");"
 
-    /* Per-number counters for rate limits. */
+    /*
+     * Per-number rate limits as fixed windows: one row per (phone, kind)
+     * with the window's start and its count, so a message costs one upsert
+     * and the table never grows past the numbers that wrote.
+     */
     ,
-    "CREATE TABLE rate_events ("
+    "CREATE TABLE rate_windows ("
     "  phone TEXT NOT NULL,"
     "  kind TEXT NOT NULL,"
-    "  at INTEGER NOT NULL"
-    ");"
-    ,
-    "CREATE INDEX rate_events_by_phone ON rate_events(phone, kind, at);",
+    "  window_start INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (phone, kind)"
+    ") WITHOUT ROWID;",
     NULL,
 };
 

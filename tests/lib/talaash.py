@@ -70,7 +70,7 @@ class Gateway:
         self.channels = channels
         self.env = dict(os.environ)
         self.env.update(env or {})
-        self.keep = keep
+        self.keep = keep or bool(os.environ.get("TALAASH_TEST_KEEP"))
         self.db_path = os.path.join(self.dir, "talaash.db")
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.conf_path = os.path.join(self.dir, "gateway.conf")
