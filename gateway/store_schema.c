@@ -181,8 +181,31 @@ static const char *const migration_1[] = {
     "CREATE INDEX outbox_due ON outbox(channel, priority, next_attempt_ms, id)"
     "  WHERE state = 'queued';"
     ,
-    "CREATE INDEX outbox_by_provider_id ON outbox(channel, provider_id)"
-    "  WHERE provider_id IS NOT NULL;"
+    /*
+     * The aggregators' message ids, for matching delivery reports. The ids
+     * come in no order, and inserting each into an index as its send result
+     * is stored rewrites about one index page per message. So a result only
+     * appends (channel, provider_id, outbox_id) to provider_ids_staged
+     * (rowid order: cheap), and the staged ids are moved into provider_ids
+     * in key order in one statement, thousands at a time, which rewrites
+     * each index page once per move (store_outbox.c). A delivery report
+     * that finds no id moves the staged ones first, so it never misses a
+     * staged id. The outbox row keeps its latest provider_id, which a report
+     * must also match (an older attempt's id no longer applies).
+     */
+    "CREATE TABLE provider_ids ("
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  outbox_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, provider_id, outbox_id)"
+    ") WITHOUT ROWID;"
+    ,
+    "CREATE TABLE provider_ids_staged ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  outbox_id INTEGER NOT NULL"
+    ");"
     ,
     "CREATE UNIQUE INDEX outbox_alert_once ON outbox(case_id, phone) WHERE kind = 'alert';"
 
