@@ -151,7 +151,10 @@ static const char *const migration_1[] = {
      * of case, alert and inbound are plain integers, not foreign keys: a
      * wave inserts a million rows, and three parent lookups each cost more
      * than the rows themselves. "Each person gets an alert of a case once"
-     * is the unique index outbox_alert_once.
+     * is the unique index outbox_alert_once. The closed sets of kind and
+     * state are OR chains, not IN lists: SQLite 3.40 builds an IN list's
+     * lookup table afresh for each row a CHECK tests, which made a wave's
+     * million inserts 1.4 s slower (and every claim and result dearer).
      */
     ,
     "CREATE TABLE outbox ("
@@ -160,10 +163,12 @@ static const char *const migration_1[] = {
     "  phone TEXT NOT NULL,"
     "  text TEXT,"
     "  lang TEXT,"
-    "  kind TEXT NOT NULL CHECK (kind IN ('police','reply','alert','update')),"
+    "  kind TEXT NOT NULL CHECK (kind = 'police' OR kind = 'reply' OR kind = 'alert'"
+    "    OR kind = 'update'),"
     "  priority INTEGER NOT NULL,"
-    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
-    "    ('queued','sending','sent','delivered','failed','expired','cancelled')),"
+    "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state = 'queued' OR state = 'sending'"
+    "    OR state = 'sent' OR state = 'delivered' OR state = 'failed' OR state = 'expired'"
+    "    OR state = 'cancelled'),"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  next_attempt_ms INTEGER NOT NULL,"  /* unix milliseconds */
     "  expires_at INTEGER,"
