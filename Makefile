@@ -48,7 +48,7 @@ endif
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WARN) \
              $(SAN_FLAGS) -I. $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
-LIBS = $(PKG_LIBS) -lm
+LIBS = $(PKG_LIBS) -lm -pthread
 
 LIB_SRC  := $(wildcard common/*.c parsers/*.c providers/*.c) \
             $(filter-out gateway/main.c,$(wildcard gateway/*.c))

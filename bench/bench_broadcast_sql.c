@@ -7,7 +7,9 @@
  *
  * prints, each timed from its first statement to its commit returning
  * (WAL, synchronous=NORMAL, foreign_keys=ON, as the daemon opens the store;
- * a commit's automatic checkpoint is included, as it is in the daemon):
+ * no checkpoint inside the commit, as in the daemon, whose store checkpoints
+ * on a thread of its own — the raw connections turn SQLite's automatic
+ * checkpoint off for that):
  *   - store_alert_wave() alone through the store API: the wave the daemon
  *     made, on the same data, with no HTTP, parsing or daemon around it;
  *   - a C loop of one prepared INSERT of N outbox-like rows in one
@@ -62,6 +64,7 @@ static sqlite3 *open_raw(const char *path)
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, "PRAGMA synchronous=NORMAL");
     exec(db, "PRAGMA foreign_keys=ON");
+    exec(db, "PRAGMA wal_autocheckpoint=0");
     return db;
 }
 

@@ -2,6 +2,7 @@
  * store.c — opening, migrating and checking the SQLite store, and the
  * inbound-message table. Prepared statements are compiled once per
  * connection and kept in struct tl_store (store_int.h) for the hot paths.
+ * WAL checkpoints run on a thread of their own (store_checkpoint.c).
  */
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -168,6 +169,7 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         store_close(st);
         return rc;
     }
+    store_checkpointer_start(st, path); /* on failure SQLite checkpoints at commit, as usual */
     *out = st;
     return TL_OK;
 }
@@ -176,6 +178,7 @@ void store_close(struct tl_store *st)
 {
     if (st == NULL)
         return;
+    store_checkpointer_stop(st);
     sqlite3_stmt **stmts = (sqlite3_stmt **)&st->stmts;
     for (size_t i = 0; i < sizeof(st->stmts) / sizeof(sqlite3_stmt *); i++)
         sqlite3_finalize(stmts[i]);

@@ -6,6 +6,7 @@
 #define TALAASH_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 /* Cached prepared statements; store_close() finalizes every member. */
 struct tl_store_stmts {
@@ -36,6 +37,7 @@ struct tl_store {
     } cache[STORE_STMT_CACHE];
     size_t ncache;
     int tx_depth; /* store_tx_begin levels open: 1 = BEGIN, more = savepoints */
+    struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
 };
 
 /* Prepares *slot once (persistent), or resets and clears it for reuse. */
@@ -50,6 +52,15 @@ sqlite3_stmt *store_stmt(struct tl_store *st, const char *sql);
 char *store_column_dup(sqlite3_stmt *s, int i);
 /* Runs a statement that returns no rows; TL_OK or TL_ERR_STORE. */
 int store_step_done(sqlite3_stmt *s);
+
+/*
+ * Starts the thread that checkpoints the WAL of st (at path) on its own
+ * connection; 0, or -1 when it cannot (SQLite's automatic checkpoint then
+ * stays on). Stop it before closing st->db; stopping a store without one
+ * does nothing.
+ */
+int store_checkpointer_start(struct tl_store *st, const char *path);
+void store_checkpointer_stop(struct tl_store *st);
 
 /* Binds text (copied by reference: the caller keeps v alive until the step), or NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);

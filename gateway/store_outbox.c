@@ -7,6 +7,10 @@
  * applied when a row is claimed, so neither scans the queue. After a crash,
  * store_outbox_recover() requeues 'sending' rows, so a message is never lost
  * and only those in flight at the crash may go twice.
+ *
+ * Provider ids are staged and moved into their index in bulk (see the
+ * schema's provider_ids): a send result appends, a delivery report that
+ * finds no id moves the staged ids first, so matching never misses one.
  */
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -184,12 +188,12 @@ fail:
     return TL_ERR_STORE;
 }
 
-/* Applies a pending delivery report to the message that now has its provider id. */
+/* Applies a pending delivery report to the message (outbox_id) that now has its provider id. */
 static int apply_pending_dlr(struct tl_store *st, const char *channel, const char *provider_id,
-                             int64_t now)
+                             int64_t outbox_id, int64_t now)
 {
     sqlite3_stmt *s;
-    struct tl_outbox_dlr d = {.channel = channel, .provider_id = provider_id};
+    struct tl_outbox_dlr d = {.channel = channel, .our_id = outbox_id};
     char *status_raw = NULL, *error = NULL, *state = NULL;
     int rc;
 
@@ -223,10 +227,52 @@ static int apply_pending_dlr(struct tl_store *st, const char *channel, const cha
     return rc == TL_ERR_NOT_FOUND ? TL_OK : rc;
 }
 
+/* Staged provider ids are moved into provider_ids once this many wait. */
+#define PROVIDER_IDS_MOVE_AT 20000
+
+/* Moves every staged provider id into provider_ids, in key order, atomically. */
+static int provider_ids_move(struct tl_store *st)
+{
+    static const char move[] =
+        "INSERT OR IGNORE INTO provider_ids (channel, provider_id, outbox_id)"
+        " SELECT channel, provider_id, outbox_id FROM provider_ids_staged ORDER BY 1, 2, 3";
+    static const char clear[] = "DELETE FROM provider_ids_staged";
+    sqlite3_stmt *s;
+
+    if (sqlite3_exec(st->db, "SAVEPOINT provider_ids_move", NULL, NULL, NULL) != SQLITE_OK)
+        return TL_ERR_STORE;
+    if ((s = store_stmt(st, move)) == NULL || store_step_done(s) != TL_OK ||
+        (s = store_stmt(st, clear)) == NULL || store_step_done(s) != TL_OK ||
+        sqlite3_exec(st->db, "RELEASE provider_ids_move", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(st->db, "ROLLBACK TO provider_ids_move; RELEASE provider_ids_move", NULL,
+                     NULL, NULL);
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+/* Whether any provider id waits in provider_ids_staged; -1 on error. */
+static int provider_ids_staged(struct tl_store *st)
+{
+    static const char any[] = "SELECT EXISTS (SELECT 1 FROM provider_ids_staged)";
+    sqlite3_stmt *s = store_stmt(st, any);
+    int rc, staged = -1;
+
+    if (s == NULL)
+        return -1;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        staged = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    return staged;
+}
+
 int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now)
 {
+    static const char stage[] = "INSERT INTO provider_ids_staged (channel, provider_id, outbox_id)"
+                                " VALUES (?1, ?2, ?3)";
     sqlite3_stmt *s;
+    int64_t staged = 0;
 
     if (sqlite3_exec(st->db, "SAVEPOINT outbox_results", NULL, NULL, NULL) != SQLITE_OK)
         return TL_ERR_STORE;
@@ -246,8 +292,21 @@ int store_outbox_results(struct tl_store *st, const char *channel,
         sqlite3_bind_int64(s, 6, now);
         if (sqlite3_step(s) != SQLITE_DONE)
             goto fail;
+        if (results[i].provider_id == NULL || sqlite3_changes(st->db) == 0)
+            continue;
+        sqlite3_stmt *add = store_stmt(st, stage);
+        if (add == NULL)
+            goto fail;
+        store_bind_text(add, 1, channel);
+        store_bind_text(add, 2, results[i].provider_id);
+        sqlite3_bind_int64(add, 3, results[i].id);
+        if (store_step_done(add) != TL_OK)
+            goto fail;
+        staged = sqlite3_last_insert_rowid(st->db); /* rowids restart at 1 after each move */
     }
     sqlite3_reset(s);
+    if (staged >= PROVIDER_IDS_MOVE_AT && provider_ids_move(st) != TL_OK)
+        goto fail;
     bool pending = false;
     if ((s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM dlr_pending)")) == NULL)
         goto fail;
@@ -256,7 +315,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
     sqlite3_reset(s);
     for (size_t i = 0; pending && i < n; i++) {
         if (results[i].provider_id != NULL &&
-            apply_pending_dlr(st, channel, results[i].provider_id, now) != TL_OK)
+            apply_pending_dlr(st, channel, results[i].provider_id, results[i].id, now) != TL_OK)
             goto fail;
     }
     if (sqlite3_exec(st->db, "RELEASE outbox_results", NULL, NULL, NULL) != SQLITE_OK)
@@ -293,16 +352,19 @@ int64_t store_outbox_recover(struct tl_store *st)
     return sqlite3_changes(st->db);
 }
 
-int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now)
+/* Applies a report to the messages it names; how many matched, or -1 on error. */
+static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, const char *state,
+                         int64_t now)
 {
     sqlite3_stmt *s;
     int rc;
-    const char *state = d->state == TL_OUTBOX_QUEUED ? NULL : state_names[d->state];
 
     /*
      * The new state applies unless the message is already final or the
      * report is 'sent' for a message already past it. An unknown status
-     * (state NULL) only records the raw status.
+     * (state NULL) only records the raw status. The candidates are the
+     * messages provider_ids maps the id to, and our id; a message matches
+     * by our id, or by the provider id it has now.
      */
     if (store_prepare(st, &st->stmts.outbox_dlr,
                       "UPDATE outbox SET"
@@ -311,9 +373,10 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
                       "   WHEN ?4 = 'sent' AND state <> 'sending' THEN state"
                       "   ELSE ?4 END,"
                       " dlr_status = ?5, error = coalesce(?6, error), updated_at = ?7"
-                      " WHERE channel = ?1 AND ((?2 IS NOT NULL AND provider_id = ?2)"
-                      "   OR (?3 IS NOT NULL AND id = ?3))") != TL_OK)
-        return TL_ERR_STORE;
+                      " WHERE id IN (SELECT outbox_id FROM provider_ids"
+                      "   WHERE channel = ?1 AND provider_id = ?2 UNION ALL SELECT ?3)"
+                      " AND channel = ?1 AND (id = ?3 OR provider_id = ?2)") != TL_OK)
+        return -1;
     s = st->stmts.outbox_dlr;
     store_bind_text(s, 1, d->channel);
     store_bind_text(s, 2, d->provider_id);
@@ -327,9 +390,26 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
     sqlite3_bind_int64(s, 7, now);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    return rc == SQLITE_DONE ? sqlite3_changes64(st->db) : -1;
+}
+
+int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now)
+{
+    sqlite3_stmt *s;
+    int rc, staged;
+    int64_t matched;
+    const char *state = d->state == TL_OUTBOX_QUEUED ? NULL : state_names[d->state];
+
+    if ((matched = dlr_apply(st, d, state, now)) < 0)
         return TL_ERR_STORE;
-    if (sqlite3_changes(st->db) > 0)
+    /* Not found among the moved ids: move the staged ones, then look again. */
+    if (matched == 0 && d->provider_id != NULL) {
+        if ((staged = provider_ids_staged(st)) < 0)
+            return TL_ERR_STORE;
+        if (staged && (provider_ids_move(st) != TL_OK || (matched = dlr_apply(st, d, state, now)) < 0))
+            return TL_ERR_STORE;
+    }
+    if (matched > 0)
         return TL_OK;
     if (d->provider_id == NULL)
         return TL_ERR_NOT_FOUND;

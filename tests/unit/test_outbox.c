@@ -2,7 +2,8 @@
  * test_outbox.c — the durable send queue (store_outbox_* in gateway/store.h):
  * priority order and limits of claims, send results and retries, expiry,
  * crash recovery, delivery reports (by provider id, by our id, unknown
- * statuses, reports that arrive before the send result), STOP cancelling,
+ * statuses, reports that arrive before the send result, provider ids
+ * staged and moved), STOP cancelling,
  * per-state counts and the next due time. Row states are read back with a
  * second SQLite connection. Works in its own mkdtemp directory.
  */
@@ -436,6 +437,70 @@ static void test_dlr_before_result(void)
     finish();
 }
 
+/* Provider ids wait in provider_ids_staged until moved; a report never misses a staged one. */
+static void test_provider_ids_staged(void)
+{
+    struct tl_outbox_msg *msgs = NULL;
+    size_t n = 0;
+
+    if (!fresh("staged.db"))
+        return;
+    int64_t m1 = sent_msg("sms", "+923001111111", "S-1");
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 1, "a send result stages its id");
+    is_int(peek_int("SELECT count(*) FROM provider_ids"), 0, "and does not index it yet");
+    struct tl_outbox_dlr d = {"sms", "S-1", 0, TL_OUTBOX_DELIVERED, "Success", NULL};
+    is_int(store_outbox_dlr(st, &d, NOW + 1), TL_OK, "a report for a staged id matches");
+    state_is(m1, "delivered", "and applies");
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "the miss moved the staged ids");
+    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE provider_id = 'S-1'"), 1,
+           "into provider_ids");
+
+    /* A retried message answers only to its latest attempt's id. */
+    int64_t m2 = add("sms", "+923002222222", "retried", TL_OUT_REPLY, 0);
+    is_int(store_outbox_claim(st, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claim m2");
+    store_outbox_msgs_free(msgs, n);
+    struct tl_outbox_result first = {m2, TL_OUTBOX_QUEUED, "OLD-1", "busy", NOW_MS};
+    is_int(store_outbox_results(st, "sms", &first, 1, NOW + 2), TL_OK, "a retry with an id");
+    is_int(store_outbox_claim(st, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claim m2 again");
+    store_outbox_msgs_free(msgs, n);
+    struct tl_outbox_result second = {m2, TL_OUTBOX_SENT, "NEW-1", NULL, 0};
+    is_int(store_outbox_results(st, "sms", &second, 1, NOW + 3), TL_OK, "sent with a new id");
+    struct tl_outbox_dlr old = {"sms", "OLD-1", 0, TL_OUTBOX_FAILED, "Failed", NULL};
+    is_int(store_outbox_dlr(st, &old, NOW + 4), TL_ERR_NOT_FOUND,
+           "the first attempt's id no longer matches");
+    state_is(m2, "sent", "m2 still sent");
+    struct tl_outbox_dlr cur = {"sms", "NEW-1", 0, TL_OUTBOX_DELIVERED, "Success", NULL};
+    is_int(store_outbox_dlr(st, &cur, NOW + 5), TL_OK, "the latest id matches");
+    state_is(m2, "delivered", "m2 delivered");
+
+    /* Many results: the staged ids are moved in bulk as they pile up. */
+    enum { MANY = 20500 };
+    is_int(store_tx_begin(st), TL_OK, "begin");
+    for (int i = 0; i < MANY; i++)
+        add("bulk", "+923003333333", "bulk", TL_OUT_ALERT, 0);
+    is_int(store_tx_commit(st), TL_OK, "many queued");
+    is_int(store_outbox_claim(st, "bulk", NOW_MS, MANY, &msgs, &n), TL_OK, "claim them");
+    is_int(n, MANY, "all claimed");
+    struct tl_outbox_result *r = calloc(n, sizeof(*r));
+    char(*pids)[24] = calloc(n, sizeof(*pids));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pids[i], sizeof(pids[i]), "B-%zu", i);
+        r[i] = (struct tl_outbox_result){msgs[i].id, TL_OUTBOX_SENT, pids[i], NULL, 0};
+    }
+    int64_t last = n ? msgs[n - 1].id : 0;
+    store_outbox_msgs_free(msgs, n);
+    is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "moved once enough wait");
+    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
+           "every id is in provider_ids");
+    struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};
+    is_int(store_outbox_dlr(st, &bulk, NOW + 7), TL_OK, "a report matches a moved id");
+    state_is(last, "delivered", "and applies to its message");
+    free(r);
+    free(pids);
+    finish();
+}
+
 static void test_cancel_and_tx(void)
 {
     struct tl_outbox_msg *msgs = NULL;
@@ -504,6 +569,7 @@ int main(void)
     test_expiry_recover();
     test_dlr();
     test_dlr_before_result();
+    test_provider_ids_staged();
     test_cancel_and_tx();
     rmdir(dir);
     ok(access(dir, F_OK) != 0, "temporary directory removed");
