@@ -176,6 +176,10 @@ case_id, case_no = case[0][0], case[0][1]
 ok(case[0][4], "the case has a description before redaction")
 _, v = sms(PO, "VERIFY %s 4321" % case_no)
 ok((replies_to(v) or [""])[0].startswith("Talaash: case %s verified" % case_no), "VERIFY")
+# Updates go to those whose alert was sent; queued alerts are cancelled instead.
+ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'"
+                             " AND state = 'queued'", (case_id,))[0][0] == 0, 10),
+   "the alerts are sent before the FOUND")
 _, fnd = sms(PO, "FOUND %s 4321" % case_no)
 ok((replies_to(fnd) or [""])[0].startswith("Talaash: case %s marked FOUND" % case_no), "FOUND")
 ok(gw.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'", (case_id,))[0][0] >= 2,

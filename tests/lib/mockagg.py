@@ -39,6 +39,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from children import spawn
+
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
@@ -132,8 +134,8 @@ class MockAggregator:
     def start(self, build_dir=None, timeout=10.0):
         """Spawns the mock on an ephemeral port; returns self."""
         binary = find_binary("mock_aggregator", build_dir or self.build_dir)
-        self.proc = subprocess.Popen([binary, "--listen", "%s:0" % self.host] + self.args,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        self.proc = spawn([binary, "--listen", "%s:0" % self.host] + self.args,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         try:
             self.port = read_port(self.proc, timeout, "mock_aggregator")
         except Exception:

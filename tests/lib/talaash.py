@@ -23,6 +23,8 @@ import tempfile
 import time
 import urllib.parse
 
+from children import spawn
+
 BUILD = os.environ.get("TALAASH_BUILD", "build")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -93,7 +95,7 @@ class Gateway:
             self.port = free_port()
             self.write_config()
             log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 [binary(), "serve", "-c", self.conf_path],
                 stdout=log, stderr=log, env=self.env, cwd=self.dir)
             log.close()
@@ -109,8 +111,8 @@ class Gateway:
     def restart(self, timeout=15.0):
         """Starts again on the same store and port (after stop() or kill9())."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([binary(), "serve", "-c", self.conf_path],
-                                     stdout=log, stderr=log, env=self.env, cwd=self.dir)
+        self.proc = spawn([binary(), "serve", "-c", self.conf_path],
+                          stdout=log, stderr=log, env=self.env, cwd=self.dir)
         log.close()
         if not wait_until(self._healthy_or_dead, timeout) or self.proc.poll() is not None:
             raise RuntimeError("gateway did not restart; log:\n" + self.log()[-4000:])
