@@ -110,7 +110,8 @@ int commands_handle(struct tl_daemon *d, const struct tl_channel_conf *ch, int64
         free(p);
         return TL_ERR_STORE;
     }
-    if (store_subscriber_lang(d->store, phone, saved) == TL_OK && saved[0])
+    bool on_channel = false;
+    if (store_subscriber_lang(d->store, phone, ch->name, saved, &on_channel) == TL_OK && saved[0])
         grammar_lang_from_name(saved, &hint);
     rc = check_limits(d, phone, hint, &reply, &state);
     if (rc == TL_OK) {
@@ -121,10 +122,17 @@ int commands_handle(struct tl_daemon *d, const struct tl_channel_conf *ch, int64
         log_info("commands", "event=command inbound=%lld from=%s command=%s lang=%s",
                  (long long)inbound_id, log_phone(phone, phonebuf),
                  grammar_command_name(p->command), grammar_lang_name(p->lang));
-        /* The language a person writes in is remembered for alerts and menus. */
-        if (p->command != TL_CMD_UNKNOWN &&
-            store_subscriber_touch(d->store, phone, grammar_lang_name(p->lang), ch->name, now,
-                                   NULL) != TL_OK)
+        /*
+         * The language a person writes in (and the channel) is remembered
+         * for alerts and menus — written only when it changes; a stranger
+         * writing English gets no row (the defaults say the same).
+         */
+        const char *lang = grammar_lang_name(p->lang);
+        bool remember = p->command != TL_CMD_UNKNOWN &&
+                        (saved[0] ? strcmp(saved, lang) != 0 || !on_channel
+                                  : p->lang != TL_LANG_EN);
+        if (remember &&
+            store_subscriber_touch(d->store, phone, lang, ch->name, now, NULL) != TL_OK)
             rc = TL_ERR_STORE;
         else
             rc = dispatch(d, &a, p, text, &reply);

@@ -56,7 +56,7 @@ int group_new(struct tl_daemon *d, struct tl_group **out)
     g->d = d;
     g->flush_ev = event_new(d->base, -1, 0, flush_cb, g);
     if (g->flush_ev == NULL ||
-        event_priority_set(g->flush_ev, GROUP_LOOP_PRIORITIES - 1) != 0) {
+        event_priority_set(g->flush_ev, GROUP_FLUSH_PRIORITY) != 0) {
         if (g->flush_ev != NULL)
             event_free(g->flush_ev);
         free(g);

@@ -6,8 +6,8 @@
  * it, each in its own savepoint (store_tx_begin nests), so a failing
  * callback undoes only its own work. Their answers are handed to
  * group_answer, which holds them. When the loop has run every callback
- * that was ready (the flush event has the loop's lowest priority), the
- * group commits once and sends the held answers — or 503 to each when the
+ * that was ready (the flush event is activated by the first one and has
+ * their priority, so it queues behind them), the group commits once and sends the held answers — or 503 to each when the
  * commit failed, so the aggregators retry. An aggregator therefore still
  * hears 2xx only after its data is committed, and N callbacks in one pass
  * cost one commit instead of N.
@@ -29,8 +29,14 @@ struct tl_group;
 #define GROUP_MAX_HELD 256
 #define GROUP_MAX_AGE_MS 20.0
 
-/* Lowest event priority of the loop: the flush runs after every ready callback. */
+/*
+ * The loop's priorities: the HTTP connections and the flush have libevent's
+ * default, the middle one, so a flush runs in the same pass as the
+ * callbacks (the connections' epoll changes are applied together, see
+ * daemon.c); the sender's kick has the lowest and runs after the flush.
+ */
 #define GROUP_LOOP_PRIORITIES 3
+#define GROUP_FLUSH_PRIORITY (GROUP_LOOP_PRIORITIES / 2)
 
 int group_new(struct tl_daemon *d, struct tl_group **out);
 /* Flushes what is open, then frees. */

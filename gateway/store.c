@@ -139,8 +139,16 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
     char *why = NULL;
     int rc;
 
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /*
+     * Before SQLite's first use (later calls fail harmlessly): no global
+     * allocation statistics, whose mutex every malloc of SQLite would take.
+     * Each connection belongs to one thread (the checkpointer has its own),
+     * so connections need no mutex of their own either (NOMUTEX).
+     */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
         store_close(st);
@@ -233,6 +241,14 @@ int store_integrity_check(struct tl_store *st, char **cause)
     return rc;
 }
 
+/* A transaction-control statement, prepared once: these run several times per request. */
+static int tx_sql(struct tl_store *st, const char *sql)
+{
+    sqlite3_stmt *s = store_stmt(st, sql);
+
+    return s != NULL ? store_step_done(s) : TL_ERR_STORE;
+}
+
 /*
  * Transactions nest: the outermost level is BEGIN IMMEDIATE … COMMIT, an
  * inner level a savepoint, so a unit of work (one callback, one claim) can
@@ -244,7 +260,7 @@ int store_tx_begin(struct tl_store *st)
 {
     if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
         st->tx_depth = 0;
-    if (exec_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK)
         return TL_ERR_STORE;
     st->tx_depth++;
     return TL_OK;
@@ -256,7 +272,7 @@ int store_tx_commit(struct tl_store *st)
         st->tx_depth = 0;
         return TL_ERR_STORE; /* nothing to commit: the transaction is gone */
     }
-    if (exec_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK)
         return TL_ERR_STORE; /* still open: the caller rolls back */
     st->tx_depth--;
     return TL_OK;
@@ -269,12 +285,12 @@ void store_tx_rollback(struct tl_store *st)
         return;
     }
     if (st->tx_depth <= 1) {
-        exec_sql(st, "ROLLBACK");
+        tx_sql(st, "ROLLBACK");
         st->tx_depth = 0;
         return;
     }
-    exec_sql(st, "ROLLBACK TO nested");
-    exec_sql(st, "RELEASE nested");
+    tx_sql(st, "ROLLBACK TO nested");
+    tx_sql(st, "RELEASE nested");
     st->tx_depth--;
 }
 

@@ -240,8 +240,12 @@ int store_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case
 /* Creates or updates the subscriber row of phone (language, channel); sets *id. */
 int store_subscriber_touch(struct tl_store *st, const char *phone, const char *lang,
                            const char *channel, int64_t now, int64_t *id);
-/* The saved language of phone ("" when unknown, into lang[12]). */
-int store_subscriber_lang(struct tl_store *st, const char *phone, char lang[12]);
+/*
+ * The saved language of phone ("" when unknown, into lang[12]) and, when
+ * on_channel is not NULL, whether its saved channel is channel.
+ */
+int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
+                          char lang[12], bool *on_channel);
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */

@@ -340,19 +340,26 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
     return rc == SQLITE_ROW ? TL_OK : TL_ERR_STORE;
 }
 
-int store_subscriber_lang(struct tl_store *st, const char *phone, char lang[12])
+int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
+                          char lang[12], bool *on_channel)
 {
-    static const char sql[] = "SELECT lang FROM subscribers WHERE phone = ?1";
+    static const char sql[] = "SELECT lang, channel IS ?2 FROM subscribers WHERE phone = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
     int rc;
 
     lang[0] = '\0';
+    if (on_channel != NULL)
+        *on_channel = false;
     if (s == NULL)
         return TL_ERR_STORE;
     store_bind_text(s, 1, phone);
+    store_bind_text(s, 2, channel);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         copy_text(lang, 12, s, 0);
+        if (on_channel != NULL)
+            *on_channel = sqlite3_column_int(s, 1) != 0;
+    }
     sqlite3_reset(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }

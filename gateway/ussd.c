@@ -624,7 +624,7 @@ int ussd_step(struct tl_daemon *d, const struct tl_channel_conf *ch,
         char saved[12];
         memset(&u, 0, sizeof(u));
         u.age = -1;
-        if (store_subscriber_lang(d->store, phone, saved) == TL_OK && saved[0])
+        if (store_subscriber_lang(d->store, phone, NULL, saved, NULL) == TL_OK && saved[0])
             grammar_lang_from_name(saved, &u.lang);
         if (u.lang == TL_LANG_ROMAN_UR)
             u.lang = TL_LANG_EN;
