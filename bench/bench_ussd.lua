@@ -3,7 +3,7 @@
 -- as Africa's Talking sends them, one step at a time, plus the timing and
 -- checking of every answer.
 --
---   wrk -t N -c N -s bench/bench_ussd.lua URL -- MODE PATH PHASE
+--   wrk -t N -c N -s bench/bench_ussd.lua URL -- MODE PATH PHASE [THINK_MS]
 -- MODE "ussd": POST PATH (/ussd/CHANNEL), form fields sessionId, serviceCode,
 -- phoneNumber, networkCode, text; the text of one session goes
 --   "" -> "1" -> "1*Bilal" -> "1*Bilal*8" -> "1*Bilal*8*1" -> "1*Bilal*8*1*Korangi"
@@ -11,6 +11,9 @@
 -- (END with a case number), then the connection starts a new session.
 -- MODE "get": GET PATH (the HTTP floor: /healthz, or a bare responder).
 -- PHASE (0-9) keeps the ids and numbers of two runs on one store apart.
+-- THINK_MS (default 0): each connection waits that long after an answer
+-- before its next request, as a person reads a screen and types (wrk's
+-- delay()); the timing of a request starts when it is sent, after the wait.
 --
 -- One connection per thread (-t equal to -c) is required: wrk gives each
 -- thread one Lua state and calls request()/response() with no connection
@@ -107,6 +110,10 @@ function init(args)
     mode = args[1] or "ussd"
     path = args[2] or "/"
     phase = tonumber(args[3] or "0") % 10
+    local think = tonumber(args[4] or "0")
+    if think > 0 then
+        delay = function() return think end -- wrk looks for it after init()
+    end
 end
 
 local function new_session()
