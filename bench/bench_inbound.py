@@ -11,16 +11,21 @@ one mock aggregator, the daemon and the bare responder, all on 127.0.0.1.
      ("HELP") queues a reply and the replies really are sent while the load
      runs — the gateway does its whole job, which makes the comparison
      stricter, not easier (see --reply-rate to starve the sender instead);
-  2. wrk (bench/bench_inbound.lua: unique id and sender per request) for
-     --warmup seconds, then for --duration seconds, same -t/-c;
-  3. stop the daemon (SIGTERM) and check the store: every 2xx is a committed
-     inbound row. The rows must number the 2xx of both wrk runs plus at most
+  2. BUILD/bench/bare_responder (the barest libevent server: no parsing, no
+     storage) — the baseline — running beside it;
+  3. wrk (bench/bench_inbound.lua: unique id and sender per request, same
+     -t/-c) for --warmup seconds against each, then --rounds rounds, each
+     --duration/--rounds seconds against the gateway and then as long
+     against the bare responder: interleaved, so a slow spell of this
+     shared machine hits both and not one (the ratio is of the summed
+     requests and seconds; each round's ratio is printed too);
+  4. stop the daemon (SIGTERM) and check the store: every 2xx is a committed
+     inbound row. The rows must number the 2xx of all wrk runs plus at most
      the requests wrk had sent but not seen answered when it stopped (it
      closes its sockets at the deadline; the daemon still commits those);
-  4. the same two wrk runs against BUILD/bench/bare_responder (the barest
-     libevent server: no parsing, no storage) — the baseline;
-  5. print both requests/s, the ratio, p50/p99 latency, rows committed; exit
-     1 when the ratio is below --min-ratio or a check fails.
+  5. print both requests/s, the ratio, p50 (median of the rounds) and p99
+     (worst round) latency, rows committed; exit 1 when the ratio is below
+     --min-ratio or a check fails.
 --perf samples the daemon with `perf record` during the measured run and
 prints the gateway functions' inclusive shares of its CPU; --what-if no-trim
 runs the daemon with glibc's heap trimming off (GLIBC_TUNABLES), the fix
@@ -232,6 +237,16 @@ def wrk(args, port, seconds, phase):
     return r
 
 
+def combined(runs):
+    """The rounds of one server as one run: sums, the median p50 and the worst p99."""
+    r = {k: sum(x[k] for x in runs) for k in ("requests", "duration_us", "ok2xx", "other",
+                                              "socket_errors", "unanswered")}
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["p50_us"] = sorted(x["p50_us"] for x in runs)[len(runs) // 2]
+    r["p99_us"] = max(x["p99_us"] for x in runs)
+    return r
+
+
 def line(name, r):
     return ("  %-16s: %8.0f req/s   p50 %6.2f ms   p99 %6.2f ms   (%d 2xx, %d other, "
             "%d socket errors)" % (name, r["rps"], r["p50_us"] / 1e3, r["p99_us"] / 1e3,
@@ -245,6 +260,8 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--duration", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="gateway and bare responder runs alternate this many times")
     ap.add_argument("--min-ratio", type=float, default=0.40)
     ap.add_argument("--reply-rate", default="100000",
                     help="the channel's rate (messages/s); 0.1 starves the sender")
@@ -254,8 +271,10 @@ def main():
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     if not (1 <= args.threads <= 9 and args.connections >= args.threads
-            and 1 <= args.duration <= 300 and 1 <= args.warmup <= 60):
-        ap.error("need 1 <= threads <= 9 <= connections, duration 1..300, warm-up 1..60")
+            and 1 <= args.duration <= 300 and 1 <= args.warmup <= 60
+            and 1 <= args.rounds <= 9):
+        ap.error("need 1 <= threads <= 9 <= connections, duration 1..300, warm-up 1..60, "
+                 "rounds 1..9")
 
     build = os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build
     daemon_bin = os.path.join(build, "talaash")
@@ -275,18 +294,29 @@ def main():
         env["GLIBC_TUNABLES"] = NO_TRIM
         print("  WHAT-IF run, not the gateway as shipped: daemon with GLIBC_TUNABLES=" + NO_TRIM)
     gw = Daemon(daemon_bin, work, mock.url, args.reply_rate, args.batch, env)
+    bare = None
     perf = None
+    rounds = []
     try:
         gw.start()
+        bare = Bare(bare_bin)
         warm = wrk(args, gw.port, args.warmup, 0)
+        wrk(args, bare.port, args.warmup, 0)
         if args.perf:
             perf = perf_start(gw.proc.pid, max(1, args.duration - 2),
                               os.path.join(work, "perf.data"))
-        cpu0, t0 = cpu_seconds(gw.proc.pid), mono()
-        g = wrk(args, gw.port, args.duration, 1)
-        cpu1, t1 = cpu_seconds(gw.proc.pid), mono()
-        g["cpu_share"] = (cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None \
-            else None
+        cpu_used = cpu_time = 0.0
+        round_seconds = max(1, args.duration // args.rounds)
+        for i in range(args.rounds):
+            cpu0, t0 = cpu_seconds(gw.proc.pid), mono()
+            gr = wrk(args, gw.port, round_seconds, 1 + i)
+            cpu1, t1 = cpu_seconds(gw.proc.pid), mono()
+            if cpu0 is not None and cpu1 is not None:
+                cpu_used, cpu_time = cpu_used + cpu1 - cpu0, cpu_time + t1 - t0
+            rounds.append((gr, wrk(args, bare.port, round_seconds, 1 + i)))
+        g = combined([gr for gr, _ in rounds])
+        b = combined([br for _, br in rounds])
+        g["cpu_share"] = cpu_used / cpu_time if cpu_time else None
         if perf is not None:
             perf.wait(args.duration + 60)
         # replies still queued are sent within a few seconds at this rate
@@ -304,13 +334,8 @@ def main():
     finally:
         gw.stop()
         mock.stop()
-
-    bare = Bare(bare_bin)
-    try:
-        wrk(args, bare.port, args.warmup, 0)
-        b = wrk(args, bare.port, args.duration, 1)
-    finally:
-        bare.stop()
+        if bare is not None:
+            bare.stop()
 
     acked = g["ok2xx"] + warm["ok2xx"]
     inflight = max(0, g["unanswered"]) + max(0, warm["unanswered"])
@@ -318,8 +343,11 @@ def main():
     print(line("gateway", g) + (" daemon CPU %.0f %%" % (100 * g["cpu_share"])
                                  if g["cpu_share"] is not None else ""))
     print(line("bare_responder", b))
-    print("  %-16s: %.1f %% of the bare responder's requests/s (target >= %.0f %%)"
-          % ("ratio", ratio * 100, args.min_ratio * 100))
+    print("  %-16s: %.1f %% of the bare responder's requests/s (target >= %.0f %%); "
+          "rounds: %s" % ("ratio", ratio * 100, args.min_ratio * 100,
+                          ", ".join("%.0f/%.0f = %.1f %%" % (gr["rps"], br["rps"],
+                                                              100 * gr["rps"] / br["rps"])
+                                    for gr, br in rounds)))
     print("  %-16s: %d inbound rows (%d processed) = %d 2xx (%d measured + %d warm-up) + %d "
           "sent but unanswered when wrk stopped (at most %d)"
           % ("store", rows, processed, acked, g["ok2xx"], warm["ok2xx"], rows - acked, inflight))
