@@ -147,8 +147,15 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         .to_addr = sms.to,
         .text = sms.text,
         .received_at = clock_now(),
+        /*
+         * Processed in this same transaction, so stored as processed: the
+         * usual outcome costs no second write. A failure below says
+         * otherwise before anything commits.
+         */
+        .state = "processed",
     };
     rc = store_inbound_insert(d->store, &row, &inbound_id);
+    const char *row_state = rc == TL_OK ? "processed" : "received";
     if (rc == TL_ERR_DUPLICATE && store_inbound_processed(d->store, inbound_id)) {
         log_info("callback", "event=duplicate kind=sms channel=%s inbound=%lld from=%s", ch->name,
                  (long long)inbound_id, log_phone(phone, phonebuf));
@@ -164,11 +171,18 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     }
     log_info("callback", "event=inbound kind=sms channel=%s inbound=%lld from=%s bytes=%zu",
              ch->name, (long long)inbound_id, log_phone(phone, phonebuf), sms.text_len);
-    rc = commands_handle(d, ch, inbound_id, phone, sms.text, &reply_text);
+    rc = commands_handle(d, ch, inbound_id, row_state, phone, sms.text, &reply_text);
     if (rc != TL_OK) {
-        /* Stored but not processed: a retry of this callback will process it. */
+        /*
+         * Stored but not processed: a retry of this callback will process
+         * it. Should even that not be recorded, the whole group rolls back
+         * rather than commit a row that claims it was processed.
+         */
         log_error("callback", "event=processing_failed kind=sms channel=%s inbound=%lld code=%d",
                   ch->name, (long long)inbound_id, rc);
+        if (strcmp(row_state, "received") != 0 &&
+            store_inbound_set_state(d->store, inbound_id, "received", clock_now()) != TL_OK)
+            group_fail(d->group);
         http_reply_error(req, 503, "store unavailable, retry later");
         goto out;
     }

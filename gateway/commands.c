@@ -95,7 +95,7 @@ static int check_limits(struct tl_daemon *d, const char *phone, enum tl_lang lan
 }
 
 int commands_handle(struct tl_daemon *d, const struct tl_channel_conf *ch, int64_t inbound_id,
-                    const char *phone, const char *text, char **reply_out)
+                    const char *row_state, const char *phone, const char *text, char **reply_out)
 {
     struct tl_sms_parse *p = xmalloc(sizeof(*p));
     struct tl_buf reply = {0};
@@ -149,7 +149,7 @@ int commands_handle(struct tl_daemon *d, const struct tl_channel_conf *ch, int64
         };
         rc = store_outbox_add(d->store, &out, now, NULL);
     }
-    if (rc == TL_OK)
+    if (rc == TL_OK && strcmp(state, row_state) != 0)
         rc = store_inbound_set_state(d->store, inbound_id, state, now);
     if (rc == TL_OK)
         rc = store_tx_commit(d->store);

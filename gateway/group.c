@@ -29,6 +29,7 @@ struct tl_group {
     struct tl_daemon *d;
     struct event *flush_ev;
     bool open;
+    bool failed; /* group_fail: roll back at the flush */
     double opened_ms;
     struct held_answer *held;
     size_t nheld, cap;
@@ -119,12 +120,16 @@ void group_flush(struct tl_group *g)
     if (!g->open)
         return;
     g->open = false;
-    committed = store_tx_commit(g->d->store) == TL_OK;
-    if (!committed) {
+    if (g->failed) {
+        log_error("group", "event=rolled_back held=%zu reason=callback_failed", g->nheld);
+        store_tx_rollback(g->d->store);
+        committed = false;
+    } else if (!(committed = store_tx_commit(g->d->store) == TL_OK)) {
         log_error("group", "event=commit_failed held=%zu detail=\"%s\"", g->nheld,
                   store_errmsg(g->d->store));
         store_tx_rollback(g->d->store);
     }
+    g->failed = false;
     for (size_t i = 0; i < g->nheld; i++) {
         struct held_answer *a = &g->held[i];
         if (committed)
@@ -139,6 +144,12 @@ void group_flush(struct tl_group *g)
     /* What the callbacks queued can be sent now that it is committed. */
     if (committed)
         sender_kick(g->d->sender);
+}
+
+void group_fail(struct tl_group *g)
+{
+    if (g->open)
+        g->failed = true;
 }
 
 size_t group_held(const struct tl_group *g)

@@ -49,6 +49,12 @@ int group_join(struct tl_group *g);
  */
 void group_answer(struct tl_group *g, struct evhttp_request *req, int status,
                   const char *content_type, struct tl_buf *body);
+/*
+ * Dooms the open group: its flush rolls back and answers 503 to every held
+ * answer, so every aggregator retries (for a callback whose failure could
+ * not be recorded, which must not commit as if it had succeeded).
+ */
+void group_fail(struct tl_group *g);
 /* Commits the open group now and sends its answers; a no-op when none is open. */
 void group_flush(struct tl_group *g);
 /* Answers held by the open group (tests, shutdown). */

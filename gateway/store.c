@@ -342,7 +342,8 @@ int store_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, 
 
     if (store_prepare(st, &st->stmts.inbound_insert,
                       "INSERT INTO inbound (channel, provider_id, kind, phone, to_addr, text,"
-                      " received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                      " received_at, state, processed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                      " coalesce(?8, 'received'), CASE WHEN ?8 IS NULL THEN NULL ELSE ?7 END)"
                       " ON CONFLICT (channel, provider_id) DO NOTHING") != TL_OK)
         return TL_ERR_STORE;
     s = st->stmts.inbound_insert;
@@ -353,6 +354,7 @@ int store_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, 
     store_bind_text(s, 5, row->to_addr);
     store_bind_text(s, 6, row->text);
     sqlite3_bind_int64(s, 7, row->received_at);
+    store_bind_text(s, 8, row->state);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -380,7 +382,9 @@ int store_inbound_set_state(struct tl_store *st, int64_t id, const char *state, 
     int rc;
 
     if (store_prepare(st, &st->stmts.inbound_state,
-                      "UPDATE inbound SET state = ?2, processed_at = ?3 WHERE id = ?1") != TL_OK)
+                      "UPDATE inbound SET state = ?2,"
+                      " processed_at = CASE WHEN ?2 = 'received' THEN NULL ELSE ?3 END"
+                      " WHERE id = ?1") != TL_OK)
         return TL_ERR_STORE;
     s = st->stmts.inbound_state;
     sqlite3_bind_int64(s, 1, id);

@@ -70,6 +70,12 @@ struct tl_inbound_row {
     const char *to_addr; /* or NULL */
     const char *text;
     int64_t received_at;
+    /*
+     * NULL: 'received'. A caller that processes the message in the same
+     * transaction may store its expected outcome ("processed", with
+     * processed_at = received_at) and change it only when it differs.
+     */
+    const char *state;
 };
 
 /*

@@ -110,7 +110,7 @@ static void test_open(void)
     free(cause);
     cause = NULL;
     if (rc == TL_OK) {
-        struct tl_inbound_row row = {"console", "keep-1", "sms", "+923001234567", NULL, "hi", 100};
+        struct tl_inbound_row row = {"console", "keep-1", "sms", "+923001234567", NULL, "hi", 100, NULL};
         int64_t id = 0;
         is_int(store_schema_version(st), store_schema_latest(), "reopened store at the latest");
         is_int(store_inbound_insert(st, &row, &id), TL_OK, "insert after reopen");
@@ -178,10 +178,10 @@ static void test_inbound(void)
         free(cause);
         return;
     }
-    struct tl_inbound_row a = {"at", "ATXid_1", "sms", "+923001234567", "21512", "MISSING", 1000};
-    struct tl_inbound_row again = {"at", "ATXid_1", "sms", "+923009999999", "21512", "other", 2000};
-    struct tl_inbound_row other_ch = {"twilio", "ATXid_1", "sms", "+923001234567", NULL, "x", 1001};
-    struct tl_inbound_row b = {"at", "ATXid_2", "ussd", "+923001234567", NULL, "1*2", 1002};
+    struct tl_inbound_row a = {"at", "ATXid_1", "sms", "+923001234567", "21512", "MISSING", 1000, NULL};
+    struct tl_inbound_row again = {"at", "ATXid_1", "sms", "+923009999999", "21512", "other", 2000, NULL};
+    struct tl_inbound_row other_ch = {"twilio", "ATXid_1", "sms", "+923001234567", NULL, "x", 1001, NULL};
+    struct tl_inbound_row b = {"at", "ATXid_2", "ussd", "+923001234567", NULL, "1*2", 1002, NULL};
     int64_t id1 = 0, id2 = 0, id3 = 0, id4 = 0;
 
     is_int(store_inbound_insert(st, &a, &id1), TL_OK, "first insert TL_OK");
@@ -220,6 +220,24 @@ static void test_inbound(void)
     ok(!store_inbound_processed(st, 999999), "an unknown id is not processed");
     is_int(store_inbound_insert(st, &again, &id2), TL_ERR_DUPLICATE, "still a duplicate later");
     is_int(id2, id1, "still the first id");
+
+    /* Stored with its expected outcome (processed in the same transaction). */
+    struct tl_inbound_row c = {"at", "ATXid_3", "sms", "+923001234567", NULL, "HELP", 1800,
+                               "processed"};
+    int64_t id5 = 0;
+    is_int(store_inbound_insert(st, &c, &id5), TL_OK, "insert stored as processed");
+    ok(store_inbound_processed(st, id5), "it counts as processed at once");
+    snprintf(q, sizeof(q), "SELECT state || '|' || processed_at FROM inbound WHERE id = %lld",
+             (long long)id5);
+    is_str(query_text(path, q, text, sizeof(text)), "processed|1800",
+           "processed_at is the time it was received");
+    is_int(store_inbound_set_state(st, id5, "received", 1900), TL_OK,
+           "its processing failed: set back to received");
+    ok(!store_inbound_processed(st, id5), "then a retry would process it");
+    snprintf(q, sizeof(q), "SELECT state || '|' || coalesce(processed_at, 'NULL') FROM inbound"
+                           " WHERE id = %lld", (long long)id5);
+    is_str(query_text(path, q, text, sizeof(text)), "received|NULL",
+           "received has no processed_at");
 
     store_close(st);
     remove_db(path);
