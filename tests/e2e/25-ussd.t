@@ -12,13 +12,13 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, wait_until  # noqa: E402
+from talaash import Gateway, wait_until, write_clock  # noqa: E402
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 clock_file = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "build",
                                           "ussd-clock-%d" % os.getpid()))
 os.makedirs(os.path.dirname(clock_file), exist_ok=True)
-open(clock_file, "w").write("0")
+write_clock(clock_file, 0)
 
 channels = """
 [ussd]
@@ -141,11 +141,11 @@ ok(t.endswith("6 Urdu"), "6 again switches back to English")
 
 # ---- timeout, bad input ----
 _, t = at("s16", P, "")
-open(clock_file, "w").write("200")
+write_clock(clock_file, 200)
 wait_until(lambda: False, 0.25)  # the daemon re-reads the clock file at most every 100 ms
 _, t = at("s16", P, "1")
 is_(t, "END Talaash: the session timed out. Please dial again.", "a step after session_timeout ends clearly")
-open(clock_file, "w").write("0")
+write_clock(clock_file, 0)
 wait_until(lambda: False, 0.25)
 status, t = at("s17", P, "1*" + "x" * 400)
 is_((status, t[:4]), (200, "END "), "an overlong input gets an END screen, not a 5xx")

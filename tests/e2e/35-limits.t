@@ -19,8 +19,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from tap import ok, is_, done_testing  # noqa: E402
-from talaash import Gateway, binary, wait_until  # noqa: E402
+from tap import ok, is_, diag, done_testing  # noqa: E402
+from talaash import Gateway, binary, wait_until, write_clock  # noqa: E402
 
 conf = """
 [limits]
@@ -34,8 +34,7 @@ verification = police
 
 gw = Gateway(conf_extra=conf)
 clock_file = os.path.join(gw.dir, "clock")
-with open(clock_file, "w") as f:
-    f.write("0")
+write_clock(clock_file, 0)
 gw.env["TALAASH_TEST_CLOCK_FILE"] = clock_file
 gw.start()
 
@@ -66,8 +65,7 @@ def set_clock(seconds):
     """Moves the test clock to `seconds` ahead of real time; returns once the daemon uses it."""
     global offset, probes
     offset = seconds
-    with open(clock_file, "w") as f:
-        f.write("%d" % seconds)
+    write_clock(clock_file, seconds)
 
     def daemon_sees_it():
         global probes
@@ -173,6 +171,7 @@ PO = "+923009990011"
 code, _, _ = police("add", PO, "--area", "Korangi", "--pin", "4321")
 is_(code, 0, "police add (Korangi)")
 case_id, case_no = case[0][0], case[0][1]
+diag("case number %s" % case_no)
 ok(case[0][4], "the case has a description before redaction")
 _, v = sms(PO, "VERIFY %s 4321" % case_no)
 ok((replies_to(v) or [""])[0].startswith("Talaash: case %s verified" % case_no), "VERIFY")
@@ -204,6 +203,7 @@ is_(gw.sql("SELECT redacted_at FROM cases WHERE id = ?", (case_id,)), [(None,)],
 found_at = offset
 ok(set_clock(found_at + 7200), "test clock +2 h after FOUND")
 ali = gw.sql("SELECT id, case_no FROM cases WHERE child_name = 'Ali'")[0]
+diag("case number %s (Ali)" % ali[1])
 _, fa = sms(PO, "FOUND %s 4321" % ali[1])
 ok((replies_to(fa) or [""])[0].startswith("Talaash: case %s marked FOUND" % ali[1]), "a second case, FOUND 2 h later")
 ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE state = 'queued'")[0][0] == 0, 10),

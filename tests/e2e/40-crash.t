@@ -132,6 +132,7 @@ sms(PARENT, "MISSING name: Bilal age: 8 boy area: Korangi")
 rows = gw.sql("SELECT case_no, state FROM cases")
 is_([r[1] for r in rows], ["reported"], "the report makes a REPORTED case")
 case_no = rows[0][0] if rows else "000000"
+diag("case number %s" % case_no)
 ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE state NOT IN ('sent','delivered')")[0][0] == 0,
               30), "set-up traffic (JOIN replies, police notification) all sent")
 diag("set-up done in %.1fs" % (time.monotonic() - T0))
@@ -216,7 +217,8 @@ ok(wait_until(all_sent, 30), "after the last restart every alert row is sent")
 is_(alert_counts(), {"sent": len(TARGET)}, "no alert row failed, expired or stuck")
 
 # ---- what the aggregator received ----
-alert_text = gw.sql("SELECT text_en FROM alerts WHERE kind = 'alert' LIMIT 1")[0][0]
+# No wave at all (the VERIFY failed) fails the checks below instead of ending the script.
+alert_text = (gw.sql("SELECT text_en FROM alerts WHERE kind = 'alert' LIMIT 1") or [(None,)])[0][0]
 received = {}
 for r in mock.requests(since):
     f = r["form"]
@@ -237,7 +239,7 @@ ok(len(twice) <= in_flight_total and extra <= in_flight_total,
    "duplicates (%d phones, %d extra copies) <= messages in flight at the kills (%d)"
    % (len(twice), extra, in_flight_total))
 is_(sorted(set(twice) - in_flight_phones), [], "every phone that got it twice was in flight at a kill")
-ok(not any(PARENT in t or "1234567" in t for t in [alert_text]), "the alert does not hold the reporter's number")
+ok(not any(PARENT in t or "1234567" in t for t in [alert_text or ""]), "the alert does not hold the reporter's number")
 
 code, _ = gw.stop()
 is_(code, 0, "clean exit after the last restart")

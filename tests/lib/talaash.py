@@ -56,6 +56,19 @@ def wait_until(predicate, timeout=10.0, interval=0.02):
         time.sleep(interval)
 
 
+def write_clock(path, seconds):
+    """Sets the test clock (the TALAASH_TEST_CLOCK_FILE offset, in seconds) in one step.
+
+    Written to a temporary file and renamed over the clock file: the daemon
+    re-reads the file at any moment, and open(path, "w") truncates before it
+    writes, so a read in between would see an empty file, i.e. offset 0, a
+    jump back to real time for up to 100 ms."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write("%d" % seconds)
+    os.replace(tmp, path)
+
+
 CONSOLE_CHANNEL = """
 [channel console]
 provider = console
