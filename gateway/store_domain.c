@@ -163,8 +163,9 @@ int store_case_assign_number(struct tl_store *st, struct tl_case *c)
         if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
             r = (uint32_t)rand();
         casenum_make(r, no);
-        if (no[0] == '0')
-            continue; /* a leading zero gets lost when numbers are retyped */
+        /* A leading zero gets lost when numbers are retyped; 92 reads as Pakistan's code. */
+        if (no[0] == '0' || (no[0] == '9' && no[1] == '2'))
+            continue;
         sqlite3_stmt *s = store_stmt(st, sql);
         if (s == NULL)
             return TL_ERR_STORE;

@@ -1396,8 +1396,11 @@ static bool phone_start(const struct tl_grammar *g, const struct lexeme *x)
     if (x->plus || x->ndig >= 7)
         return true;
     /* ASCII leading 0 or 92; other scripts: their zero (٠ ۰) */
-    if (p[0] == '0' || (p[0] == '9' && x->e - x->s > 1 && p[1] == '2'))
+    if (p[0] == '0')
         return true;
+    if (p[0] == '9' && x->e - x->s > 1 && p[1] == '2')
+        /* …unless it is a case number: "VERIFY 920013 4321" is a case and a PIN. */
+        return !(x->e - x->s == TL_CASENUM_LEN && casenum_valid(p, TL_CASENUM_LEN));
     if ((unsigned char)p[0] == 0xD9 && (unsigned char)p[1] == 0xA0) /* ٠ */
         return true;
     if ((unsigned char)p[0] == 0xDB && (unsigned char)p[1] == 0xB0) /* ۰ */

@@ -7,6 +7,7 @@
  */
 #include "common/result.h"
 #include "gateway/store.h"
+#include "parsers/casenum.h"
 #include "tests/tap.h"
 
 #include <sqlite3.h>
@@ -243,6 +244,45 @@ static void test_inbound(void)
     remove_db(path);
 }
 
+/* Case numbers: valid, unique, never starting with 0 or with 92 (read as a phone number). */
+static void test_case_numbers(void)
+{
+    enum { N = 3000 };
+    char path[512];
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+    int assigned = 0, invalid = 0, lead0 = 0, lead92 = 0, dup = 0;
+    static char seen[100000];
+
+    path_in_dir(path, sizeof(path), "casenos.db");
+    if (!ok(store_open(path, 1000, &st, &cause) == TL_OK, "open for case-number tests")) {
+        free(cause);
+        return;
+    }
+    ok(store_tx_begin(st) == TL_OK, "one transaction for %d cases", N);
+    for (int i = 0; i < N; i++) {
+        struct tl_case c = {.state = "reported", .lang = "en", .age = -1};
+        if (store_case_insert(st, &c) != TL_OK || store_case_assign_number(st, &c) != TL_OK)
+            break;
+        assigned++;
+        invalid += !casenum_valid(c.case_no, strlen(c.case_no));
+        lead0 += c.case_no[0] == '0';
+        lead92 += c.case_no[0] == '9' && c.case_no[1] == '2';
+        if (!invalid) {
+            int k = (int)(strtol(c.case_no, NULL, 10) / 10); /* the five random digits */
+            dup += seen[k]++ > 0;
+        }
+    }
+    ok(store_tx_commit(st) == TL_OK, "committed");
+    is_int(assigned, N, "every case got a number");
+    is_int(invalid, 0, "every number has a valid check digit");
+    is_int(dup, 0, "no number given twice");
+    is_int(lead0, 0, "none starts with 0");
+    is_int(lead92, 0, "none starts with 92 (about 33 would, by chance, without the rule)");
+    store_close(st);
+    remove_db(path);
+}
+
 static void test_areas(void)
 {
     char path[512];
@@ -307,6 +347,7 @@ int main(void)
     test_open();
     test_newer_schema();
     test_inbound();
+    test_case_numbers();
     test_areas();
     rmdir(dir);
     ok(access(dir, F_OK) != 0, "temporary directory removed");
