@@ -485,8 +485,10 @@ static void pump(struct sender_channel *ch)
                 continue;
             struct tl_outbox_msg *part = xcalloc(ch->batch, sizeof(*part));
             size_t np = 0;
+            /* A copy: a console transfer frees its messages, msgs[first]'s text too, at once. */
+            char *text = xstrdup(msgs[first].text);
             for (size_t j = first; j < n; j++) {
-                if (taken[j] || strcmp(msgs[j].text, msgs[first].text) != 0)
+                if (taken[j] || strcmp(msgs[j].text, text) != 0)
                     continue;
                 taken[j] = true;
                 part[np++] = msgs[j];
@@ -500,6 +502,7 @@ static void pump(struct sender_channel *ch)
                 transfer_start(ch, part, np);
             else
                 free(part);
+            free(text);
         }
         free(taken);
         free(msgs); /* the strings moved to the parts */
