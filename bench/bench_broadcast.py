@@ -231,12 +231,13 @@ def populate(db_path, n, towns):
                ?2 - (h %% 2592000), ?2 - (h %% 2592000)
           FROM bench_mix""".replace("%%", "%"), (first, now))
     db.execute("""
-        INSERT INTO subscriptions (subscriber_id, area_code, created_at)
-        SELECT m.id, t.code, ?1 FROM bench_mix m JOIN bench_towns t ON t.idx = (m.h / 100) % ?2""",
-               (now, len(towns)))
+        INSERT INTO subscriptions (subscriber_id, area_code, phone, created_at)
+        SELECT m.id, t.code, s.phone, ?1 FROM bench_mix m JOIN subscribers s ON s.id = m.id
+          JOIN bench_towns t ON t.idx = (m.h / 100) % ?2""", (now, len(towns)))
     db.execute("""
-        INSERT INTO subscriptions (subscriber_id, area_code, created_at)
-        SELECT id, 'PK-SD-KHI', ?1 FROM bench_mix WHERE (h / 10000) % 5 = 0""", (now,))
+        INSERT INTO subscriptions (subscriber_id, area_code, phone, created_at)
+        SELECT m.id, 'PK-SD-KHI', s.phone, ?1 FROM bench_mix m JOIN subscribers s ON s.id = m.id
+         WHERE (m.h / 10000) % 5 = 0""", (now,))
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     counts = db.execute("""SELECT (SELECT count(*) FROM subscribers),

@@ -157,11 +157,20 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
     sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
     /*
+     * 8 KiB pages for a new store (an existing one keeps its own: the size
+     * is fixed once the file is in WAL mode). A broadcast wave writes a
+     * million rows into three b-trees and pays per page: a WAL frame (two
+     * writes), a cache slot, a split. On a wave alone 4 KiB pages took
+     * 1.29 s, 8 KiB 1.01 s, 16 KiB 0.93 s; but 16 KiB made every small
+     * commit (an inbound message) write twice the bytes, and bench-inbound
+     * lost ~20 %, where 8 KiB lost nothing measurable.
+     *
      * WAL: readers never block the writer; synchronous=NORMAL is durable
      * against process crashes (kill -9) at every commit and against power
      * loss up to the last checkpointed commit. FULL would fsync every commit.
      */
-    if (exec_sql(st, "PRAGMA journal_mode=WAL") != TL_OK ||
+    if (exec_sql(st, "PRAGMA page_size=8192") != TL_OK ||
+        exec_sql(st, "PRAGMA journal_mode=WAL") != TL_OK ||
         exec_sql(st, "PRAGMA synchronous=NORMAL") != TL_OK ||
         exec_sql(st, "PRAGMA foreign_keys=ON") != TL_OK) {
         if (cause != NULL)

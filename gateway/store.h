@@ -149,7 +149,8 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
 /*
  * Claims up to max due messages of a channel (queued, next_attempt_ms <=
  * now_ms), best priority first, and marks them sending with attempts + 1,
- * in one transaction; a bulk message gets its wave's text in its language.
+ * in one transaction; a bulk message gets its wave's text in its language
+ * (its recipient's saved language when the row has none: a wave's rows).
  * Among the due messages it looks at, those past expires_at become
  * 'expired', and alerts and updates to a number that has opted out (STOP)
  * become 'cancelled' — never sent. (So neither expiry nor STOP has to scan
@@ -252,6 +253,7 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
  */
 int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel);
+/* Subscribes subscriber_id to area_code (once); does nothing while the number is opted out. */
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */
@@ -304,9 +306,10 @@ struct tl_alert_wave {
  * One broadcast wave, atomically (a savepoint: inside the caller's
  * transaction when one is open): records the alert with its texts, and
  * queues one outbox message for every police officer registered for the
- * areas in scope (priority 0) and every subscriber of them not opted out,
- * in their language — each (case, phone) once ever. *recipients gets the
- * number newly queued.
+ * areas in scope (priority 0, English) and every subscriber of them (an
+ * opted-out number has no subscriptions), in the language saved when the
+ * message is sent — each (case, phone) once ever. *recipients gets the
+ * number newly queued. (store_wave.c)
  */
 int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
                      int64_t *alert_id, int64_t *recipients);

@@ -1,12 +1,8 @@
 /*
  * store_domain.c — the domain's tables: cases, sightings, subscribers and
- * their areas, police, the block list, rate events, the audit log, and the
- * set-based SQL of alert waves (see store.h for each function's contract).
- *
- * Alert targeting is done by SQLite in one INSERT … SELECT, so a wave to a
- * million subscribers is one statement, not a million round trips; "each
- * person once per case" is the unique index outbox_alert_once, not a check
- * in C. A wave's text is stored once, in its alerts row.
+ * their areas, police, the block list, rate events, the audit log and USSD
+ * sessions (see store.h for each function's contract). Alert waves are
+ * store_wave.c's.
  */
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -262,13 +258,24 @@ int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
         " contact = NULL, close_reason = NULL, last_seen = NULL, description = NULL,"
         " redacted_at = ?2 WHERE id IN (" REDACTABLE_CASES ")",
     };
+    /* Nearly always nothing is due: then no statement scans the outbox (a million rows). */
+    static const char any[] = "SELECT EXISTS (" REDACTABLE_CASES ")";
     const size_t last = sizeof(sqls) / sizeof(sqls[0]) - 1;
     int64_t changed = 0;
+    sqlite3_stmt *s = store_stmt(st, any);
+    int due;
 
+    if (s == NULL)
+        return -1;
+    sqlite3_bind_int64(s, 1, before);
+    due = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+    sqlite3_reset(s);
+    if (due <= 0)
+        return due;
     if (store_tx_begin(st) != TL_OK)
         return -1;
     for (size_t i = 0; i <= last; i++) {
-        sqlite3_stmt *s = store_stmt(st, sqls[i]);
+        s = store_stmt(st, sqls[i]);
         if (s == NULL)
             goto fail;
         sqlite3_bind_int64(s, 1, before);
@@ -368,8 +375,10 @@ int store_subscriber_lang(struct tl_store *st, const char *phone, const char *ch
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now)
 {
+    /* The phone is copied for alert waves; an opted-out number gets no subscription. */
     static const char sql[] = "INSERT OR IGNORE INTO subscriptions (subscriber_id, area_code,"
-                              " created_at) VALUES (?1, ?2, ?3)";
+                              " phone, created_at) SELECT id, ?2, phone, ?3 FROM subscribers"
+                              " WHERE id = ?1 AND opted_out = 0";
     sqlite3_stmt *s = store_stmt(st, sql);
 
     if (s == NULL)
@@ -601,114 +610,6 @@ int store_audit(struct tl_store *st, const char *actor, const char *action, int6
     store_bind_text(s, 5, outcome);
     store_bind_text(s, 6, detail);
     return store_step_done(s);
-}
-
-/* ---- alerts ---- */
-
-static int alert_row_add(struct tl_store *st, int64_t case_id, const char *kind, double radius_km,
-                         const char *en, const char *ur, const char *rur, int64_t now,
-                         int64_t *alert_id)
-{
-    static const char sql[] = "INSERT INTO alerts (case_id, kind, radius_km, text_en, text_ur,"
-                              " text_roman_ur, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-    sqlite3_stmt *s = store_stmt(st, sql);
-
-    if (s == NULL)
-        return TL_ERR_STORE;
-    sqlite3_bind_int64(s, 1, case_id);
-    store_bind_text(s, 2, kind);
-    sqlite3_bind_double(s, 3, radius_km);
-    store_bind_text(s, 4, en);
-    store_bind_text(s, 5, ur);
-    store_bind_text(s, 6, rur);
-    sqlite3_bind_int64(s, 7, now);
-    if (store_step_done(s) != TL_OK)
-        return TL_ERR_STORE;
-    *alert_id = sqlite3_last_insert_rowid(st->db);
-    return TL_OK;
-}
-
-int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
-                     int64_t *alert_id, int64_t *recipients)
-{
-    /*
-     * One statement: police of the scope first (priority 0, English), then
-     * subscribers of the scope in their language. INSERT OR IGNORE on the
-     * unique (case_id, phone) of alert rows keeps the first row of a person
-     * (so police keep priority 0) and everyone already alerted for the case.
-     */
-    static const char add_outbox[] =
-        "INSERT OR IGNORE INTO outbox (channel, phone, lang, kind, priority, state,"
-        " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, phone, lang, 'alert', prio, 'queued', 0, ?2, ?3, ?4, ?5, ?5 FROM ("
-        "  SELECT p.phone AS phone, 'en' AS lang, 0 AS prio FROM police p"
-        "   WHERE p.area_code IN (SELECT value FROM json_each(?6))"
-        "  UNION ALL"
-        "  SELECT s.phone, s.lang, 2 FROM subscriptions sb JOIN subscribers s"
-        "   ON s.id = sb.subscriber_id"
-        "   WHERE sb.area_code IN (SELECT value FROM json_each(?6)) AND s.opted_out = 0)";
-    sqlite3_stmt *s;
-
-    /* A savepoint: atomic on its own, and part of the caller's transaction if one is open. */
-    if (sqlite3_exec(st->db, "SAVEPOINT alert_wave", NULL, NULL, NULL) != SQLITE_OK)
-        return TL_ERR_STORE;
-    if (alert_row_add(st, w->case_id, w->kind, w->radius_km, w->text_en, w->text_ur,
-                      w->text_roman_ur, now, alert_id) != TL_OK)
-        goto fail;
-    if ((s = store_stmt(st, add_outbox)) == NULL)
-        goto fail;
-    store_bind_text(s, 1, w->channel);
-    if (w->expires_at)
-        sqlite3_bind_int64(s, 2, w->expires_at);
-    sqlite3_bind_int64(s, 3, w->case_id);
-    sqlite3_bind_int64(s, 4, *alert_id);
-    sqlite3_bind_int64(s, 5, now);
-    store_bind_text(s, 6, w->area_codes_json);
-    if (store_step_done(s) != TL_OK)
-        goto fail;
-    *recipients = sqlite3_changes(st->db);
-    if (sqlite3_exec(st->db, "RELEASE alert_wave", NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    return TL_OK;
-fail:
-    sqlite3_exec(st->db, "ROLLBACK TO alert_wave; RELEASE alert_wave", NULL, NULL, NULL);
-    return TL_ERR_STORE;
-}
-
-int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel,
-                    const char *text_en, const char *text_ur, const char *text_roman_ur,
-                    int64_t now, int64_t *cancelled, int64_t *recipients)
-{
-    static const char cancel[] = "UPDATE outbox SET state = 'cancelled', updated_at = ?2"
-                                 " WHERE case_id = ?1 AND kind = 'alert' AND state = 'queued'";
-    static const char update[] =
-        "INSERT INTO outbox (channel, phone, lang, kind, priority, state, next_attempt_ms,"
-        " case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, phone, lang, 'update', 2, 'queued', 0, ?2, ?3, ?4, ?4 FROM outbox"
-        " WHERE case_id = ?2 AND kind = 'alert' AND state IN ('sending','sent','delivered')";
-    sqlite3_stmt *s;
-    int64_t update_id = 0;
-
-    *cancelled = *recipients = 0;
-    if ((s = store_stmt(st, cancel)) == NULL)
-        return TL_ERR_STORE;
-    sqlite3_bind_int64(s, 1, case_id);
-    sqlite3_bind_int64(s, 2, now);
-    if (store_step_done(s) != TL_OK)
-        return TL_ERR_STORE;
-    *cancelled = sqlite3_changes(st->db);
-    if (alert_row_add(st, case_id, "update", 0, text_en, text_ur, text_roman_ur, now,
-                      &update_id) != TL_OK ||
-        (s = store_stmt(st, update)) == NULL)
-        return TL_ERR_STORE;
-    store_bind_text(s, 1, channel);
-    sqlite3_bind_int64(s, 2, case_id);
-    sqlite3_bind_int64(s, 3, update_id);
-    sqlite3_bind_int64(s, 4, now);
-    if (store_step_done(s) != TL_OK)
-        return TL_ERR_STORE;
-    *recipients = sqlite3_changes(st->db);
-    return TL_OK;
 }
 
 /* ---- USSD sessions ---- */

@@ -84,10 +84,13 @@ void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n)
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n)
 {
-    /* Due rows in queue order (outbox_due serves both the filter and the order). */
+    /*
+     * Due rows in queue order (outbox_due serves both the filter and the
+     * order). A bulk row without lang takes its recipient's saved language.
+     */
     static const char due[] =
         "SELECT o.id, o.phone,"
-        "  coalesce(o.text, CASE o.lang WHEN 'ur' THEN a.text_ur"
+        "  coalesce(o.text, CASE coalesce(o.lang, s.lang) WHEN 'ur' THEN a.text_ur"
         "   WHEN 'roman-ur' THEN a.text_roman_ur ELSE a.text_en END),"
         "  o.kind, o.attempts, o.priority, o.next_attempt_ms, coalesce(o.expires_at, 0),"
         "  coalesce(s.opted_out, 0)"

@@ -271,5 +271,39 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1};
+/*
+ * Subscriptions shaped for alert waves (store_wave.c): each carries its
+ * subscriber's phone (a subscriber's number never changes), and
+ * subscriptions_by_area is (area_code, phone), so an area's subscribers are
+ * one range of the index, in phone order, with no join to subscribers. An
+ * opted-out number has no subscriptions: STOP removes them, and the trigger
+ * makes it hold whatever sets opted_out, so a wave need not look.
+ */
+static const char *const migration_2[] = {
+    "CREATE TABLE subscriptions_2 ("
+    "  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+    "  area_code TEXT NOT NULL,"
+    "  phone TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (subscriber_id, area_code)"
+    ") WITHOUT ROWID;"
+    ,
+    "INSERT INTO subscriptions_2 (subscriber_id, area_code, phone, created_at)"
+    "  SELECT sb.subscriber_id, sb.area_code, s.phone, sb.created_at"
+    "  FROM subscriptions sb JOIN subscribers s ON s.id = sb.subscriber_id"
+    "  WHERE s.opted_out = 0;"
+    ,
+    "DROP TABLE subscriptions;"
+    ,
+    "ALTER TABLE subscriptions_2 RENAME TO subscriptions;"
+    ,
+    "CREATE INDEX subscriptions_by_area ON subscriptions(area_code, phone);"
+    ,
+    "CREATE TRIGGER subscriptions_end_at_opt_out AFTER UPDATE OF opted_out ON subscribers"
+    "  WHEN new.opted_out <> 0"
+    "  BEGIN DELETE FROM subscriptions WHERE subscriber_id = new.id; END;",
+    NULL,
+};
+
+const char *const *const store_migrations[] = {migration_1, migration_2};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -2,7 +2,8 @@
  * test_store.c — opening and migrating the SQLite store (gateway/store.h):
  * a new file gets the latest schema in WAL mode, reopening is idempotent, a
  * newer schema is refused; ping and integrity check; inbound messages
- * (dedupe by channel and provider id, processing state); the areas mirror.
+ * (dedupe by channel and provider id, processing state); the areas mirror;
+ * alert waves (each phone once, police first, opt-outs, languages, batches).
  * Each run works in its own mkdtemp directory and removes it.
  */
 #include "common/result.h"
@@ -12,7 +13,9 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -335,6 +338,135 @@ static void test_areas(void)
     remove_db(path);
 }
 
+/* Subscribes phone (language lang) to each of the areas; TL_OK or the first failure. */
+static int subscribe(struct tl_store *st, const char *phone, const char *lang,
+                     const char *const *areas, size_t nareas)
+{
+    int64_t id = 0;
+    int rc = store_subscriber_touch(st, phone, lang, "at", 1000, &id);
+
+    for (size_t i = 0; rc == TL_OK && i < nareas; i++)
+        rc = store_subscription_add(st, id, areas[i], 1000);
+    return rc;
+}
+
+/* Alert rows of a case for phone: "count/priority/lang" ("0//" when none). */
+static const char *alert_row(const char *path, int64_t case_id, const char *phone, char *out,
+                             size_t outsz)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) || '/' || coalesce(max(priority), '') || '/' ||"
+             " coalesce(max(lang), '') FROM outbox WHERE case_id = %lld AND kind = 'alert'"
+             " AND phone = '%s'",
+             (long long)case_id, phone);
+    return query_text(path, sql, out, outsz);
+}
+
+static void test_waves(void)
+{
+    enum { BULK = 25000 }; /* more than two of the wave's insert batches */
+    char path[512], text[64], sql[256];
+    struct tl_store *st = NULL;
+    const char *const X[] = {"PK-X"}, *const XY[] = {"PK-X", "PK-Y"}, *const Z[] = {"PK-Z"};
+
+    path_in_dir(path, sizeof(path), "waves.db");
+    if (store_open(path, 1000, &st, NULL) != TL_OK) {
+        ok(0, "store_open");
+        return;
+    }
+    is_int(store_tx_begin(st), TL_OK, "begin set-up");
+    int rc = subscribe(st, "+923000000001", "ur", XY, 2); /* in two areas of the scope */
+    if (rc == TL_OK)
+        rc = subscribe(st, "+923000000002", "en", X, 1);
+    if (rc == TL_OK)
+        rc = subscribe(st, "+923000000003", "roman-ur", Z, 1); /* outside the first scope */
+    if (rc == TL_OK)
+        rc = subscribe(st, "+923000000004", "en", XY, 2); /* STOPs below */
+    if (rc == TL_OK)
+        rc = subscribe(st, "+923009990001", "ur", X, 1); /* police who also subscribes */
+    /* Numbers in no particular order, in one or both areas. */
+    for (int i = 0; rc == TL_OK && i < BULK; i++) {
+        char phone[32];
+        snprintf(phone, sizeof(phone), "+9231%08d", (i * 7919) % BULK);
+        rc = subscribe(st, phone, i % 2 ? "ur" : "en", i % 3 ? X : XY, i % 3 ? 1 : 2);
+    }
+    is_int(rc, TL_OK, "%d subscribers subscribed", BULK + 5);
+    is_int(store_police_add(st, "+923009990001", "PK-Y", NULL, 1000), TL_OK, "police of PK-Y");
+    is_int(store_subscriber_set_opted_out(st, "+923000000004", true, 1000), TL_OK, "an opt-out");
+    is_int(store_tx_commit(st), TL_OK, "commit set-up");
+    is_int(query_int(path, "SELECT count(*) FROM subscriptions s JOIN subscribers b"
+                           " ON b.id = s.subscriber_id WHERE b.phone = '+923000000004'"),
+           0, "opting out ends the number's subscriptions");
+    int64_t stopped = 0;
+    is_int(store_subscriber_touch(st, "+923000000004", NULL, NULL, 1000, &stopped), TL_OK,
+           "the opted-out subscriber's id");
+    is_int(store_subscription_add(st, stopped, "PK-X", 1000), TL_OK, "adding one while opted out…");
+    is_int(query_int(path, "SELECT count(*) FROM subscriptions s JOIN subscribers b"
+                           " ON b.id = s.subscriber_id WHERE b.phone = '+923000000004'"),
+           0, "… adds nothing");
+
+    struct tl_case c = {.state = "active", .age = -1, .created_at = 1000, .updated_at = 1000};
+    is_int(store_case_insert(st, &c), TL_OK, "a case");
+    struct tl_alert_wave w = {
+        .case_id = c.id,
+        .kind = "alert",
+        .area_codes_json = "[\"PK-X\",\"PK-Y\"]",
+        .channel = "alerts",
+        .text_en = "EN",
+        .text_ur = "UR",
+        .text_roman_ur = "RUR",
+        .expires_at = 999999999,
+    };
+    int64_t alert_id = 0, n = 0;
+    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
+    is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");
+    is_int(query_int(path, "SELECT count(*) FROM outbox WHERE kind = 'alert'"), BULK + 3,
+           "as many alert rows");
+    is_int(query_int(path, "SELECT count(DISTINCT phone) FROM outbox WHERE kind = 'alert'"),
+           BULK + 3, "none twice");
+    is_str(alert_row(path, c.id, "+923009990001", text, sizeof(text)), "1/0/en",
+           "the officer once, first priority, English");
+    is_str(alert_row(path, c.id, "+923000000001", text, sizeof(text)), "1/2/",
+           "a subscriber of two areas once, its language left to the sending");
+    is_str(alert_row(path, c.id, "+923000000003", text, sizeof(text)), "0//",
+           "no alert outside the scope");
+    is_str(alert_row(path, c.id, "+923000000004", text, sizeof(text)), "0//",
+           "no alert to an opted-out number");
+    is_int(query_int(path, "SELECT count(*) FROM outbox a JOIN outbox b ON b.id = a.id + 1"
+                           " WHERE a.priority = 2 AND b.phone < a.phone"),
+           0, "subscribers' rows queued in phone order");
+
+    struct tl_outbox_msg *msgs = NULL;
+    size_t got = 0;
+    is_int(store_outbox_claim(st, "alerts", 1000000, 3, &msgs, &got), TL_OK, "claim");
+    is_int((long long)got, 3, "three claimed");
+    if (got == 3) {
+        is_str(msgs[0].phone, "+923009990001", "the officer first…");
+        is_str(msgs[0].text, "EN", "… in English (though a subscriber in Urdu)");
+        is_str(msgs[1].phone, "+923000000001", "then subscribers in queue order…");
+        is_str(msgs[1].text, "UR", "… each in their saved language");
+        is_str(msgs[2].text, "EN", "(English)");
+    }
+    store_outbox_msgs_free(msgs, got);
+
+    w.kind = "escalation";
+    w.area_codes_json = "[\"PK-X\",\"PK-Y\",\"PK-Z\"]";
+    is_int(store_alert_wave(st, &w, 1001, &alert_id, &n), TL_OK, "a wider wave");
+    is_int(n, 1, "reaches only the newly covered");
+    is_str(alert_row(path, c.id, "+923000000003", text, sizeof(text)), "1/2/", "(PK-Z's)");
+    w.area_codes_json = "[]";
+    is_int(store_alert_wave(st, &w, 1002, &alert_id, &n), TL_OK, "an empty scope");
+    is_int(n, 0, "reaches no one");
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE case_id = %lld", (long long)c.id);
+    is_int(query_int(path, sql), 3, "each wave has its alerts row");
+
+    store_case_clear(&c);
+    store_close(st);
+    remove_db(path);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -349,6 +481,7 @@ int main(void)
     test_inbound();
     test_case_numbers();
     test_areas();
+    test_waves();
     rmdir(dir);
     ok(access(dir, F_OK) != 0, "temporary directory removed");
     return done_testing();
