@@ -29,7 +29,7 @@
 
 /* WAL pages after which the thread checkpoints (SQLite's own default). */
 #define CHECKPOINT_PAGES 1000
-/* WAL pages after which the committing thread checkpoints itself (~160 MB). */
+/* WAL pages after which the committing thread checkpoints itself (~320 MB at 8 KiB pages). */
 #define CHECKPOINT_PAGES_INLINE 40000
 
 struct tl_checkpointer {
