@@ -12,6 +12,10 @@
  *     an IN list's lookup table afresh for each row a CHECK tests, which
  *     made a wave's million inserts 1.4 s slower and every single-row
  *     insert or update (an inbound message, its state) dearer.
+ * A released migration is never changed in what it does, only added to:
+ * migration 1 is the first release's schema (its closed sets since written
+ * as the equivalent OR chains; the release's own stores keep IN lists,
+ * which only check more slowly).
  * Times are unix seconds (INTEGER), except the outbox's next_attempt_ms,
  * in milliseconds so retries and rate limits can be finer than a second.
  * Phone numbers are E.164 text.
@@ -189,31 +193,8 @@ static const char *const migration_1[] = {
     "CREATE INDEX outbox_due ON outbox(channel, priority, next_attempt_ms, id)"
     "  WHERE state = 'queued';"
     ,
-    /*
-     * The aggregators' message ids, for matching delivery reports. The ids
-     * come in no order, and inserting each into an index as its send result
-     * is stored rewrites about one index page per message. So a result only
-     * appends (channel, provider_id, outbox_id) to provider_ids_staged
-     * (rowid order: cheap), and the staged ids are moved into provider_ids
-     * in key order in one statement, thousands at a time, which rewrites
-     * each index page once per move (store_outbox.c). A delivery report
-     * that finds no id moves the staged ones first, so it never misses a
-     * staged id. The outbox row keeps its latest provider_id, which a report
-     * must also match (an older attempt's id no longer applies).
-     */
-    "CREATE TABLE provider_ids ("
-    "  channel TEXT NOT NULL,"
-    "  provider_id TEXT NOT NULL,"
-    "  outbox_id INTEGER NOT NULL,"
-    "  PRIMARY KEY (channel, provider_id, outbox_id)"
-    ") WITHOUT ROWID;"
-    ,
-    "CREATE TABLE provider_ids_staged ("
-    "  id INTEGER PRIMARY KEY,"
-    "  channel TEXT NOT NULL,"
-    "  provider_id TEXT NOT NULL,"
-    "  outbox_id INTEGER NOT NULL"
-    ");"
+    "CREATE INDEX outbox_by_provider_id ON outbox(channel, provider_id)"
+    "  WHERE provider_id IS NOT NULL;"
     ,
     "CREATE UNIQUE INDEX outbox_alert_once ON outbox(case_id, phone) WHERE kind = 'alert';"
 
@@ -255,23 +236,22 @@ static const char *const migration_1[] = {
     "  detail TEXT"
     ");"
 
-    /*
-     * Per-number rate limits as fixed windows: one row per (phone, kind)
-     * with the window's start and its count, so a message costs one upsert
-     * and the table never grows past the numbers that wrote.
-     */
+    /* Per-number counters for rate limits (replaced by rate_windows in migration 2). */
     ,
-    "CREATE TABLE rate_windows ("
+    "CREATE TABLE rate_events ("
     "  phone TEXT NOT NULL,"
     "  kind TEXT NOT NULL,"
-    "  window_start INTEGER NOT NULL,"
-    "  count INTEGER NOT NULL,"
-    "  PRIMARY KEY (phone, kind)"
-    ") WITHOUT ROWID;",
+    "  at INTEGER NOT NULL"
+    ");"
+    ,
+    "CREATE INDEX rate_events_by_phone ON rate_events(phone, kind, at);",
     NULL,
 };
 
 /*
+ * Migration 2: the speed work after the first release, for new stores and
+ * for the release's own (tests/fixtures/store/v1-release.sql).
+ *
  * Subscriptions shaped for alert waves (store_wave.c): each carries its
  * subscriber's phone (a subscriber's number never changes), and
  * subscriptions_by_area is (area_code, phone), so an area's subscribers are
@@ -301,7 +281,55 @@ static const char *const migration_2[] = {
     ,
     "CREATE TRIGGER subscriptions_end_at_opt_out AFTER UPDATE OF opted_out ON subscribers"
     "  WHEN new.opted_out <> 0"
-    "  BEGIN DELETE FROM subscriptions WHERE subscriber_id = new.id; END;",
+    "  BEGIN DELETE FROM subscriptions WHERE subscriber_id = new.id; END;"
+    ,
+    /*
+     * The aggregators' message ids, for matching delivery reports. The ids
+     * come in no order, and inserting each into an index as its send result
+     * is stored rewrites about one index page per message. So a result only
+     * appends (channel, provider_id, outbox_id) to provider_ids_staged
+     * (rowid order: cheap), and the staged ids are moved into provider_ids
+     * in key order in one statement, thousands at a time, which rewrites
+     * each index page once per move (store_outbox.c). A delivery report
+     * that finds no id moves the staged ones first, so it never misses a
+     * staged id. The outbox row keeps its latest provider_id, which a report
+     * must also match (an older attempt's id no longer applies).
+     */
+    "CREATE TABLE provider_ids ("
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  outbox_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (channel, provider_id, outbox_id)"
+    ") WITHOUT ROWID;"
+    ,
+    "CREATE TABLE provider_ids_staged ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL,"
+    "  provider_id TEXT NOT NULL,"
+    "  outbox_id INTEGER NOT NULL"
+    ");"
+    ,
+    "INSERT INTO provider_ids (channel, provider_id, outbox_id)"
+    "  SELECT channel, provider_id, id FROM outbox WHERE provider_id IS NOT NULL;"
+    ,
+    "DROP INDEX outbox_by_provider_id;"
+
+    /*
+     * Per-number rate limits as fixed windows: one row per (phone, kind)
+     * with the window's start and its count, so a message costs two
+     * statements and the table never grows past the numbers that wrote.
+     * The events counted so far are dropped: limits start afresh once.
+     */
+    ,
+    "DROP TABLE rate_events;"
+    ,
+    "CREATE TABLE rate_windows ("
+    "  phone TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  window_start INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (phone, kind)"
+    ") WITHOUT ROWID;",
     NULL,
 };
 

@@ -6,6 +6,7 @@
  * alert waves (each phone once, police first, opt-outs, languages, batches).
  * Each run works in its own mkdtemp directory and removes it.
  */
+#include "common/buf.h"
 #include "common/result.h"
 #include "gateway/store.h"
 #include "parsers/casenum.h"
@@ -247,6 +248,65 @@ static void test_inbound(void)
     remove_db(path);
 }
 
+/* Loads an SQL file (a dump) into a new database at path; false on failure. */
+static bool load_sql(const char *path, const char *sql_file)
+{
+    FILE *f = fopen(sql_file, "rb");
+    struct tl_buf b = {0};
+    char chunk[4096];
+    size_t got;
+    sqlite3 *db = NULL;
+    bool done;
+
+    if (f == NULL)
+        return false;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        tl_buf_append(&b, chunk, got);
+    fclose(f);
+    done = sqlite3_open(path, &db) == SQLITE_OK &&
+           sqlite3_exec(db, tl_buf_str(&b), NULL, NULL, NULL) == SQLITE_OK;
+    if (!done)
+        diag("loading %s: %s", sql_file, db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    tl_buf_free(&b);
+    return done;
+}
+
+/* A store the first release made (schema 1) migrates and works with this code. */
+static void test_release_store(void)
+{
+    char path[512];
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+
+    path_in_dir(path, sizeof(path), "release.db");
+    if (!ok(load_sql(path, "tests/fixtures/store/v1-release.sql"), "the release's store loaded"))
+        return;
+    is_int(query_int(path, "PRAGMA user_version"), 1, "it is at schema 1");
+    if (!ok(store_open(path, 1000, &st, &cause) == TL_OK, "store_open migrates it")) {
+        diag("%s", cause ? cause : "");
+        free(cause);
+        remove_db(path);
+        return;
+    }
+    is_int(store_schema_version(st), store_schema_latest(), "now at the latest schema");
+    is_int(store_rate_hit(st, "+923001111111", "msg", 2000, 60), 1,
+           "rate limits count (rate_windows exists, the old events are gone)");
+    struct tl_outbox_dlr d = {"at", "ATXid_old", 0, TL_OUTBOX_DELIVERED, "Success", NULL};
+    is_int(store_outbox_dlr(st, &d, 2000), TL_OK,
+           "a delivery report for a message sent before the upgrade finds it");
+    store_close(st);
+    is_int(query_int(path, "SELECT count(*) FROM outbox WHERE state = 'delivered'"), 1,
+           "and marks it delivered");
+    char text[64];
+    is_str(query_text(path, "SELECT group_concat(phone) FROM subscriptions", text, sizeof(text)),
+           "+923001111111", "subscriptions carry the phone; the opted-out number's are gone");
+    is_int(query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                           " ('rate_events', 'outbox_by_provider_id')"),
+           0, "the released rate_events and outbox_by_provider_id are dropped");
+    remove_db(path);
+}
+
 /* Case numbers: valid, unique, never starting with 0 or with 92 (read as a phone number). */
 static void test_case_numbers(void)
 {
@@ -480,6 +540,7 @@ int main(void)
     test_newer_schema();
     test_inbound();
     test_case_numbers();
+    test_release_store();
     test_areas();
     test_waves();
     rmdir(dir);
