@@ -93,7 +93,7 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
         return true;
     log_error("callback", "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
               store_errmsg(d->store));
-    http_reply_error(req, 503, "store unavailable, retry later");
+    http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
     return false;
 }
 
@@ -166,7 +166,7 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
         log_error("callback", "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
                   store_errmsg(d->store));
-        http_reply_error(req, 503, "store unavailable, retry later");
+        http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
     log_info("callback", "event=inbound kind=sms channel=%s inbound=%lld from=%s bytes=%zu",
@@ -183,7 +183,7 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         if (strcmp(row_state, "received") != 0 &&
             store_inbound_set_state(d->store, inbound_id, "received", clock_now()) != TL_OK)
             group_fail(d->group);
-        http_reply_error(req, 503, "store unavailable, retry later");
+        http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
     /* Replies travel through the outbox; the console also shows them in its answer. */
@@ -258,7 +258,7 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (rc == TL_ERR_STORE) {
         log_error("callback", "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
                   store_errmsg(d->store));
-        http_reply_error(req, 503, "store unavailable, retry later");
+        http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
     const char *pid = dlr.provider_id ? dlr.provider_id : "";
@@ -315,7 +315,7 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
     if (rc == TL_ERR_STORE) {
         log_error("callback", "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
                   store_errmsg(d->store));
-        http_reply_error(req, 503, "store unavailable, retry later");
+        http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
     p->render_ussd_reply(ch, screen.text, screen.end, &reply);

@@ -5,6 +5,7 @@
 #include "gateway/daemon.h"
 #include "gateway/alerts.h"
 #include "gateway/areas.h"
+#include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 static struct event *shutdown_timer;
 static struct event *tick_timer;
@@ -38,19 +38,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 static double shutdown_started_ms;
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Polls every 20 ms until nothing is in flight or the grace time is over. */
 static void shutdown_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct tl_daemon *d = arg;
-    double waited = mono_ms() - shutdown_started_ms;
+    double waited = clock_mono_ms() - shutdown_started_ms;
 
     (void)fd;
     (void)what;
@@ -74,7 +67,7 @@ void daemon_stop(struct tl_daemon *d)
     log_info("daemon", "event=stopping inflight=%zu", http_inflight(d->http));
     http_stop_accepting(d->http);
     sender_stop(d->sender);
-    shutdown_started_ms = mono_ms();
+    shutdown_started_ms = clock_mono_ms();
     shutdown_timer = evtimer_new(d->base, shutdown_tick_cb, d);
     struct timeval now = {0, 0};
     evtimer_add(shutdown_timer, &now);

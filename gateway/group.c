@@ -3,6 +3,7 @@
  * open transaction, the answers it holds, and the flush event.
  */
 #include "gateway/group.h"
+#include "gateway/clock.h"
 #include "gateway/daemon.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
@@ -15,7 +16,6 @@
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 struct held_answer {
     struct evhttp_request *req;
@@ -35,13 +35,6 @@ struct tl_group {
     size_t nheld, cap;
 };
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -79,14 +72,15 @@ void group_free(struct tl_group *g)
 
 int group_join(struct tl_group *g)
 {
-    if (g->open && (g->nheld >= GROUP_MAX_HELD || mono_ms() - g->opened_ms >= GROUP_MAX_AGE_MS))
+    if (g->open &&
+        (g->nheld >= GROUP_MAX_HELD || clock_mono_ms() - g->opened_ms >= GROUP_MAX_AGE_MS))
         group_flush(g);
     if (g->open)
         return TL_OK;
     if (store_tx_begin(g->d->store) != TL_OK)
         return TL_ERR_STORE;
     g->open = true;
-    g->opened_ms = mono_ms();
+    g->opened_ms = clock_mono_ms();
     event_active(g->flush_ev, EV_TIMEOUT, 0);
     return TL_OK;
 }
@@ -114,7 +108,6 @@ void group_answer(struct tl_group *g, struct evhttp_request *req, int status,
 
 void group_flush(struct tl_group *g)
 {
-    static const char unavailable[] = "{\"error\":\"store unavailable, retry later\"}\n";
     bool committed;
 
     if (!g->open)
@@ -136,8 +129,7 @@ void group_flush(struct tl_group *g)
             http_reply_since(a->req, a->status, a->content_type, a->body.data, a->body.len,
                              a->started_ms);
         else
-            http_reply_since(a->req, 503, "application/json", unavailable,
-                             sizeof(unavailable) - 1, a->started_ms);
+            http_reply_error_since(a->req, 503, HTTP_STORE_UNAVAILABLE, a->started_ms);
         tl_buf_free(&a->body);
     }
     g->nheld = 0;
@@ -150,9 +142,4 @@ void group_fail(struct tl_group *g)
 {
     if (g->open)
         g->failed = true;
-}
-
-size_t group_held(const struct tl_group *g)
-{
-    return g->nheld;
 }

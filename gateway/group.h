@@ -7,8 +7,9 @@
  * callback undoes only its own work. Their answers are handed to
  * group_answer, which holds them. When the loop has run every callback
  * that was ready (the flush event is activated by the first one and has
- * their priority, so it queues behind them), the group commits once and sends the held answers — or 503 to each when the
- * commit failed, so the aggregators retry. An aggregator therefore still
+ * their priority, so it queues behind them), the group commits once and
+ * sends the held answers — or 503 to each when the commit failed, so the
+ * aggregators retry. An aggregator therefore still
  * hears 2xx only after its data is committed, and N callbacks in one pass
  * cost one commit instead of N.
  *
@@ -57,7 +58,5 @@ void group_answer(struct tl_group *g, struct evhttp_request *req, int status,
 void group_fail(struct tl_group *g);
 /* Commits the open group now and sends its answers; a no-op when none is open. */
 void group_flush(struct tl_group *g);
-/* Answers held by the open group (tests, shutdown). */
-size_t group_held(const struct tl_group *g);
 
 #endif

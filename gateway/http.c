@@ -3,6 +3,7 @@
  * and the request log line. The route table itself is in routes.c.
  */
 #include "gateway/http.h"
+#include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 struct tl_http {
     struct tl_daemon *daemon;
@@ -33,13 +33,6 @@ struct tl_http {
 /* The server of this process (one per daemon); http_reply needs it for accounting. */
 static struct tl_http *current_server;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 const char *http_method_name(enum evhttp_cmd_type cmd)
 {
@@ -106,7 +99,7 @@ void http_reply_since(struct evhttp_request *req, int status, const char *conten
         evbuffer_add(out, body, len);
     log_info("http", "method=%s path=%s status=%d bytes=%zu ms=%.2f",
              http_method_name(evhttp_request_get_command(req)), log_peer(path, strlen(path), esc),
-             status, len, now_ms() - started_ms);
+             status, len, clock_mono_ms() - started_ms);
     free(path);
     evhttp_send_reply(req, status, NULL, out);
     evbuffer_free(out);
@@ -114,15 +107,21 @@ void http_reply_since(struct evhttp_request *req, int status, const char *conten
         current_server->inflight--;
 }
 
-void http_reply_error(struct evhttp_request *req, int status, const char *message)
+void http_reply_error_since(struct evhttp_request *req, int status, const char *message,
+                            double started_ms)
 {
     struct tl_buf b = {0};
 
     tl_buf_append_str(&b, "{\"error\":\"");
     tl_buf_append_json(&b, message, strlen(message));
     tl_buf_append_str(&b, "\"}\n");
-    http_reply(req, status, "application/json", b.data, b.len);
+    http_reply_since(req, status, "application/json", b.data, b.len, started_ms);
     tl_buf_free(&b);
+}
+
+void http_reply_error(struct evhttp_request *req, int status, const char *message)
+{
+    http_reply_error_since(req, status, message, request_started_ms);
 }
 
 static void router_cb(struct evhttp_request *req, void *arg)
@@ -136,7 +135,7 @@ static void router_cb(struct evhttp_request *req, void *arg)
     bool path_known = false;
     struct tl_buf allow = {0};
 
-    request_started_ms = now_ms();
+    request_started_ms = clock_mono_ms();
     h->inflight++;
     if (uri != NULL && strlen(uri) > h->max_uri) {
         http_reply_error(req, 414, "URI too long");

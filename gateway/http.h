@@ -49,6 +49,11 @@ void http_reply_since(struct evhttp_request *req, int status, const char *conten
 double http_request_started_ms(void);
 /* {"error": "<message>"} with the status. */
 void http_reply_error(struct evhttp_request *req, int status, const char *message);
+/* The same, for an answer held since started_ms (as http_reply_since). */
+void http_reply_error_since(struct evhttp_request *req, int status, const char *message,
+                            double started_ms);
+/* The 503 message of a store failure: the aggregator should retry. */
+#define HTTP_STORE_UNAVAILABLE "store unavailable, retry later"
 
 /*
  * A view of an evhttp request as a provider sees it (struct tl_http_in).

@@ -556,7 +556,7 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
     s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
     s->kick = event_new(d->base, -1, 0, kick_cb, s);
-    /* A kick runs after the callbacks ready in this pass, with the group's flush. */
+    /* A kick runs after the callbacks ready in this pass and the group's flush (group.h). */
     event_priority_set(s->kick, GROUP_LOOP_PRIORITIES - 1);
     s->nchannels = d->cfg->nchannels;
     s->channels = xcalloc(s->nchannels ? s->nchannels : 1, sizeof(*s->channels));

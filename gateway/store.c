@@ -303,11 +303,6 @@ void store_tx_rollback(struct tl_store *st)
     st->tx_depth--;
 }
 
-int store_tx_depth(struct tl_store *st)
-{
-    return sqlite3_get_autocommit(st->db) ? 0 : st->tx_depth;
-}
-
 const char *store_errmsg(struct tl_store *st)
 {
     return sqlite3_errmsg(st->db);

@@ -41,8 +41,6 @@ int store_integrity_check(struct tl_store *st, char **cause);
 int store_tx_begin(struct tl_store *st);
 int store_tx_commit(struct tl_store *st);
 void store_tx_rollback(struct tl_store *st);
-/* Levels open (0 = autocommit). */
-int store_tx_depth(struct tl_store *st);
 
 /* The last SQLite error message of this connection (for logs). */
 const char *store_errmsg(struct tl_store *st);

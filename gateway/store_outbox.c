@@ -242,13 +242,12 @@ static int provider_ids_move(struct tl_store *st)
     static const char clear[] = "DELETE FROM provider_ids_staged";
     sqlite3_stmt *s;
 
-    if (sqlite3_exec(st->db, "SAVEPOINT provider_ids_move", NULL, NULL, NULL) != SQLITE_OK)
+    if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if ((s = store_stmt(st, move)) == NULL || store_step_done(s) != TL_OK ||
         (s = store_stmt(st, clear)) == NULL || store_step_done(s) != TL_OK ||
-        sqlite3_exec(st->db, "RELEASE provider_ids_move", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(st->db, "ROLLBACK TO provider_ids_move; RELEASE provider_ids_move", NULL,
-                     NULL, NULL);
+        store_tx_commit(st) != TL_OK) {
+        store_tx_rollback(st);
         return TL_ERR_STORE;
     }
     return TL_OK;
@@ -277,7 +276,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
     sqlite3_stmt *s;
     int64_t staged = 0;
 
-    if (sqlite3_exec(st->db, "SAVEPOINT outbox_results", NULL, NULL, NULL) != SQLITE_OK)
+    if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if (store_prepare(st, &st->stmts.outbox_result,
                       "UPDATE outbox SET state = ?2, provider_id = coalesce(?3, provider_id),"
@@ -321,12 +320,11 @@ int store_outbox_results(struct tl_store *st, const char *channel,
             apply_pending_dlr(st, channel, results[i].provider_id, results[i].id, now) != TL_OK)
             goto fail;
     }
-    if (sqlite3_exec(st->db, "RELEASE outbox_results", NULL, NULL, NULL) != SQLITE_OK)
+    if (store_tx_commit(st) != TL_OK)
         goto fail;
     return TL_OK;
 fail:
-    sqlite3_exec(st->db, "ROLLBACK TO outbox_results; RELEASE outbox_results", NULL, NULL,
-                 NULL);
+    store_tx_rollback(st);
     return TL_ERR_STORE;
 }
 

@@ -160,6 +160,18 @@ static int merge_next(struct phone_merge *m, struct tl_buf *phone)
     return 1;
 }
 
+/* Binds what every alert row of a wave shares: ?1 channel, ?2 expiry, ?3 case, ?4 alert, ?5 now. */
+static void bind_wave_row(sqlite3_stmt *s, const struct tl_alert_wave *w, int64_t alert_id,
+                          int64_t now)
+{
+    store_bind_text(s, 1, w->channel);
+    if (w->expires_at)
+        sqlite3_bind_int64(s, 2, w->expires_at);
+    sqlite3_bind_int64(s, 3, w->case_id);
+    sqlite3_bind_int64(s, 4, alert_id);
+    sqlite3_bind_int64(s, 5, now);
+}
+
 /* Queues the batch of phones (a JSON array being built in batch); adds the rows made to *n. */
 static int batch_flush(struct tl_store *st, sqlite3_stmt *add, struct tl_buf *batch, int64_t *n)
 {
@@ -193,12 +205,7 @@ static int wave_subscribers(struct tl_store *st, const struct tl_alert_wave *w, 
 
     if (add == NULL || merge_open(st, w->area_codes_json, &m) != TL_OK)
         return TL_ERR_STORE;
-    store_bind_text(add, 1, w->channel);
-    if (w->expires_at)
-        sqlite3_bind_int64(add, 2, w->expires_at);
-    sqlite3_bind_int64(add, 3, w->case_id);
-    sqlite3_bind_int64(add, 4, alert_id);
-    sqlite3_bind_int64(add, 5, now);
+    bind_wave_row(add, w, alert_id, now);
     while ((got = merge_next(&m, &phone)) > 0) {
         if (last.data != NULL && last.len == phone.len &&
             memcmp(last.data, phone.data, phone.len) == 0)
@@ -267,32 +274,27 @@ int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t
     sqlite3_stmt *s;
     int64_t n = 0;
 
-    /* A savepoint: atomic on its own, and part of the caller's transaction if one is open. */
-    if (sqlite3_exec(st->db, "SAVEPOINT alert_wave", NULL, NULL, NULL) != SQLITE_OK)
+    /* Atomic on its own, and part of the caller's transaction if one is open (it nests). */
+    if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if (alert_row_add(st, w->case_id, w->kind, w->radius_km, w->text_en, w->text_ur,
                       w->text_roman_ur, now, alert_id) != TL_OK)
         goto fail;
     if ((s = store_stmt(st, add_police)) == NULL)
         goto fail;
-    store_bind_text(s, 1, w->channel);
-    if (w->expires_at)
-        sqlite3_bind_int64(s, 2, w->expires_at);
-    sqlite3_bind_int64(s, 3, w->case_id);
-    sqlite3_bind_int64(s, 4, *alert_id);
-    sqlite3_bind_int64(s, 5, now);
+    bind_wave_row(s, w, *alert_id, now);
     store_bind_text(s, 6, w->area_codes_json);
     if (store_step_done(s) != TL_OK)
         goto fail;
     n = sqlite3_changes(st->db);
     if (wave_subscribers(st, w, now, *alert_id, &n) != TL_OK)
         goto fail;
-    if (sqlite3_exec(st->db, "RELEASE alert_wave", NULL, NULL, NULL) != SQLITE_OK)
+    if (store_tx_commit(st) != TL_OK)
         goto fail;
     *recipients = n;
     return TL_OK;
 fail:
-    sqlite3_exec(st->db, "ROLLBACK TO alert_wave; RELEASE alert_wave", NULL, NULL, NULL);
+    store_tx_rollback(st);
     return TL_ERR_STORE;
 }
 
