@@ -1,13 +1,19 @@
 #!/bin/sh
 # install-deps.sh — installs the Debian packages Talaash needs to build, test,
-# fuzz and benchmark, and nothing else. Idempotent and quick: when every
-# package is already installed it only runs dpkg-query and exits.
+# fuzz, benchmark and package, and nothing else; it starts no service.
+# Idempotent and quick: when every package is already installed it only runs
+# dpkg-query and exits.
 set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
 libevent-dev libcurl4-openssl-dev libsqlite3-dev libpcre2-dev libcjson-dev
 libinih-dev libssl-dev libutf8proc-dev
-sqlite3 curl perl python3 wrk libxml2-utils procps"
+sqlite3 curl perl python3 wrk libxml2-utils procps
+libxml2-dev libsystemd-dev
+kannel kannel-extras
+chromium chromium-driver python3-selenium
+prometheus
+debhelper lintian scdoc logrotate fakeroot"
 
 missing=""
 for p in $PACKAGES; do
@@ -31,6 +37,17 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Some of these packages ship a system service (kannel, prometheus): the
+# tests start their own copies on free ports, so none is started here.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 0755 "$policy"
+    own_policy=1
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
+[ -n "$own_policy" ] && $SUDO rm -f "$policy"
+exit 0
