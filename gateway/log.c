@@ -7,6 +7,7 @@
  */
 #include "gateway/log.h"
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "parsers/phone.h"
 
@@ -161,40 +162,57 @@ void log_route_libevent(void)
     event_set_log_callback(libevent_log_cb);
 }
 
+/*
+ * Masks one stretch that phone_looks_like accepts, in place: its digits
+ * (any script) are masked as phone_mask masks them and written back where
+ * they were, the separators stay ("0300.123.4567" -> "030*.***.*567").
+ */
+static void mask_run(struct tl_buf *out, const char *p, size_t n)
+{
+    char digits[TL_PHONE_INPUT_MAX + 2], masked[TL_PHONE_INPUT_MAX + 2];
+    size_t nd = 0, pos = 0, k = 0;
+    bool plus = p[0] == '+';
+
+    if (plus)
+        digits[nd++] = '+';
+    while (pos < n) {
+        int d = phone_digit_value(tl_utf8_next(p, n, &pos));
+
+        if (d >= 0 && nd + 1 < sizeof(digits))
+            digits[nd++] = (char)('0' + d);
+    }
+    digits[nd] = '\0';
+    phone_mask(digits, masked, sizeof(masked));
+    pos = plus ? 1 : 0;
+    k = pos;
+    if (plus)
+        tl_buf_append(out, "+", 1);
+    while (pos < n) {
+        size_t at = pos;
+        int d = phone_digit_value(tl_utf8_next(p, n, &pos));
+
+        if (d < 0)
+            tl_buf_append(out, p + at, pos - at);
+        else if (k < nd && masked[k++] != '*')
+            tl_buf_append(out, p + at, pos - at);
+        else
+            tl_buf_append(out, "*", 1); /* also every digit past the mask's reach */
+    }
+}
+
 char *log_mask_numbers(const char *text)
 {
     struct tl_buf out = {0};
-    const char *p = text;
+    size_t len = strlen(text), at = 0, start, end;
 
-    while (*p) {
-        /* A run: optional '+', then digits with single spaces or dashes between. */
-        const char *q = p;
-        char digits[40];
-        size_t nd = 0;
-        if (*q == '+')
-            q++;
-        while (*q && nd < sizeof(digits) - 2) {
-            if (*q >= '0' && *q <= '9') {
-                digits[nd++] = *q++;
-            } else if ((*q == ' ' || *q == '-') && q[1] >= '0' && q[1] <= '9' && nd > 0) {
-                q++;
-            } else {
-                break;
-            }
-        }
-        if (nd >= 9) {
-            char e164[42], masked[LOG_PHONE_BUFSZ];
-            e164[0] = '+';
-            memcpy(e164 + 1, digits, nd);
-            e164[nd + 1] = '\0';
-            phone_mask(e164, masked, sizeof(masked));
-            tl_buf_append_str(&out, *p == '+' ? masked : masked + 1);
-            p = q;
-        } else {
-            size_t adv = q > p ? (size_t)(q - p) : 1;
-            tl_buf_append(&out, p, adv);
-            p += adv;
-        }
+    while (phone_next_run(text, len, at, &start, &end)) {
+        tl_buf_append(&out, text + at, start - at);
+        if (phone_looks_like(text + start, end - start))
+            mask_run(&out, text + start, end - start);
+        else
+            tl_buf_append(&out, text + start, end - start);
+        at = end;
     }
+    tl_buf_append(&out, text + at, len - at);
     return tl_buf_steal(&out);
 }

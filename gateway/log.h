@@ -64,9 +64,12 @@ const char *log_peer(const char *p, size_t n, char out[LOG_PEER_BUFSZ]);
 const char *log_phone(const char *phone, char out[LOG_PHONE_BUFSZ]);
 
 /*
- * A copy of text with every phone-number-like run (an optional '+' and 9 or
- * more digits, spaces and dashes allowed between) masked as log_phone()
- * does: for message texts that may quote a reporter's number. Caller frees.
+ * A copy of text with every stretch that phone_looks_like accepts (the
+ * spellings the SMS grammar reads as a number: any separators of
+ * phone_normalize, ASCII, Urdu or Arabic-Indic digits) masked in place as
+ * log_phone() masks a number, separators kept ("0300.123.4567" ->
+ * "030*.***.*567"): for message texts that may quote a reporter's number.
+ * Caller frees.
  */
 char *log_mask_numbers(const char *text);
 

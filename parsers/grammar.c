@@ -1432,10 +1432,13 @@ static void lex_phones(struct tl_grammar *g)
         for (;;) {
             size_t k = j + 1;
 
-            /* one separator: white space, or a single '-' / '.' / '/' */
-            if (k < g->n && (g->lx[k].type == LX_JOIN || g->lx[k].type == LX_DOT) &&
-                g->lx[k].e - g->lx[k].s == 1 && g->text[g->lx[k].s] != '&' &&
-                g->text[g->lx[k].s] != '_')
+            /* one separator: white space, or a single '-' / '.' / '/' / '(' / ')' */
+            if (k < g->n && g->lx[k].e - g->lx[k].s == 1 &&
+                (((g->lx[k].type == LX_JOIN || g->lx[k].type == LX_DOT) &&
+                  g->text[g->lx[k].s] != '&' && g->text[g->lx[k].s] != '_') ||
+                 (g->lx[k].type == LX_SEP && g->text[g->lx[k].s] == '.') ||
+                 (g->lx[k].type == LX_OTHER &&
+                  (g->text[g->lx[k].s] == ')' || g->text[g->lx[k].s] == '('))))
                 k++;
             if (k >= g->n || g->lx[k].type != LX_NUM || g->lx[k].plus || g->lx[k].frac ||
                 total + ndigits(&g->lx[k]) > cap)
@@ -1447,6 +1450,10 @@ static void lex_phones(struct tl_grammar *g)
             phone_looks_like(g->text + x->s, g->lx[j].e - x->s)) {
             struct lexeme m = *x;
 
+            /* "(0300)1234567": the bracket opening the number is part of it */
+            if (out > 0 && g->lx[out - 1].type == LX_OTHER && g->text[g->lx[out - 1].s] == '(' &&
+                g->lx[out - 1].e == x->s)
+                m.s = g->lx[--out].s;
             m.type = LX_PHONE;
             m.e = g->lx[j].e;
             m.ndig = (uint8_t)(total > 255 ? 255 : total);
@@ -1479,6 +1486,48 @@ static void lex_dots(struct tl_grammar *g)
     }
 }
 
+/*
+ * "0300.123.4567": digit groups joined by single dots that spell a phone
+ * number starting with 0 or '+' are no decimal number (dates, "12.05.2024",
+ * stay as they were). When x (a digit run with decimals) starts such a
+ * chain, or continues one ("0300" "." then x), it ends at its dot. True
+ * when cut.
+ */
+static bool lex_dotted(const struct tl_grammar *g, struct lexeme *x)
+{
+    const char *t = g->text;
+    const char *dot = memchr(t + x->s, '.', x->e - x->s);
+    size_t end = x->s, pos = x->s;
+    bool before = g->n >= 3 && g->lx[g->n - 2].type == LX_DOT && g->lx[g->n - 2].e == x->s &&
+                  g->lx[g->n - 2].e - g->lx[g->n - 2].s == 1 && g->lx[g->n - 3].type == LX_NUM &&
+                  g->lx[g->n - 3].e == g->lx[g->n - 2].s;
+
+    if (dot == NULL)
+        return false;
+    if (!before) {
+        /* the chain: digits and single dots between digits */
+        while (pos < g->len) {
+            size_t at = pos;
+            int32_t cp = tl_utf8_next(t, g->len, &pos);
+
+            if (digit_value(cp) >= 0 || (cp == '+' && at == x->s)) {
+                end = pos;
+            } else if (cp == '.' && end == at) {
+                continue;
+            } else {
+                break;
+            }
+        }
+        pos = x->s;
+        int32_t first = tl_utf8_next(t, g->len, &pos);
+        if (end <= x->e || (first != '+' && digit_value(first) != 0) ||
+            !phone_looks_like(t + x->s, end - x->s))
+            return false;
+    }
+    x->e = (size_t)(dot - t);
+    return true;
+}
+
 static void lex_all(struct tl_grammar *g)
 {
     size_t off = 0;
@@ -1509,6 +1558,8 @@ static void lex_all(struct tl_grammar *g)
         x->e = ov[2 * grp + 1];
         x->type = (uint8_t)grp;
         off = ov[1];
+        if (x->type == LX_NUM && lex_dotted(g, x))
+            off = x->e;
         if (x->type == LX_WORD || x->type == LX_AWORD)
             lex_word(g, x);
         else if (x->type == LX_NUM)

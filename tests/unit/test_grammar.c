@@ -192,6 +192,26 @@ static void test_struct(void)
     is_int(res.missing, TL_FIELD_AGE, "the phone number gave no age");
     ok(strstr(render(&res), "0300") == NULL, "the phone number is in no JSON field");
 
+    /* issue #14: each spelling is one number, kept whole for the police */
+    static const char *const spellings[] = {
+        "(0300)1234567", "(0300) 1234567", "0300.123.4567", "+92 (300) 1234567",
+        "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7",
+        "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0.\xdb\xb1\xdb\xb2\xdb\xb3.\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7",
+        "\xd9\xa0\xd9\xa3\xd9\xa0\xd9\xa0-\xd9\xa1\xd9\xa2\xd9\xa3\xd9\xa4\xd9\xa5\xd9\xa6\xd9\xa7",
+    };
+    for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        char text[200], sp[64];
+
+        snprintf(sp, sizeof(sp), "%s", spellings[i]);
+        snprintf(text, sizeof(text), "missing Hina girl 7 Saddar call %s blue shirt", sp);
+        parse_json(text, TL_LANG_EN);
+        is_str(res.contact, sp, "contact '%s' kept whole", sp);
+        is_str(res.description, "blue shirt", "'%s': nothing of it in the description", sp);
+        is_int(res.age, 7, "'%s': the age stays 7", sp);
+    }
+    parse_json("MISSING Bilal 8 Korangi last seen 12.05.2024", TL_LANG_EN);
+    is_str(res.last_seen, "12.05", "a dotted date is still read as before (no phone)");
+
     parse_json("VERIFY ۴۸۲۹۱۸ ۱۲۳۴", TL_LANG_EN);
     is_str(res.case_no, "482918", "case in Urdu digits -> ASCII");
     ok(res.case_valid, "case valid");
