@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "common/xmalloc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -124,6 +125,10 @@ const struct tl_config_option config_options[] = {
     {"channel", "allow_ips", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "comma-separated addresses or CIDRs allowed to call this channel; empty = any",
      CHN(allow_ips)},
+    {"channel", "insecure", TL_OPT_ENUM, "no", 0, 0, "no|yes", 0,
+     "console only: yes allows it on a listen address beyond loopback (anyone reaching it can "
+     "write as any number)",
+     CHN(insecure)},
     {"channel", "rate", TL_OPT_DOUBLE, "10", 0.1, 100000, NULL, 0,
      "messages per second this account may send", CHN(rate)},
     {"channel", "batch_size", TL_OPT_INT, "100", 1, 1000, NULL, 0,
@@ -480,6 +485,26 @@ static int scan_sections(struct config_reader *r, const char *text)
     return 0;
 }
 
+/* Is the host of [server] listen ("127.0.0.1:8080", "[::1]:8080") a loopback address? */
+static bool listen_is_loopback(const char *listen)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+
+    if (n >= sizeof(host))
+        return false;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 /* Rules that need the whole file. Sets r->error and r->error_line. */
 static int check_whole(struct config_reader *r)
 {
@@ -490,6 +515,22 @@ static int check_whole(struct config_reader *r)
         char *why = NULL;
         if (ch->provider == NULL || ch->provider[0] == '\0') {
             r->error = xasprintf("channel '%s': provider is required", ch->name);
+            r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+        if (ch->insecure != NULL && strcmp(ch->insecure, "yes") == 0 && strcmp(ch->provider, "console") != 0) {
+            r->error = xasprintf("channel '%s': insecure applies to the console provider only",
+                                 ch->name);
+            r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+        if (strcmp(ch->provider, "console") == 0 &&
+            (ch->insecure == NULL || strcmp(ch->insecure, "yes") != 0) &&
+            !listen_is_loopback(cfg->listen)) {
+            r->error = xasprintf("channel '%s': a console channel lets anyone who reaches it write "
+                                 "as any number, and listen %s is beyond loopback: listen on "
+                                 "127.0.0.1, or set allow_ips and secret and insecure = yes",
+                                 ch->name, cfg->listen);
             r->error_line = (int)r->channel_lines[i];
             return -1;
         }

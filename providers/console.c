@@ -6,7 +6,10 @@
  *   curl -d sessionId=s1 -d phoneNumber=03001234567 -d text= http://127.0.0.1:8080/ussd/console
  *
  * A pure translator: no sockets, no curl, no store, no logging.
- * - authenticate accepts every request (bind the gateway to 127.0.0.1).
+ * - authenticate checks allow_ips (when set) and the secret as ?token= (when
+ *   set), as Kannel's does; whoever passes may write as any number, so
+ *   check-config refuses a console channel on a listen address beyond
+ *   loopback unless it says insecure = yes.
  * - parse_sms takes the generic JSON form ({"id","from","to","text"}, id
  *   optional here) when the body is JSON (Content-Type application/json or a
  *   body starting with '{'), else a form in the body or the query: from and
@@ -35,10 +38,11 @@
 static int console_authenticate(const struct tl_channel_conf *ch, const struct tl_http_in *in,
                                 char **cause)
 {
-    (void)ch;
-    (void)in;
-    (void)cause;
-    return TL_OK;
+    int rc = provider_check_ip(ch, in, cause);
+
+    if (rc != TL_OK)
+        return rc;
+    return provider_check_token(ch, in, cause);
 }
 
 static bool console_is_json(const struct tl_http_in *in)

@@ -39,6 +39,7 @@ struct tl_channel_conf {
     const char *token;       /* generic: bearer token for outbound requests */
     const char *sender;      /* our short code or sender id ("from") */
     const char *allow_ips;   /* comma-separated addresses/CIDRs allowed to call us; NULL = any */
+    const char *insecure;    /* console: "yes" = allowed on a listen address beyond loopback */
     const char *public_url;  /* [server] public_url: how aggregators reach us (signatures, dlr-url) */
     double rate;             /* messages per second the account may send */
     int batch_size;          /* recipients per request (clamped to the provider's batch_max) */

@@ -229,6 +229,47 @@ static void test_ints_doubles(void)
              "infinity refused");
 }
 
+/* Issue #14: a console channel beyond loopback only when it says insecure = yes. */
+static void test_console_loopback(void)
+{
+    struct tl_config *cfg;
+    static const char *const loopback[] = {"127.0.0.1:8080", "127.9.8.7:80", "[::1]:8080"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char text[200];
+        snprintf(text, sizeof(text), "[server]\nlisten = %s\n[channel console]\nprovider = console\n",
+                 loopback[i]);
+        cfg = load_ok(text, "console on loopback listen");
+        config_free(cfg);
+    }
+    load_err("[server]\nlisten = 0.0.0.0:8080\n[channel c]\nprovider = console\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen 0.0.0.0:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on 0.0.0.0 refused");
+    load_err("[server]\nlisten = [::]:8080\n[channel c]\nprovider = console\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen [::]:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on [::] refused");
+    load_err("[server]\nlisten = 10.0.0.5:8080\n[channel c]\nprovider = console\ninsecure = no\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen 10.0.0.5:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on a LAN address with insecure = no refused");
+    cfg = load_ok("[server]\nlisten = 0.0.0.0:8080\n[channel c]\nprovider = console\ninsecure = yes\n"
+                  "allow_ips = 10.0.0.0/8\nsecret = x\n",
+                  "console beyond loopback with insecure = yes");
+    if (cfg != NULL)
+        is_str(cfg->channels[0].insecure, "yes", "insecure read");
+    config_free(cfg);
+    load_err("[channel k]\nprovider = kannel\ninsecure = yes\n",
+             "t.conf:1: channel 'k': insecure applies to the console provider only",
+             "insecure on another provider refused");
+    load_err("[channel c]\nprovider = console\ninsecure = maybe\n",
+             "t.conf:3: insecure: 'maybe' is not one of no|yes", "insecure is no or yes");
+}
+
 static void test_enums_strings(void)
 {
     struct tl_config *cfg;
@@ -679,6 +720,7 @@ int main(void)
     test_durations();
     test_ints_doubles();
     test_enums_strings();
+    test_console_loopback();
     test_schedule();
     test_addresses_urls();
     test_messages();
