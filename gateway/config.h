@@ -64,6 +64,7 @@ struct tl_config {
     size_t max_headers;
     size_t max_uri;
     long request_timeout;
+    long max_connections_per_ip;
     char *country_code;
 
     /* [store] */
