@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct tl_area *case_area(const struct tl_daemon *d, const struct tl_case *c)
 {
@@ -378,6 +379,8 @@ static const char *verdict_name(enum tl_police_verdict v)
         return "refused: outside area";
     case TL_POLICE_BAD_PIN:
         return "refused: PIN";
+    case TL_POLICE_LOCKED:
+        return "refused: locked";
     case TL_POLICE_STORE_ERROR:
         break;
     }
@@ -431,7 +434,11 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
         return rc == TL_ERR_NOT_FOUND ? TL_OK : rc;
     }
     const struct tl_area *area = case_area(d, &c);
-    enum tl_police_verdict v = police_authorize(d->store, d->gz, a->phone, area, p->pin);
+    const struct tl_pin_policy pins = {d->cfg->pin_attempts, d->cfg->pin_lockout};
+    int64_t locked_until = 0;
+    bool just_locked = false;
+    enum tl_police_verdict v = police_authorize(d->store, d->gz, &pins, a->phone, area, p->pin,
+                                                now, &locked_until, &just_locked);
     struct tl_text_field f[] = {{"case", c.case_no},
                                 {"command", upper},
                                 {"state", texts_state(c.state, TL_LANG_EN)},
@@ -442,8 +449,26 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
             store_case_clear(&c);
             return TL_ERR_STORE;
         }
-        texts_render(v == TL_POLICE_BAD_PIN ? TX_BAD_PIN : TX_POLICE_WRONG_AREA, TL_LANG_EN, f, 5,
-                     reply);
+        if (v == TL_POLICE_LOCKED) {
+            /* the reply goes to the registered number itself, through the outbox */
+            char until[32], phonebuf[LOG_PHONE_BUFSZ];
+            time_t t = (time_t)locked_until;
+            struct tm tm;
+            struct tl_text_field lf[] = {{"until", until}};
+
+            gmtime_r(&t, &tm);
+            strftime(until, sizeof(until), "%Y-%m-%d %H:%M", &tm);
+            texts_render(just_locked ? TX_PIN_LOCKED_NOW : TX_PIN_LOCKED, TL_LANG_EN, lf, 1, reply);
+            if (just_locked) {
+                store_audit(d->store, a->phone, "pin lockout", c.id, "locked", until, now);
+                log_warn("cases", "event=pin_locked from=%s until=%lld attempts=%ld",
+                         log_phone(a->phone, phonebuf), (long long)locked_until,
+                         d->cfg->pin_attempts);
+            }
+        } else {
+            texts_render(v == TL_POLICE_BAD_PIN ? TX_BAD_PIN : TX_POLICE_WRONG_AREA, TL_LANG_EN, f,
+                         5, reply);
+        }
         store_audit(d->store, a->phone, action, c.id, verdict_name(v), NULL, now);
         log_warn("cases", "event=police_refused action=%s case=%s reason=\"%s\"", action,
                  c.case_no, verdict_name(v));

@@ -88,6 +88,11 @@ const struct tl_config_option config_options[] = {
      SRV(messages_per_minute)},
     {"limits", "reports_per_day", TL_OPT_INT, "5", 1, 1000, NULL, 0,
      "new reports one number may make per day", SRV(reports_per_day)},
+    {"limits", "pin_attempts", TL_OPT_INT, "5", 1, 100, NULL, 0,
+     "wrong police PINs (per number, per registration) before police commands are locked",
+     SRV(pin_attempts)},
+    {"limits", "pin_lockout", TL_OPT_DURATION, "1h", 60, 2592000, NULL, 0,
+     "how long a PIN lockout lasts (talaash police unlock ends it sooner)", SRV(pin_lockout)},
 
     {"outbox", "max_attempts", TL_OPT_INT, "10", 1, 100, NULL, 0,
      "attempts before a temporarily failing message is given up as failed",

@@ -91,6 +91,8 @@ struct tl_config {
     /* [limits] */
     long messages_per_minute;
     long reports_per_day;
+    long pin_attempts; /* wrong PINs before a number is locked out of police commands */
+    long pin_lockout;  /* seconds a lockout lasts (and the window wrong PINs are counted in) */
 
     /* [outbox] */
     long max_attempts;

@@ -261,6 +261,7 @@ int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool 
                                    int64_t now);
 
 struct tl_police {
+    int64_t id;
     char *phone;
     char *area_code;
     char *pin_hash; /* NULL when no PIN */
@@ -271,6 +272,20 @@ int64_t store_police_remove(struct tl_store *st, const char *phone);
 /* Every registration (phone NULL) or those of one phone. */
 int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n);
 void store_police_free(struct tl_police *p, size_t n);
+
+/*
+ * PIN lockouts (migration 3; the rule is police.c's). store_pin_failure
+ * counts a wrong PIN for key at now: a count whose first failure is older
+ * than lock_s starts again; at max failures the key is locked until now +
+ * lock_s, its count restarts, and *locked_until gets that time (else 0).
+ * Returns TL_OK or TL_ERR_STORE.
+ */
+int store_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t lock_s,
+                      int64_t now, int64_t *locked_until);
+/* When key is locked at now: until when (> now); 0 when not; -1 on a store error. */
+int64_t store_pin_locked_until(struct tl_store *st, const char *key, int64_t now);
+/* Forgets key's wrong PINs and its lock. Rows removed (0 or 1), or -1. */
+int64_t store_pin_clear(struct tl_store *st, const char *key);
 /* Phones of police registered for any of area_codes (JSON array text), distinct. */
 int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
                             size_t *n);

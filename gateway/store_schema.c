@@ -333,5 +333,23 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1, migration_2};
+/*
+ * Migration 3 (issue #14): PIN lockouts. Wrong PINs are counted per key —
+ * "phone:<E.164>" for the number that sent them and "reg:<police.id>" for
+ * the registration they were tried against — within lockout seconds of the
+ * first (first_at); at [limits] pin_attempts the key is locked until
+ * locked_until and its count starts again. A right PIN or an operator's
+ * unlock (police_unlock) deletes the rows. (gateway/police.c)
+ */
+static const char *const migration_3[] = {
+    "CREATE TABLE pin_lockouts ("
+    "  key TEXT PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  first_at INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+const char *const *const store_migrations[] = {migration_1, migration_2, migration_3};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -237,6 +237,18 @@ static const struct text_row rows[TX_COUNT] = {
         "تلاش: اس نمبر سے بہت زیادہ پیغامات۔ چند منٹ انتظار کریں۔",
         "Talaash: is number se bohat zyada messages. Chand minute intezar karein.",
     },
+    [TX_PIN_LOCKED] = {
+        "Talaash: police commands from this number are locked after too many wrong PINs, "
+        "until {until} UTC or until the operator unlocks them.",
+        NULL,
+        NULL,
+    },
+    [TX_PIN_LOCKED_NOW] = {
+        "Talaash: too many wrong PINs. Police commands from this number are locked until "
+        "{until} UTC. If this was not you, tell the operator.",
+        NULL,
+        NULL,
+    },
 };
 
 static const char *template_for(enum tl_text_id id, enum tl_lang lang)

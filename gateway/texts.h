@@ -56,6 +56,8 @@ enum tl_text_id {
     TX_UPDATE_FOUND,
     TX_UPDATE_CLOSED,
     TX_RATE_LIMITED,
+    TX_PIN_LOCKED,     /* the number is locked out after too many wrong PINs */
+    TX_PIN_LOCKED_NOW, /* this wrong PIN locked it */
     TX_COUNT
 };
 
