@@ -88,9 +88,23 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
                                                           : TL_GENDER_UNKNOWN;
     char age[16];
 
+    /*
+     * The header names the case's own area (a town or neighbourhood people
+     * recognise) with the city above it in the area tree: "ALERT Korangi,
+     * Karachi:"; the city alone when the case is the city's, the area alone
+     * above a city. Should even the shortened text not fit, the city goes.
+     */
+    char place[256];
+    if (a == NULL)
+        snprintf(place, sizeof(place), "Talaash");
+    else if (city != NULL && city != a && city->kind == TL_AREA_CITY)
+        snprintf(place, sizeof(place), "%s%s%s", texts_area_name(a, lang),
+                 lang == TL_LANG_UR ? "، " : ", ", texts_area_name(city, lang));
+    else
+        snprintf(place, sizeof(place), "%s", texts_area_name(a, lang));
     snprintf(age, sizeof(age), "%d", c->age);
     struct tl_text_field f[] = {
-        {"city", city && city != a ? texts_area_name(city, lang) : "Talaash"},
+        {"place", place},
         {"name", c->child_name},
         {"age", c->age >= 0 ? age : ""},
         {"gender", texts_gender(g, lang)},
@@ -101,8 +115,17 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
         {"hotline", d->cfg->hotline},
         {"case", c->case_no},
     };
-    texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description", "last_seen",
-                     (size_t)d->cfg->max_segments, out);
+    struct tl_buf text = {0};
+    size_t segs = texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description",
+                                   "last_seen", (size_t)d->cfg->max_segments, &text);
+    if (segs > (size_t)d->cfg->max_segments && a != NULL) {
+        f[0].value = texts_area_name(a, lang);
+        tl_buf_reset(&text);
+        texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description", "last_seen",
+                         (size_t)d->cfg->max_segments, &text);
+    }
+    tl_buf_append(out, tl_buf_str(&text), text.len);
+    tl_buf_free(&text);
 }
 
 int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct tl_area *center,

@@ -2,7 +2,10 @@
  * texts.h — every text the gateway sends, per language, from templates.
  *
  * A template holds {field} placeholders filled from a list of (field,
- * value) pairs; an unknown or absent field renders as "". Each message id
+ * value) pairs; an unknown or absent field renders as "". A part in square
+ * brackets ("[, {gender}]", "[ Last seen: {last_seen}.]") is written only
+ * when every field in it has a value, so a missing field leaves no stray
+ * separator. Each message id
  * has an English, an Urdu-script and a Roman-Urdu template (English where a
  * translation is missing). The domain never writes user-facing text itself.
  * Alerts are fitted to a number of SMS segments by texts_render_fit().
@@ -72,8 +75,8 @@ void texts_render(enum tl_text_id id, enum tl_lang lang, const struct tl_text_fi
 
 /*
  * Renders a template that must fit max_segments SMS segments: when it does
- * not, the value of `shrink` (e.g. "description") is shortened at a
- * character boundary — never the other fields, which carry the case number,
+ * not, the value of `shrink` (e.g. "description") is shortened to whole
+ * words (dropped when not even one fits) — never the other fields, which carry the case number,
  * the hotline and the reply keyword — and, when even an empty one is too
  * long, `shrink2` too. Returns the segments used.
  */

@@ -1879,12 +1879,23 @@ static bool trim_range(const struct tl_grammar *g, size_t *a, size_t *b, uint64_
     return *a < *b;
 }
 
-/* The free text of lexemes [a, n) into dst, without a case number at its end. */
+/*
+ * The free text of lexemes [a, n) into dst, without a case number at its
+ * end. Punctuation before the text goes; after it, only with a case number
+ * typed last: the text keeps its own ("100%", "{x}", "there!").
+ */
 static void rest_text(struct tl_grammar *g, size_t a, char *dst)
 {
     size_t b = g->n;
 
-    if (trim_range(g, &a, &b, 0))
+    while (a < b && (is_punct(&g->lx[a]) || g->lx[a].role == R_ARG))
+        a++;
+    while (b > a && g->lx[b - 1].role == R_ARG) {
+        b--;
+        while (b > a && is_punct(&g->lx[b - 1]))
+            b--;
+    }
+    if (a < b)
         span_set(g, a, b - 1, dst);
 }
 

@@ -162,7 +162,7 @@ ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE kind='alert' AND
 # mock before or after the alert: the alerts are picked out by their first word.
 en_alert = [t for t in sent_to(V[1]) if t.startswith("ALERT") or t.startswith("الرٹ")]
 is_(len(en_alert), 1, "V1 got one alert")
-ok(en_alert and en_alert[-1].startswith("ALERT Karachi: Bilal, 8, boy, last seen Korangi"), "English alert text")
+ok(en_alert and en_alert[-1].startswith("ALERT Korangi, Karachi: Bilal, 8, boy, last seen Korangi"), "English alert text")
 ok(en_alert and ("SEEN %s" % case_no) in en_alert[-1] and "Call 15" in en_alert[-1], "alert names the case, hotline and reply keyword")
 ur_alert = [t for t in sent_to(V[6]) if t.startswith("ALERT") or t.startswith("الرٹ")]
 is_(len(ur_alert), 1, "V6 got one alert")

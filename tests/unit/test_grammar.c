@@ -209,6 +209,15 @@ static void test_struct(void)
         is_str(res.description, "blue shirt", "'%s': nothing of it in the description", sp);
         is_int(res.age, 7, "'%s': the age stays 7", sp);
     }
+    /* issue #14: a sighting keeps its own trailing punctuation */
+    parse_json("SEEN 720461 near the bridge 100%", TL_LANG_EN);
+    is_str(res.text, "near the bridge 100%", "sighting keeps '100%%'");
+    parse_json("SEEN 720461 white car {x}", TL_LANG_EN);
+    is_str(res.text, "white car {x}", "sighting keeps '{x}'");
+    parse_json("SEEN 720461 he was there!", TL_LANG_EN);
+    is_str(res.text, "he was there!", "sighting keeps '!'");
+    parse_json("SEEN near the bridge, 720461", TL_LANG_EN);
+    is_str(res.text, "near the bridge", "a case number typed last goes, with the comma before it");
     parse_json("MISSING Bilal 8 Korangi last seen 12.05.2024", TL_LANG_EN);
     is_str(res.last_seen, "12.05", "a dotted date is still read as before (no phone)");
 
