@@ -73,7 +73,7 @@ with Gateway() as gw:
     is_(gw.sanitizer_report(), None, "no sanitizer report in the daemon's log")
     db = sqlite3.connect(gw.db_path)
     is_(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", "store intact after SIGTERM")
-    is_(db.execute("PRAGMA user_version").fetchone()[0], 2, "store schema version is 2")
+    is_(db.execute("PRAGMA user_version").fetchone()[0], 3, "store schema version is 3")
     is_(db.execute("PRAGMA journal_mode").fetchone()[0], "wal", "store is in WAL mode")
     db.close()
 
