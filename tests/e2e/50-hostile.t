@@ -63,6 +63,15 @@ def json_error(raw):
     return status, ctype, parsed
 
 
+def clean_stop(gw, what):
+    code, _ = gw.stop()
+    is_(code, 0, "%s: the daemon stops cleanly" % what)
+    report = gw.sanitizer_report()
+    ok(report is None, "%s: no sanitizer report" % what)
+    if report:
+        diag(report)
+
+
 # ---- 413 while the client still writes; every error is JSON ----
 with Gateway(conf_extra="[server]\nmax_body = 64k\n") as gw:
     url = "http://127.0.0.1:%d/sms/console" % gw.port
@@ -109,6 +118,7 @@ with Gateway(conf_extra="[server]\nmax_body = 64k\n") as gw:
     log = gw.log()
     ok("status=413" in log, "the 413 has a log line")
     ok("status=417" in log and "status=400" in log, "libevent's errors have log lines too")
+    clean_stop(gw, "413 and errors")
 
 
 # ---- request_timeout bounds the whole request; connections per address ----
@@ -168,6 +178,7 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 2s\nmax_connections_per_ip 
             return False
     ok(wait_until(healthz_from_loopback, 5.0), "once they close, 127.0.0.1 is served again")
     ok("event=too_many_connections" in gw.log(), "the refusal has a log line")
+    clean_stop(gw, "timeouts and the cap")
 
 
 # ---- out of file descriptors ----
@@ -208,8 +219,9 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 60s\nmax_connections_per_ip
     ok(1 <= len(lines) <= 2 + int(time.monotonic() - t0) + 1,
        "accept failures logged at most once a second (%d lines)" % len(lines))
     ok(any("count=" in l for l in lines), "with a count (%s)" % (lines[:1],))
+    ok(gw.proc.poll() is None, "the daemon is still running")
+    clean_stop(gw, "out of descriptors")
     for h in held:
         h.close()
-    ok(gw.proc.poll() is None, "the daemon is still running")
 
 done_testing()

@@ -112,5 +112,8 @@ ok(set_clock(10 * 60 + 5), "clock +10 min")
 _, r = sms(PO, "FOUND %s 4321" % case_no)
 is_(case_state(case_no), "found", "after pin_lockout (10 min) the right PIN works again")
 
+code, _ = gw.stop()
+is_(code, 0, "the daemon stops cleanly")
+ok(gw.sanitizer_report() is None, "no sanitizer report")
 gw.close()
 done_testing()
