@@ -46,6 +46,18 @@ def read_all(s, deadline_s=10.0):
     return b"".join(chunks), None
 
 
+def healthz_ok(gw, source="127.0.0.1"):
+    """One GET /healthz on a new connection from source: answered 200?"""
+    try:
+        s = connect(gw, source=source, timeout=2.0)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw, _ = read_all(s, 2.0)
+        s.close()
+        return raw.startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
 def json_error(raw):
     """(status, content type, parsed JSON body or None) of a raw HTTP answer."""
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -159,24 +171,10 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 2s\nmax_connections_per_ip 
     ok(isinstance(body, dict) and "connections" in body.get("error", ""),
        "the 503 is JSON and says why (%r)" % (body,))
     ok(closed is not None, "and is closed")
-    other = connect(gw, source="127.0.0.2")
-    other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    raw, _ = read_all(other, 5.0)
-    other.close()
-    ok(raw.startswith(b"HTTP/1.1 200"), "another address is served meanwhile")
+    ok(healthz_ok(gw, "127.0.0.2"), "another address is served meanwhile")
     for h in held:
         h.close()
-
-    def healthz_from_loopback():
-        try:
-            s = connect(gw)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            raw, _ = read_all(s, 2.0)
-            s.close()
-            return raw.startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
-    ok(wait_until(healthz_from_loopback, 5.0), "once they close, 127.0.0.1 is served again")
+    ok(wait_until(lambda: healthz_ok(gw), 5.0), "once they close, 127.0.0.1 is served again")
     ok("event=too_many_connections" in gw.log(), "the refusal has a log line")
     clean_stop(gw, "timeouts and the cap")
 
@@ -198,17 +196,7 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 60s\nmax_connections_per_ip
             break
     diag("%d idle connections opened against a limit of 64 descriptors" % len(held))
     t0 = time.monotonic()
-
-    def healthz():
-        try:
-            s = connect(gw, timeout=2.0)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            raw, _ = read_all(s, 2.0)
-            s.close()
-            return raw.startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
-    ok(wait_until(healthz, 10.0), "/healthz answers while idle connections exceed the fd limit")
+    ok(wait_until(lambda: healthz_ok(gw), 10.0), "/healthz answers while idle connections exceed the fd limit")
     elapsed = time.monotonic() - t0
     ok(elapsed < 10.0, "within %.1f s (request_timeout is 60 s)" % elapsed)
     time.sleep(2.5)  # the log's rate is what is measured: let it run
