@@ -6,10 +6,12 @@
 #include "gateway/alerts.h"
 #include "gateway/areas.h"
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/routes.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
@@ -37,6 +39,26 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         alerts_tick(d);
 }
 static double shutdown_started_ms;
+
+/* ---- the hooks that let the lower modules report without calling upwards ---- */
+
+/* The outbox has committed rows that may be due: the sender sends them (soon). */
+static void outbox_ready(struct tl_daemon *d)
+{
+    sender_kick(d->sender);
+}
+
+/* Before the sender claims: the callbacks' open group commits. */
+static void sender_before_claim(struct tl_daemon *d)
+{
+    group_flush(d->group);
+}
+
+/* An aggregator's opt-out of a number is a STOP for it (commands.h). */
+static const struct tl_sender_hooks sender_hooks = {
+    .before_claim = sender_before_claim,
+    .opted_out = commands_opt_out,
+};
 
 
 /* Polls every 20 ms until nothing is in flight or the grace time is over. */
@@ -143,19 +165,20 @@ int daemon_run(struct tl_config *cfg)
         event_config_free(evcfg);
     }
     /* Before any event exists: priorities of group.h. */
-    if (d.base == NULL || event_base_priority_init(d.base, GROUP_LOOP_PRIORITIES) != 0 ||
+    if (d.base == NULL || event_base_priority_init(d.base, DAEMON_LOOP_PRIORITIES) != 0 ||
         group_new(&d, &d.group) != TL_OK) {
         log_error("daemon", "event=start_failed reason=event_base");
         status = 1;
         goto out;
     }
-    if (sender_new(&d, &d.sender, &cause) != TL_OK) {
+    d.outbox_ready = outbox_ready;
+    if (sender_new(&d, &sender_hooks, &d.sender, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=sender detail=\"%s\"", cause);
         free(cause);
         status = 1;
         goto out;
     }
-    if (http_start(&d, &d.http, &cause) != TL_OK) {
+    if (http_start(&d, http_routes, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
         status = 1;

@@ -7,7 +7,6 @@
 #include "gateway/daemon.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "common/buf.h"
 #include "common/result.h"
@@ -50,7 +49,7 @@ int group_new(struct tl_daemon *d, struct tl_group **out)
     g->d = d;
     g->flush_ev = event_new(d->base, -1, 0, flush_cb, g);
     if (g->flush_ev == NULL ||
-        event_priority_set(g->flush_ev, GROUP_FLUSH_PRIORITY) != 0) {
+        event_priority_set(g->flush_ev, DAEMON_PRIORITY_CALLBACKS) != 0) {
         if (g->flush_ev != NULL)
             event_free(g->flush_ev);
         free(g);
@@ -135,7 +134,7 @@ void group_flush(struct tl_group *g)
     g->nheld = 0;
     /* What the callbacks queued can be sent now that it is committed. */
     if (committed)
-        sender_kick(g->d->sender);
+        daemon_outbox_ready(g->d);
 }
 
 void group_fail(struct tl_group *g)

@@ -15,10 +15,8 @@
  */
 #include "gateway/sender.h"
 #include "gateway/clock.h"
-#include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
-#include "gateway/group.h"
 #include "gateway/log.h"
 #include "gateway/store.h"
 #include "parsers/gsm7.h"
@@ -66,6 +64,7 @@ struct sender_transfer {
 
 struct tl_sender {
     struct tl_daemon *d;
+    struct tl_sender_hooks hooks;
     CURLM *multi;
     struct event *curl_timer;
     struct event *kick;
@@ -255,8 +254,8 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
             break;
         case TL_SEND_OPTED_OUT: /* a permanent failure, and STOP for the number */
         case TL_SEND_PERMFAIL:
-            if (outcomes[i].result == TL_SEND_OPTED_OUT)
-                commands_opt_out(d, ch->conf, t->msgs[i].phone);
+            if (outcomes[i].result == TL_SEND_OPTED_OUT && ch->sender->hooks.opted_out != NULL)
+                ch->sender->hooks.opted_out(d, ch->conf, t->msgs[i].phone);
             r->state = TL_OUTBOX_FAILED;
             failed++;
             break;
@@ -458,7 +457,8 @@ static void pump(struct sender_channel *ch)
         size_t n;
         int64_t now_ms = clock_now_ms();
         /* Only committed rows are sent: end the callbacks' open group first. */
-        group_flush(s->d->group);
+        if (s->hooks.before_claim != NULL)
+            s->hooks.before_claim(s->d);
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
             log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                       store_errmsg(s->d->store));
@@ -537,7 +537,8 @@ void sender_kick(struct tl_sender *s)
         event_active(s->kick, EV_TIMEOUT, 0);
 }
 
-int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
+int sender_new(struct tl_daemon *d, const struct tl_sender_hooks *hooks, struct tl_sender **out,
+               char **cause)
 {
     struct tl_sender *s = xcalloc(1, sizeof(*s));
     int64_t recovered;
@@ -548,6 +549,8 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
         return TL_ERR_IO;
     }
     s->d = d;
+    if (hooks != NULL)
+        s->hooks = *hooks;
     s->multi = curl_multi_init();
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
@@ -556,8 +559,8 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
     s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
     s->kick = event_new(d->base, -1, 0, kick_cb, s);
-    /* A kick runs after the callbacks ready in this pass and the group's flush (group.h). */
-    event_priority_set(s->kick, GROUP_LOOP_PRIORITIES - 1);
+    /* A kick runs after the callbacks ready in this pass and the group's flush (daemon.h). */
+    event_priority_set(s->kick, DAEMON_PRIORITY_SENDER);
     s->nchannels = d->cfg->nchannels;
     s->channels = xcalloc(s->nchannels ? s->nchannels : 1, sizeof(*s->channels));
     for (size_t i = 0; i < s->nchannels; i++) {
