@@ -9,6 +9,12 @@
  * transfer ends its answer is classified by the provider and the outcomes
  * go to the outbox in one transaction; then the pump runs again.
  *
+ * An answer 429 or 503 with Retry-After pauses its channel until then (at
+ * most [outbox] retry_max): no request starts on it, and the request's
+ * messages are due again no sooner. Waits on the wall clock (a retry's due
+ * time, a pause) are re-checked at least every SENDER_RECHECK_MS, so a
+ * step of the clock (NTP, the test clock) is noticed within that time.
+ *
  * Ownership: a struct sender_transfer owns its claimed messages, the
  * provider's request description and the curl easy handle, and is freed
  * when its transfer ends (or at shutdown).
@@ -31,8 +37,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_RESPONSE_BYTES (256 * 1024)
+#define SENDER_RECHECK_MS 1000.0
 
 struct sender_channel {
     struct tl_sender *sender;
@@ -44,6 +52,8 @@ struct sender_channel {
     double burst;       /* bucket size */
     double refilled_ms; /* monotonic time of the last refill */
     bool draining;      /* the last claim was a full batch: a bulk queue is being sent */
+    int64_t paused_until_ms; /* Retry-After: no request starts before (clock_now_ms); 0 none */
+    bool waiting_due;        /* the wake re-checks a wall-clock due time: claim only if due */
     struct event *wake; /* when tokens or due messages come */
 };
 
@@ -59,6 +69,7 @@ struct sender_transfer {
     struct tl_buf response;
     bool response_truncated;
     double started_ms;
+    int64_t retry_after_ms; /* the answer's Retry-After (429/503) from now, or 0 */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -219,6 +230,54 @@ static int64_t backoff_ms(const struct tl_config *cfg, int attempts)
     return (int64_t)ms;
 }
 
+/*
+ * Milliseconds a 429 or 503 answer asks us to wait (Retry-After: seconds, or
+ * an HTTP date), at most retry_max; 0 for any other answer, no header, or a
+ * value that cannot be read.
+ */
+static int64_t retry_after_ms(const struct tl_config *cfg, CURL *easy, long status)
+{
+    struct curl_header *h = NULL;
+    double seconds = -1;
+
+    if ((status != 429 && status != 503) ||
+        curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return 0;
+    const char *v = h->value;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        char *end;
+        double n = strtod(v, &end);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (*end == '\0')
+            seconds = n;
+    } else {
+        time_t at = curl_getdate(v, NULL);
+        if (at > 0)
+            seconds = (double)at - (double)clock_now_ms() / 1000.0;
+    }
+    if (!(seconds > 0))
+        return 0;
+    if (seconds > cfg->retry_max)
+        seconds = cfg->retry_max;
+    return (int64_t)(seconds * 1000.0);
+}
+
+/* Pauses the channel for a Retry-After; one log line when a pause begins. */
+static void channel_pause(struct sender_channel *ch, int64_t now_ms, int64_t ms, long status)
+{
+    bool was_paused = ch->paused_until_ms > now_ms;
+
+    if (now_ms + ms <= ch->paused_until_ms)
+        return;
+    ch->paused_until_ms = now_ms + ms;
+    if (!was_paused)
+        log_warn("sender", "event=paused channel=%s http=%ld seconds=%.0f reason=retry_after",
+                 ch->conf->name, status, (double)ms / 1000.0);
+}
+
 /* Turns provider outcomes into outbox results, stores them and logs the request. */
 static void transfer_record(struct sender_transfer *t, long http_status, const char *why)
 {
@@ -232,11 +291,16 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
 
     ch->provider->classify_send(ch->conf, t->out, t->n, http_status, tl_buf_str(&t->response),
                                 t->response.len, outcomes);
+    if (t->retry_after_ms > 0)
+        channel_pause(ch, now_ms, t->retry_after_ms, http_status);
     for (size_t i = 0; i < t->n; i++) {
         struct tl_outbox_result *r = &results[i];
         r->id = t->msgs[i].id;
         r->provider_id = outcomes[i].provider_id;
-        r->error = outcomes[i].error ? outcomes[i].error : why;
+        /* No answer: curl's reason (refused, timed out) says more than the provider's. */
+        r->error = why != NULL && http_status == 0 ? why
+                   : outcomes[i].error           ? outcomes[i].error
+                                                 : why;
         switch (outcomes[i].result) {
         case TL_SEND_SENT:
             r->state = TL_OUTBOX_SENT;
@@ -247,8 +311,11 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
                 r->state = TL_OUTBOX_FAILED;
                 failed++;
             } else {
+                int64_t wait = backoff_ms(d->cfg, t->msgs[i].attempts);
+                if (wait < t->retry_after_ms)
+                    wait = t->retry_after_ms; /* due again no sooner than the aggregator asked */
                 r->state = TL_OUTBOX_QUEUED;
-                r->next_attempt_ms = now_ms + backoff_ms(d->cfg, t->msgs[i].attempts);
+                r->next_attempt_ms = now_ms + wait;
                 retry++;
             }
             break;
@@ -291,8 +358,10 @@ static void check_multi_info(struct tl_sender *s)
         CURLcode code = msg->data.result;
 
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-        if (code == CURLE_OK)
+        if (code == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+            t->retry_after_ms = retry_after_ms(s->d->cfg, easy, status);
+        }
         curl_multi_remove_handle(s->multi, easy);
         /* Every transfer that ended in this turn is recorded in one transaction. */
         if (!tx)
@@ -419,6 +488,7 @@ static void refill(struct sender_channel *ch)
 
 static void wake_in(struct sender_channel *ch, double ms)
 {
+    ch->waiting_due = false;
     if (ms < 1)
         ms = 1;
     struct timeval tv = {(long)(ms / 1000), (long)fmod(ms, 1000.0) * 1000};
@@ -431,6 +501,15 @@ static void pump(struct sender_channel *ch)
     size_t cap = (size_t)ch->conf->concurrency;
 
     while (!s->stopping && ch->inflight < cap) {
+        if (ch->paused_until_ms > 0) {
+            int64_t left = ch->paused_until_ms - clock_now_ms();
+            if (left > 0) {
+                wake_in(ch, fmin((double)left, SENDER_RECHECK_MS));
+                return;
+            }
+            ch->paused_until_ms = 0;
+            log_info("sender", "event=resumed channel=%s", ch->conf->name);
+        }
         refill(ch);
         if (ch->tokens < 1) {
             wake_in(ch, (1 - ch->tokens) * 1000.0 / ch->conf->rate);
@@ -469,8 +548,10 @@ static void pump(struct sender_channel *ch)
         if (n == 0) {
             free(msgs);
             int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);
-            if (due > 0)
-                wake_in(ch, (double)(due - now_ms));
+            if (due > 0) {
+                wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
+                ch->waiting_due = true;
+            }
             return;
         }
         ch->tokens -= (double)n;
@@ -521,6 +602,18 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (ch->waiting_due) {
+        /* A wall-clock re-check: a read; the claim (a write) only once something is due. */
+        int64_t due = store_outbox_next_due(ch->sender->d->store, ch->conf->name);
+        int64_t now_ms = clock_now_ms();
+        if (due == 0)
+            return; /* nothing queued: the next kick pumps */
+        if (due > now_ms) {
+            wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
+            ch->waiting_due = true;
+            return;
+        }
+    }
     pump(ch);
 }
 
