@@ -28,15 +28,41 @@
 static struct event *shutdown_timer;
 static struct event *tick_timer;
 
-/* Once a second: escalation stages that came due, redaction of old cases. */
+/*
+ * Once a second: a store that failed a write is tried again (so it is seen
+ * to recover without traffic), then escalation stages that came due and
+ * redaction of old cases.
+ */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct tl_daemon *d = arg;
 
     (void)fd;
     (void)what;
-    if (!d->stopping)
-        alerts_tick(d);
+    if (d->stopping)
+        return;
+    if (!store_writable(d->store, NULL))
+        store_write_probe(d->store);
+    alerts_tick(d);
+}
+
+/* One log line per change of the store's write health (store_on_health). */
+static void store_health_cb(void *arg, bool writable, const char *reason, long failures)
+{
+    static double since_ms;
+    char esc[LOG_PEER_BUFSZ];
+
+    (void)arg;
+    if (writable) {
+        log_warn("store", "event=writable_again after_s=%.1f failed_writes=%ld",
+                 (clock_mono_ms() - since_ms) / 1000.0, failures);
+        return;
+    }
+    since_ms = clock_mono_ms();
+    log_error("store",
+              "event=unwritable reason=%s (callbacks are answered 503 until it recovers; "
+              "/healthz says why)",
+              log_peer(reason, strlen(reason), esc));
 }
 static double shutdown_started_ms;
 
@@ -150,6 +176,7 @@ int daemon_run(struct tl_config *cfg)
         areas_free(d.gz);
         return 1;
     }
+    store_on_health(d.store, store_health_cb, &d);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*

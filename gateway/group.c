@@ -117,8 +117,9 @@ void group_flush(struct tl_group *g)
         store_tx_rollback(g->d->store);
         committed = false;
     } else if (!(committed = store_tx_commit(g->d->store) == TL_OK)) {
-        log_error("group", "event=commit_failed held=%zu detail=\"%s\"", g->nheld,
-                  store_errmsg(g->d->store));
+        /* The store's own change of state is logged once (daemon.c); each failed flush is detail. */
+        LOG_AT(store_writable(g->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "group",
+               "event=commit_failed held=%zu detail=\"%s\"", g->nheld, store_errmsg(g->d->store));
         store_tx_rollback(g->d->store);
     }
     g->failed = false;

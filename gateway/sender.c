@@ -15,6 +15,12 @@
  * time, a pause) are re-checked at least every SENDER_RECHECK_MS, so a
  * step of the clock (NTP, the test clock) is noticed within that time.
  *
+ * Results that cannot be stored (the store failing: disk full, read-only,
+ * locked) are kept in memory, copied, and stored again before anything new
+ * is claimed, so a fault neither loses what the aggregator said nor leaves
+ * rows 'sending' until a restart; only a stop during the fault does that
+ * (those rows are requeued at start and may go twice).
+ *
  * Ownership: a struct sender_transfer owns its claimed messages, the
  * provider's request description and the curl easy handle, and is freed
  * when its transfer ends (or at shutdown).
@@ -73,6 +79,14 @@ struct sender_transfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Results stored in an open transaction or not stored at all; strings owned. */
+struct sender_unsaved {
+    struct sender_unsaved *next;
+    const char *channel; /* the channel's conf name: lives as long as the daemon */
+    struct tl_outbox_result *r;
+    size_t n;
+};
+
 struct tl_sender {
     struct tl_daemon *d;
     struct tl_sender_hooks hooks;
@@ -84,6 +98,10 @@ struct tl_sender {
     size_t inflight;
     struct sender_transfer *transfers; /* in flight, for shutdown */
     bool stopping;
+    bool in_turn;                  /* check_multi_info's transaction is open */
+    bool store_down;               /* ... or could not begin: keep results, do not try */
+    struct sender_unsaved *turn;   /* results in that transaction, until it commits */
+    struct sender_unsaved *unsaved; /* results to store again */
 };
 
 static void transfer_link(struct tl_sender *s, struct sender_transfer *t)
@@ -218,6 +236,90 @@ static void transfer_free(struct sender_transfer *t)
     free(t);
 }
 
+static struct sender_unsaved *unsaved_copy(const char *channel,
+                                           const struct tl_outbox_result *r, size_t n)
+{
+    struct sender_unsaved *u = xcalloc(1, sizeof(*u));
+
+    u->channel = channel;
+    u->n = n;
+    u->r = xcalloc(n ? n : 1, sizeof(*u->r));
+    for (size_t i = 0; i < n; i++) {
+        u->r[i] = r[i];
+        u->r[i].provider_id = r[i].provider_id ? xstrdup(r[i].provider_id) : NULL;
+        u->r[i].error = r[i].error ? xstrdup(r[i].error) : NULL;
+    }
+    return u;
+}
+
+static void unsaved_free_all(struct sender_unsaved *u)
+{
+    while (u != NULL) {
+        struct sender_unsaved *next = u->next;
+        for (size_t i = 0; i < u->n; i++) {
+            free((char *)u->r[i].provider_id);
+            free((char *)u->r[i].error);
+        }
+        free(u->r);
+        free(u);
+        u = next;
+    }
+}
+
+/* Moves a list onto the front of the results to store again. */
+static void unsaved_keep(struct tl_sender *s, struct sender_unsaved *list)
+{
+    while (list != NULL) {
+        struct sender_unsaved *next = list->next;
+        list->next = s->unsaved;
+        s->unsaved = list;
+        list = next;
+    }
+}
+
+/* Stores what could not be stored before; false while the store still fails. */
+static bool unsaved_store(struct tl_sender *s)
+{
+    size_t n = 0;
+
+    while (s->unsaved != NULL) {
+        struct sender_unsaved *u = s->unsaved;
+        if (store_outbox_results(s->d->store, u->channel, u->r, u->n, clock_now()) != TL_OK)
+            return false;
+        n += u->n;
+        s->unsaved = u->next;
+        u->next = NULL;
+        unsaved_free_all(u);
+    }
+    if (n > 0)
+        log_info("sender", "event=results_stored_late messages=%zu", n);
+    return true;
+}
+
+/*
+ * Stores a request's results (borrowed); inside the turn's transaction a
+ * copy is kept until it commits, and results that cannot be stored are
+ * kept to be stored again.
+ */
+static void results_store(struct tl_sender *s, const char *channel,
+                          const struct tl_outbox_result *r, size_t n, int64_t now_ms)
+{
+    struct tl_store *st = s->d->store;
+
+    if (s->store_down || store_outbox_results(st, channel, r, n, now_ms / 1000) != TL_OK) {
+        LOG_AT(store_writable(st, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+               "event=store_failed channel=%s n=%zu detail=\"%s\" (kept to store again)",
+               channel, n, store_errmsg(st));
+        unsaved_keep(s, unsaved_copy(channel, r, n));
+        return;
+    }
+    if (s->in_turn) {
+        struct sender_unsaved *u = unsaved_copy(channel, r, n);
+        u->next = s->turn;
+        s->turn = u;
+    }
+}
+
 /* Milliseconds to wait before attempt number `attempts` + 1: base·2^(attempts-1), capped, 50–100% jitter. */
 static int64_t backoff_ms(const struct tl_config *cfg, int attempts)
 {
@@ -328,9 +430,7 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
             break;
         }
     }
-    if (store_outbox_results(d->store, ch->conf->name, results, t->n, now_ms / 1000) != TL_OK)
-        log_error("sender", "event=store_failed channel=%s n=%zu detail=\"%s\"", ch->conf->name,
-                  t->n, store_errmsg(d->store));
+    results_store(ch->sender, ch->conf->name, results, t->n, now_ms);
     log_info("sender",
              "event=request channel=%s recipients=%zu http=%ld sent=%zu retry=%zu failed=%zu "
              "ms=%.1f%s%s",
@@ -347,7 +447,7 @@ static void check_multi_info(struct tl_sender *s)
 {
     CURLMsg *msg;
     int left;
-    bool finished = false, tx = false;
+    bool finished = false, tx = false, tried = false;
 
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
@@ -364,8 +464,12 @@ static void check_multi_info(struct tl_sender *s)
         }
         curl_multi_remove_handle(s->multi, easy);
         /* Every transfer that ended in this turn is recorded in one transaction. */
-        if (!tx)
-            tx = store_tx_begin(s->d->store) == TL_OK;
+        if (!tried) {
+            /* Once per turn: a store that cannot begin is not asked again for each transfer. */
+            tried = true;
+            s->in_turn = tx = store_tx_begin(s->d->store) == TL_OK;
+            s->store_down = !tx;
+        }
         transfer_unlink(s, t);
         transfer_record(t, status,
                         code == CURLE_OK ? NULL
@@ -375,10 +479,17 @@ static void check_multi_info(struct tl_sender *s)
         transfer_free(t);
         finished = true;
     }
+    s->in_turn = s->store_down = false;
     if (tx && store_tx_commit(s->d->store) != TL_OK) {
-        log_error("sender", "event=store_failed detail=\"%s\"", store_errmsg(s->d->store));
-        store_tx_rollback(s->d->store); /* the rows stay 'sending' and are retried after a restart */
+        LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+               "event=store_failed detail=\"%s\" (results kept to store again)",
+               store_errmsg(s->d->store));
+        store_tx_rollback(s->d->store);
+        unsaved_keep(s, s->turn);
+    } else {
+        unsaved_free_all(s->turn);
     }
+    s->turn = NULL;
     if (finished)
         sender_kick(s);
 }
@@ -501,6 +612,11 @@ static void pump(struct sender_channel *ch)
     size_t cap = (size_t)ch->conf->concurrency;
 
     while (!s->stopping && ch->inflight < cap) {
+        /* Results that could not be stored go first; nothing new while the store fails. */
+        if (s->unsaved != NULL && !unsaved_store(s)) {
+            wake_in(ch, 1000);
+            return;
+        }
         if (ch->paused_until_ms > 0) {
             int64_t left = ch->paused_until_ms - clock_now_ms();
             if (left > 0) {
@@ -539,7 +655,7 @@ static void pump(struct sender_channel *ch)
         if (s->hooks.before_claim != NULL)
             s->hooks.before_claim(s->d);
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
-            log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
+            LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                       store_errmsg(s->d->store));
             wake_in(ch, 1000);
             return;
@@ -698,6 +814,10 @@ void sender_free(struct tl_sender *s)
         curl_multi_remove_handle(s->multi, t->easy);
         transfer_free(t);
     }
+    if (s->unsaved != NULL)
+        log_warn("sender", "event=results_lost (the store failed until the stop; those rows go "
+                           "again at the next start)");
+    unsaved_free_all(s->unsaved);
     for (size_t i = 0; i < s->nchannels; i++)
         event_free(s->channels[i].wake);
     free(s->channels);

@@ -6,6 +6,7 @@
 #define TALAASH_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Cached prepared statements; store_close() finalizes every member. */
@@ -37,6 +38,11 @@ struct tl_store {
     } cache[STORE_STMT_CACHE];
     size_t ncache;
     int tx_depth; /* store_tx_begin levels open: 1 = BEGIN, more = savepoints */
+    /* Write health (store_writable): the reason while unwritable, "" when writable. */
+    char unwritable[200];
+    long write_failures; /* outermost begins/commits failed since the store became unwritable */
+    void (*health_cb)(void *arg, bool writable, const char *reason, long failures);
+    void *health_arg;
     struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
 };
 
