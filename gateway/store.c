@@ -282,8 +282,11 @@ static void note_write(struct tl_store *st, bool ok, const char *why)
     if (st->unwritable[0] != '\0')
         return;
     int code = sqlite3_extended_errcode(st->db);
-    snprintf(st->unwritable, sizeof(st->unwritable), "%s (%s: %s)", why, sqlite3_errstr(code),
-             sqlite3_errmsg(st->db));
+    const char *msg = sqlite3_errmsg(st->db), *str = sqlite3_errstr(code);
+    if (strcmp(msg, str) == 0)
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s", why, msg);
+    else
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s (%s)", why, msg, str);
     if (st->health_cb != NULL)
         st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
 }
