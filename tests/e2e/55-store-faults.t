@@ -28,7 +28,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing, skip_all  # noqa: E402
-from talaash import Gateway, wait_until  # noqa: E402
+from talaash import Gateway, stop_and_check, wait_until  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -224,12 +224,7 @@ try:
     is_(db.execute("PRAGMA integrity_check").fetchall(), [("ok",)], "the store's integrity holds")
     db.close()
 finally:
-    code, _ = gw.stop()
-    is_(code, 0, "the gateway exits 0")
-    report = gw.sanitizer_report()
-    ok(report is None, "no sanitizer report")
-    if report:
-        diag(report)
+    stop_and_check(gw)
     if os.environ.get("TALAASH_TEST_KEEP"):
         diag("log: " + gw.log_path)
     gw.close()

@@ -16,14 +16,13 @@ sooner; wave 1 ends exactly 8 expired and never reached the aggregator,
 wave 2 exactly 8 sent, each volunteer answered once; the backlog drains at
 the channel's rate; an aggregator's opt-out (generic "opted_out") is a STOP."""
 
-import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, wait_until, write_clock  # noqa: E402
+from talaash import Gateway, stop_and_check, wait_until, write_clock  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
 
 N = 8           # volunteers
@@ -229,12 +228,7 @@ try:
     is_(gw.sql("SELECT state FROM outbox WHERE case_id = ? AND phone = ?", (case3, volunteers[0])),
         [("failed",)], "its alert is failed")
 finally:
-    code, _ = gw.stop()
-    is_(code, 0, "the gateway exits 0")
-    report_ = gw.sanitizer_report()
-    ok(report_ is None, "no sanitizer report")
-    if report_:
-        diag(report_)
+    stop_and_check(gw)
     gw.close()
     mock.stop()
     os.unlink(clock_file)
