@@ -154,7 +154,8 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         store_close(st);
         return TL_ERR_STORE;
     }
-    sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
+    st->busy_timeout_ms = (int)busy_timeout_ms;
+    sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
     /*
      * 8 KiB pages for a new store (an existing one keeps its own: the size
@@ -274,6 +275,7 @@ static void note_write(struct tl_store *st, bool ok, const char *why)
         long failures = st->write_failures;
         st->unwritable[0] = '\0';
         st->write_failures = 0;
+        sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
         if (st->health_cb != NULL)
             st->health_cb(st->health_arg, true, NULL, failures);
         return;
@@ -287,6 +289,8 @@ static void note_write(struct tl_store *st, bool ok, const char *why)
         snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s", why, msg);
     else
         snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s (%s)", why, msg, str);
+    if (st->busy_timeout_ms > STORE_BUSY_UNWRITABLE_MS)
+        sqlite3_busy_timeout(st->db, STORE_BUSY_UNWRITABLE_MS);
     if (st->health_cb != NULL)
         st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
 }

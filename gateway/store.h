@@ -50,8 +50,10 @@ const char *store_errmsg(struct tl_store *st);
  * (the disk full, the file read-only, a lock held by another process past
  * busy_timeout) makes the store unwritable, with a reason such as
  * "SQLITE_FULL: database or disk is full", until a write transaction
- * commits again: a caller's, or store_write_probe's. The connection itself
- * stays usable throughout; nothing needs reopening.
+ * commits again: a caller's, or store_write_probe's. Meanwhile a write
+ * waits at most 100 ms for a lock, not the whole busy_timeout, so a lock
+ * fault answers each callback quickly. The connection stays usable
+ * throughout; nothing needs reopening.
  */
 bool store_writable(struct tl_store *st, const char **reason);
 /*

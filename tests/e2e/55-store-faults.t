@@ -65,7 +65,8 @@ sender = 21512
 rate = 1000
 """ % mock.url
 # The store lives on the small filesystem; its [store] section (written by Gateway) also gets
-# a short busy_timeout, so a held lock fails a write within 200 ms.
+# busy_timeout = 1000: the first write under a held lock waits that long, the next ones
+# (the store known unwritable) at most 100 ms.
 gw = Gateway(channels=channels)
 gw.db_path = os.path.join(mnt, "talaash.db")
 _write = gw.write_config
@@ -75,7 +76,7 @@ def write_config():
     _write()
     with open(gw.conf_path) as f:
         text = f.read()
-    text = text.replace("[store]\n", "[store]\nbusy_timeout = 200\n", 1)
+    text = text.replace("[store]\n", "[store]\nbusy_timeout = 1000\n", 1)
     with open(gw.conf_path, "w") as f:
         f.write(text)
 
@@ -151,8 +152,16 @@ try:
     locker = sqlite3.connect(gw.db_path, timeout=5, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")
     n_unw, n_wr = log_count("event=unwritable"), log_count("event=writable_again")
-    statuses = [sms("HELP") for _ in range(3)]
-    is_(statuses, [503] * 3, "locked: callbacks are 503 (the aggregator retries)")
+    t0 = time.monotonic()
+    statuses = [sms("HELP")]
+    t1 = time.monotonic()
+    statuses += [sms("HELP") for _ in range(3)]
+    t2 = time.monotonic()
+    is_(statuses, [503] * 4, "locked: callbacks are 503 (the aggregator retries)")
+    ok(t1 - t0 >= 0.9, "the first waited busy_timeout for the lock (%.2f s)" % (t1 - t0))
+    # Each write on the loop (these 3, the 4 replies' results arriving) now waits at most 100 ms;
+    # with the whole busy_timeout it would be 7 s.
+    ok(t2 - t1 < 2.5, "the next 3, the store known unwritable, waited briefly (%.2f s)" % (t2 - t1))
     status, body = health()
     is_(status, 503, "locked: /healthz is 503")
     ok("locked" in body and '"reason"' in body, "with the reason: %s" % body.strip())
