@@ -4,7 +4,7 @@
 
   T    0 – 1200 s  connection refused (the mock is not running)
   T 1200 – 2400 s  it accepts and never answers (timeouts)
-  T 2400 – 3600 s  429 with Retry-After: 300
+  T 2400 – 3600 s  429 with Retry-After: 300, then with an HTTP date 200 s ahead
   T 3600 –         back to normal
 
 Two alert waves to the same 8 volunteers: wave 1 at T=0 expires at
@@ -16,7 +16,9 @@ sooner; wave 1 ends exactly 8 expired and never reached the aggregator,
 wave 2 exactly 8 sent, each volunteer answered once; the backlog drains at
 the channel's rate; an aggregator's opt-out (generic "opted_out") is a STOP."""
 
+import email.utils
 import os
+import re
 import sys
 import time
 
@@ -175,22 +177,35 @@ try:
     first = mock.stats()["requests"]
     ok(first <= 4, "only the requests already in flight (concurrency 4) went: %d" % first)
     paused_rows = alert_rows("error LIKE '%429%'")
-    ok(all(r[5] - r[6] * 1000 >= RETRY_AFTER * 1000 - 1500 for r in paused_rows),
-       "the 429'd rows are due again no sooner than Retry-After (%d rows)" % len(paused_rows))
+    ok(len(paused_rows) == first and
+       all(r[5] - r[6] * 1000 >= RETRY_AFTER * 1000 - 1500 for r in paused_rows),
+       "the %d rows answered 429 are due again no sooner than Retry-After (%d rows)"
+       % (first, len(paused_rows)))
     set_clock(3000 + RETRY_AFTER - 60)
     time.sleep(1.2)
     is_(mock.stats()["requests"], first, "T=3240: channel still paused, no request (other rows are due)")
-    set_clock(3000 + RETRY_AFTER + 5)
+    # Now Retry-After as an HTTP date, 200 s ahead on the daemon's (test) clock.
+    resume_at = 3000 + RETRY_AFTER + 5
+    date = email.utils.formatdate(time.time() + resume_at + 200, usegmt=True)
+    mock.behaviour([{"path_prefix": "/generic/send", "status": 429, "retry_after": date,
+                     "body": {"error": "slow down"}}])
+    set_clock(resume_at)
     ok(wait_until(lambda: mock.stats()["requests"] > first, 5),
-       "T=3305: the pause is over, the channel sends again (429 again)")
+       "T=3305: the pause is over, the channel sends again (429 again, Retry-After: %s)" % date)
     ok(wait_until(lambda: "event=resumed channel=alerts" in gw.log(), 5), "and logs that it resumed")
+    ok(wait_until(lambda: re.search(r"event=paused channel=alerts http=429 seconds=(19[5-9]|200) ",
+                                    gw.log()), 5), "a Retry-After date pauses it until then (200 s)")
+    time.sleep(1.2)
+    second = mock.stats()["requests"]
+    set_clock(resume_at + 150)
+    time.sleep(1.2)
+    is_(mock.stats()["requests"], second, "T=3455: still paused by the date")
     log = gw.log()
     is_(log.count("event=paused channel=alerts"), 2,
         "one pause line per pause, not per 429 (two pauses so far)")
 
     # ---- back: the backlog drains at the rate ----
     mock.reset()
-    drain_from = time.time()
     # T=3950: every row is due (the last tries were at T=3305, due within retry_max), wave 1
     # expired at T=2700, wave 2 (reported at T=1300) expires at T=4000.
     set_clock(3950)
