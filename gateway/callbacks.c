@@ -92,8 +92,8 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
     if (group_join(d->group) == TL_OK)
         return true;
     LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
-               "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
-              store_errmsg(d->store));
+           "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
+           store_errmsg(d->store));
     http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
     return false;
 }
@@ -167,7 +167,7 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
         LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
                "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -260,7 +260,7 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (rc == TL_ERR_STORE) {
         LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
                "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -318,7 +318,7 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
     if (rc == TL_ERR_STORE) {
         LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
                "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }

@@ -86,7 +86,6 @@ static const struct tl_sender_hooks sender_hooks = {
     .opted_out = commands_opt_out,
 };
 
-
 /* Polls every 20 ms until nothing is in flight or the grace time is over. */
 static void shutdown_tick_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -98,9 +98,9 @@ struct tl_sender {
     size_t inflight;
     struct sender_transfer *transfers; /* in flight, for shutdown */
     bool stopping;
-    bool in_turn;                  /* check_multi_info's transaction is open */
-    bool store_down;               /* ... or could not begin: keep results, do not try */
-    struct sender_unsaved *turn;   /* results in that transaction, until it commits */
+    bool in_turn;                   /* check_multi_info's transaction is open */
+    bool store_down;                /* ... or could not begin: keep results, do not try */
+    struct sender_unsaved *turn;    /* results in that transaction, until it commits */
     struct sender_unsaved *unsaved; /* results to store again */
 };
 
@@ -236,8 +236,8 @@ static void transfer_free(struct sender_transfer *t)
     free(t);
 }
 
-static struct sender_unsaved *unsaved_copy(const char *channel,
-                                           const struct tl_outbox_result *r, size_t n)
+static struct sender_unsaved *unsaved_copy(const char *channel, const struct tl_outbox_result *r,
+                                           size_t n)
 {
     struct sender_unsaved *u = xcalloc(1, sizeof(*u));
 
@@ -308,8 +308,8 @@ static void results_store(struct tl_sender *s, const char *channel,
 
     if (s->store_down || store_outbox_results(st, channel, r, n, now_ms / 1000) != TL_OK) {
         LOG_AT(store_writable(st, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
-               "event=store_failed channel=%s n=%zu detail=\"%s\" (kept to store again)",
-               channel, n, store_errmsg(st));
+               "event=store_failed channel=%s n=%zu detail=\"%s\" (kept to store again)", channel,
+               n, store_errmsg(st));
         unsaved_keep(s, unsaved_copy(channel, r, n));
         return;
     }
@@ -401,8 +401,8 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
         r->provider_id = outcomes[i].provider_id;
         /* No answer: curl's reason (refused, timed out) says more than the provider's. */
         r->error = why != NULL && http_status == 0 ? why
-                   : outcomes[i].error           ? outcomes[i].error
-                                                 : why;
+                   : outcomes[i].error             ? outcomes[i].error
+                                                   : why;
         switch (outcomes[i].result) {
         case TL_SEND_SENT:
             r->state = TL_OUTBOX_SENT;
@@ -655,8 +655,9 @@ static void pump(struct sender_channel *ch)
         if (s->hooks.before_claim != NULL)
             s->hooks.before_claim(s->d);
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
-            LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
-                      store_errmsg(s->d->store));
+            LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+                   "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
+                   store_errmsg(s->d->store));
             wake_in(ch, 1000);
             return;
         }

@@ -48,7 +48,8 @@ struct tl_store {
     /* Write health (store_writable): the reason while unwritable, "" when writable. */
     char unwritable[200];
     long write_failures; /* outermost begins/commits failed since the store became unwritable */
-    int busy_timeout_ms; /* [store] busy_timeout; while unwritable at most STORE_BUSY_UNWRITABLE_MS */
+    int busy_timeout_ms; /* [store] busy_timeout; while unwritable at most STORE_BUSY_UNWRITABLE_MS
+                          */
     void (*health_cb)(void *arg, bool writable, const char *reason, long failures);
     void *health_arg;
     struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
