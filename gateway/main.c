@@ -7,6 +7,7 @@
 #include "gateway/cmd_parse.h"
 #include "gateway/api.h"
 #include "gateway/config.h"
+#include "gateway/store.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "api-routes") == 0)
         return api_routes_main();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("talaash %s\n", TALAASH_VERSION);
+        printf("talaash %s (store schema %d)\n", TALAASH_VERSION, store_schema_latest());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

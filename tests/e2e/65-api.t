@@ -315,16 +315,17 @@ with Gateway(conf_extra=API_CONF) as gw:
     th = threading.Thread(target=slow_read)
     th.start()
     time.sleep(0.005)
-    worst = 0.0
+    worst, answered = 0.0, 0
     while th.is_alive():
         t = time.monotonic()
         gw.request("GET", "/healthz")
         worst = max(worst, time.monotonic() - t)
+        answered += th.is_alive()
     th.join()
     is_(results["detail"]["alerts"]["sent"], 400003, "the case's 400,003 alert rows are counted")
-    diag("case read took %.1f ms; /healthz at worst %.1f ms meanwhile"
-         % (results["detail_s"] * 1000, worst * 1000))
-    ok(worst < max(0.05, results["detail_s"] / 4),
+    diag("case read took %.1f ms; %d /healthz answered meanwhile, the slowest in %.1f ms"
+         % (results["detail_s"] * 1000, answered, worst * 1000))
+    ok(answered >= 3 and worst < results["detail_s"] / 2,
        "/healthz is answered while the read runs (the read is off the loop)")
 
     code, _ = gw.stop()
