@@ -4,12 +4,15 @@
  * Documents are built by SQLite's JSON functions, one row a record, joined
  * here into the page; two SQL functions registered on the reader do what
  * SQL cannot: tl_phone(phone, role) masks a number for a viewer, and
- * tl_area_ur(code) gives an area's Urdu name from the gazetteer.
+ * tl_area_ur(code) gives an area's Urdu name from the gazetteer, and
+ * tl_counts(case, kind) counts a case's messages by state (cached a few
+ * seconds: see below).
  * Every query is bounded by an index: cases by id (the cursor), by state or
  * by reporter; a case's alert rows by outbox_alert_once, its other rows by
  * outbox_by_case (migration 3); the audit by id.
  */
 #include "gateway/store_api.h"
+#include "gateway/clock.h"
 #include "gateway/log.h"
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -21,10 +24,99 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Counts of a case's messages by state are what a control room watches
+ * during an alert, and what costs most: a million-row case takes the
+ * reader about a second to count. A count that took COUNTS_SLOW_MS or
+ * more is reused for COUNTS_TTL_MS: every look within that gets the same
+ * figures. Quick counts (small cases) are always fresh.
+ * The reader's connection belongs to one thread, and so does this cache.
+ */
+#define COUNTS_CACHE 64
+#define COUNTS_TTL_MS 5000.0
+#define COUNTS_SLOW_MS 50.0
+
+struct counts_entry {
+    int64_t case_id;
+    char kind[8];
+    double at_ms;   /* when counted */
+    double cost_ms; /* how long it took */
+    char *json;
+};
+
 struct reader_ctx {
     tl_area_name_fn area_ur;
     void *ctx;
+    struct counts_entry counts[COUNTS_CACHE];
+    size_t next; /* the entry to reuse when none matches */
 };
+
+static void reader_ctx_free(void *p)
+{
+    struct reader_ctx *r = p;
+
+    for (size_t i = 0; i < COUNTS_CACHE; i++)
+        free(r->counts[i].json);
+    free(r);
+}
+
+/* tl_counts(case_id, kind): that kind of the case's outbox rows by state, as JSON. */
+static void sql_counts_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    static const char sql[] =
+        "SELECT json_object('queued', count(*) FILTER (WHERE state = 'queued'),"
+        " 'sending', count(*) FILTER (WHERE state = 'sending'),"
+        " 'sent', count(*) FILTER (WHERE state = 'sent'),"
+        " 'delivered', count(*) FILTER (WHERE state = 'delivered'),"
+        " 'failed', count(*) FILTER (WHERE state = 'failed'),"
+        " 'expired', count(*) FILTER (WHERE state = 'expired'),"
+        " 'cancelled', count(*) FILTER (WHERE state = 'cancelled'), 'total', count(*))"
+        " FROM outbox WHERE case_id = ?1 AND kind = ?2";
+    struct reader_ctx *r = sqlite3_user_data(cx);
+    int64_t case_id = sqlite3_value_int64(argv[0]);
+    const char *kind = (const char *)sqlite3_value_text(argv[1]);
+    double now = clock_mono_ms();
+    struct counts_entry *e = NULL;
+
+    (void)argc;
+    if (kind == NULL || strlen(kind) >= sizeof(e->kind)) {
+        sqlite3_result_error(cx, "tl_counts: bad kind", -1);
+        return;
+    }
+    for (size_t i = 0; i < COUNTS_CACHE && e == NULL; i++) {
+        if (r->counts[i].json && r->counts[i].case_id == case_id &&
+            strcmp(r->counts[i].kind, kind) == 0)
+            e = &r->counts[i];
+    }
+    if (e != NULL && e->cost_ms >= COUNTS_SLOW_MS && now - e->at_ms < COUNTS_TTL_MS) {
+        sqlite3_result_text(cx, e->json, -1, SQLITE_TRANSIENT);
+        return;
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(sqlite3_context_db_handle(cx), sql, -1, &s, NULL) != SQLITE_OK) {
+        sqlite3_result_error(cx, "tl_counts: prepare failed", -1);
+        return;
+    }
+    sqlite3_bind_int64(s, 1, case_id);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        sqlite3_result_error(cx, "tl_counts: query failed", -1);
+        return;
+    }
+    if (e == NULL) {
+        e = &r->counts[r->next];
+        r->next = (r->next + 1) % COUNTS_CACHE;
+    }
+    free(e->json);
+    e->json = xstrdup((const char *)sqlite3_column_text(s, 0));
+    e->case_id = case_id;
+    snprintf(e->kind, sizeof(e->kind), "%s", kind);
+    e->at_ms = now;
+    e->cost_ms = clock_mono_ms() - now;
+    sqlite3_finalize(s);
+    sqlite3_result_text(cx, e->json, -1, SQLITE_TRANSIENT);
+}
 
 static void sql_phone_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
@@ -59,6 +151,7 @@ int store_api_open_reader(const char *path, long busy_timeout_ms, tl_area_name_f
 {
     struct tl_store *st = xcalloc(1, sizeof(*st));
     struct reader_ctx *r = xcalloc(1, sizeof(*r));
+    bool r_owned = false; /* by the connection, once tl_area_ur holds it */
 
     r->area_ur = area_ur;
     r->ctx = ctx;
@@ -66,8 +159,14 @@ int store_api_open_reader(const char *path, long busy_timeout_ms, tl_area_name_f
             SQLITE_OK ||
         sqlite3_create_function(st->db, "tl_phone", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                 sql_phone_fn, NULL, NULL) != SQLITE_OK ||
-        sqlite3_create_function_v2(st->db, "tl_area_ur", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                   r, sql_area_ur_fn, NULL, NULL, free) != SQLITE_OK) {
+        !(r_owned = sqlite3_create_function_v2(st->db, "tl_area_ur", 1,
+                                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, r,
+                                               sql_area_ur_fn, NULL, NULL,
+                                               reader_ctx_free) == SQLITE_OK) ||
+        sqlite3_create_function(st->db, "tl_counts", 2, SQLITE_UTF8, r, sql_counts_fn, NULL,
+                                NULL) != SQLITE_OK) {
+        if (!r_owned)
+            free(r);
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
         store_close(st);
@@ -170,16 +269,8 @@ int store_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case
     return page_rows(s, "cases", f->limit, json);
 }
 
-/* Counts of one kind of a case's outbox rows by state, as a JSON object (?2 the case id). */
-#define COUNTS_JSON(kind)                                                                          \
-    "(SELECT json_object('queued', count(*) FILTER (WHERE state = 'queued'),"                      \
-    " 'sending', count(*) FILTER (WHERE state = 'sending'),"                                      \
-    " 'sent', count(*) FILTER (WHERE state = 'sent'),"                                            \
-    " 'delivered', count(*) FILTER (WHERE state = 'delivered'),"                                  \
-    " 'failed', count(*) FILTER (WHERE state = 'failed'),"                                        \
-    " 'expired', count(*) FILTER (WHERE state = 'expired'),"                                      \
-    " 'cancelled', count(*) FILTER (WHERE state = 'cancelled'), 'total', count(*))"               \
-    " FROM outbox WHERE case_id = c.id AND kind = '" kind "')"
+/* Counts of one kind of the case c's outbox rows by state (tl_counts, cached). */
+#define COUNTS_JSON(kind) "tl_counts(c.id, '" kind "')"
 
 int store_api_case(struct tl_store *st, enum tl_role role, const char *case_no, char **json)
 {

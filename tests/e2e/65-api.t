@@ -328,6 +328,14 @@ with Gateway(conf_extra=API_CONF) as gw:
     ok(answered >= 3 and worst < results["detail_s"] / 2,
        "/healthz is answered while the read runs (the read is off the loop)")
 
+    with sqlite3.connect(gw.db_path) as db:
+        db.execute("UPDATE outbox SET state = 'delivered' WHERE case_id = ? AND kind = 'alert'"
+                   " AND phone LIKE '+92301000%'", (cid,))
+    status, _, doc = call(gw, "GET", "cases/" + case_api, token=VIEW)
+    is_(doc["alerts"]["delivered"], 0, "a slow count is reused for a few seconds")
+    ok(wait_until(lambda: call(gw, "GET", "cases/" + case_api, token=VIEW)[2]["alerts"]["delivered"]
+                  == 9999, timeout=15, interval=0.5), "and counted again after them")
+
     code, _ = gw.stop()
     is_(code, 0, "the daemon stops cleanly")
 
