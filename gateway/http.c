@@ -1,6 +1,7 @@
 /*
  * http.c — the evhttp server mechanism: binding, limits, the router, replies
- * and the request log line. The route table itself is in routes.c.
+ * and the request log line. The route table is the owner's (routes.c,
+ * handed over by daemon.c), so the server knows no handler.
  *
  * Hostile clients (issue #14). evhttp (libevent 2.1) bounds only the silence
  * between bytes, closes at once after a 413 and answers its own errors with
@@ -28,7 +29,6 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/routes.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -93,6 +93,7 @@ struct tl_http {
     struct tl_daemon *daemon;
     struct evhttp *evh;
     struct evhttp_bound_socket *bound;
+    const struct tl_route *routes; /* borrowed: ends with a NULL path */
     size_t inflight;
     size_t max_uri;
     size_t max_body;
@@ -680,11 +681,17 @@ static void router_cb(struct evhttp_request *req, void *arg)
         return;
     }
     path = request_path(req);
-    for (const struct tl_route *r = http_routes; r->path != NULL; r++) {
+    for (const struct tl_route *r = h->routes; r->path != NULL; r++) {
         size_t n = strlen(r->path);
         const char *rest = NULL;
 
-        if (r->path[n - 1] == '/') {
+        if (n >= 2 && r->path[n - 1] == '*' && r->path[n - 2] == '/') {
+            /* subtree route (slash, asterisk): any rest, slashes included, even none */
+            if (strncmp(path, r->path, n - 1) == 0)
+                rest = path + n - 1;
+            else
+                continue;
+        } else if (r->path[n - 1] == '/') {
             /* prefix route: exactly one non-empty segment follows */
             if (strncmp(path, r->path, n) == 0 && path[n] != '\0' && strchr(path + n, '/') == NULL)
                 rest = path + n;
@@ -728,7 +735,8 @@ static void http_free_events(struct tl_http *h)
     event_free(h->errlog_ev);
 }
 
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause)
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause)
 {
     struct tl_http *h = xcalloc(1, sizeof(*h));
     const struct tl_config *cfg = d->cfg;
@@ -736,6 +744,7 @@ int http_start(struct tl_daemon *d, struct tl_http **out, char **cause)
     long port;
 
     h->daemon = d;
+    h->routes = routes;
     h->max_uri = cfg->max_uri;
     h->max_body = cfg->max_body;
     h->request_timeout = cfg->request_timeout;

@@ -24,15 +24,23 @@ struct evhttp_request;
 struct tl_daemon;
 struct tl_http;
 
-/* One route: method and path; a path ending in '/' takes one more segment (the channel). */
+/*
+ * One route: method and path; a path ending in '/' takes one more segment
+ * (the channel), one ending in a slash and an asterisk the whole rest of the
+ * path, slashes included (the API).
+ */
 struct tl_route {
     const char *method;
     const char *path;
     void (*handler)(struct tl_daemon *d, struct evhttp_request *req, const char *param);
 };
 
-/* Binds [server] listen and starts serving. TL_OK, or an error with *cause. */
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause);
+/*
+ * Binds [server] listen and starts serving the routes (borrowed, ending with
+ * a NULL path; routes.h). TL_OK, or an error with *cause.
+ */
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause);
 /* Stops accepting new connections; requests already read still get answers. */
 void http_stop_accepting(struct tl_http *h);
 /* Requests received and not yet answered. */

@@ -334,14 +334,44 @@ static const char *const migration_2[] = {
 };
 
 /*
- * Migration 3 (issue #14): PIN lockouts. Wrong PINs are counted per key —
+ * Migration 3: the operator API (gateway/api.c, store_api.c).
+ *
+ * A case's police notices and closing updates found by index (its alert
+ * rows already are, by outbox_alert_once): partial indexes on exactly the
+ * kinds they hold, so a wave's million alert rows pay nothing for them.
+ * The audit of one case by index. And the answers to API requests that
+ * carried an Idempotency-Key, so a client's retry gets the first answer
+ * instead of acting twice (kept a day).
+ */
+static const char *const migration_3[] = {
+    "CREATE INDEX outbox_updates_by_case ON outbox(case_id) WHERE kind = 'update';"
+    ,
+    "CREATE INDEX outbox_police_by_case ON outbox(case_id) WHERE kind = 'police';"
+    ,
+    "CREATE INDEX audit_by_case ON audit_log(case_id) WHERE case_id IS NOT NULL;"
+    ,
+    "CREATE TABLE api_idempotency ("
+    "  token TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (token, key)"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+/*
+ * Migration 4 (issue #14): PIN lockouts. Wrong PINs are counted per key —
  * "phone:<E.164>" for the number that sent them and "reg:<police.id>" for
  * the registration they were tried against — within lockout seconds of the
  * first (first_at); at [limits] pin_attempts the key is locked until
  * locked_until and its count starts again. A right PIN or an operator's
  * unlock (police_unlock) deletes the rows. (gateway/police.c)
  */
-static const char *const migration_3[] = {
+static const char *const migration_4[] = {
     "CREATE TABLE pin_lockouts ("
     "  key TEXT PRIMARY KEY,"
     "  failures INTEGER NOT NULL,"
@@ -351,5 +381,6 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1, migration_2, migration_3};
+const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

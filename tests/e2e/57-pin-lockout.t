@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""55-pin-lockout.t — PINs cannot be brute-forced (issue #14): after
+"""57-pin-lockout.t — PINs cannot be brute-forced (issue #14): after
 [limits] pin_attempts wrong PINs a number is locked out of police commands
 (a right PIN then fails too), the registered number is told through the
 outbox and the audit log has it; `talaash police unlock PHONE` ends the lock,
