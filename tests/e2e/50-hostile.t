@@ -17,7 +17,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, wait_until  # noqa: E402
+from talaash import Gateway, stop_and_check, wait_until  # noqa: E402
 
 
 def connect(gw, source="127.0.0.1", timeout=5.0):
@@ -75,15 +75,6 @@ def json_error(raw):
     return status, ctype, parsed
 
 
-def clean_stop(gw, what):
-    code, _ = gw.stop()
-    is_(code, 0, "%s: the daemon stops cleanly" % what)
-    report = gw.sanitizer_report()
-    ok(report is None, "%s: no sanitizer report" % what)
-    if report:
-        diag(report)
-
-
 # ---- 413 while the client still writes; every error is JSON ----
 with Gateway(conf_extra="[server]\nmax_body = 64k\n") as gw:
     url = "http://127.0.0.1:%d/sms/console" % gw.port
@@ -130,7 +121,7 @@ with Gateway(conf_extra="[server]\nmax_body = 64k\n") as gw:
     log = gw.log()
     ok("status=413" in log, "the 413 has a log line")
     ok("status=417" in log and "status=400" in log, "libevent's errors have log lines too")
-    clean_stop(gw, "413 and errors")
+    stop_and_check(gw)
 
 
 # ---- request_timeout bounds the whole request; connections per address ----
@@ -176,7 +167,7 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 2s\nmax_connections_per_ip 
         h.close()
     ok(wait_until(lambda: healthz_ok(gw), 5.0), "once they close, 127.0.0.1 is served again")
     ok("event=too_many_connections" in gw.log(), "the refusal has a log line")
-    clean_stop(gw, "timeouts and the cap")
+    stop_and_check(gw)
 
 
 # ---- out of file descriptors ----
@@ -208,7 +199,7 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 60s\nmax_connections_per_ip
        "accept failures logged at most once a second (%d lines)" % len(lines))
     ok(any("count=" in l for l in lines), "with a count (%s)" % (lines[:1],))
     ok(gw.proc.poll() is None, "the daemon is still running")
-    clean_stop(gw, "out of descriptors")
+    stop_and_check(gw)
     for h in held:
         h.close()
 

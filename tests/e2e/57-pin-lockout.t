@@ -16,7 +16,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, binary, wait_until, write_clock  # noqa: E402
+from talaash import Gateway, binary, stop_and_check, wait_until, write_clock  # noqa: E402
 
 gw = Gateway(conf_extra="[limits]\npin_attempts = 3\npin_lockout = 10m\nmessages_per_minute = 1000\n")
 clock_file = os.path.join(gw.dir, "clock")
@@ -112,8 +112,6 @@ ok(set_clock(10 * 60 + 5), "clock +10 min")
 _, r = sms(PO, "FOUND %s 4321" % case_no)
 is_(case_state(case_no), "found", "after pin_lockout (10 min) the right PIN works again")
 
-code, _ = gw.stop()
-is_(code, 0, "the daemon stops cleanly")
-ok(gw.sanitizer_report() is None, "no sanitizer report")
+stop_and_check(gw)
 gw.close()
 done_testing()
