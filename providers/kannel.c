@@ -3,17 +3,21 @@
  * delivery reports, cgi-bin/sendsms. A pure translator: no sockets, no curl,
  * no store, no logging.
  *
- * Suggested sms-service (the escape codes of PROTOCOLS.md §1c):
+ * The Kannel side (sms-service, sendsms-user, smsbox) is docs/kannel.md,
+ * proven against a real Kannel by tests/e2e/45-kannel.t:
  *   get-url = "https://HOST/sms/NAME?token=SECRET&id=%I&sender=%p&receiver=%P&coding=%c&text=%b"
  *   max-messages = 0   (the answer's body is never sent as an SMS; replies go
  *                       through sendsms, so UCS-2 is encoded by us)
  * post-url works too: parameters may come in the query, in a form body, or
- * (post-url's own style) as X-Kannel-From / X-Kannel-To / X-Kannel-Coding
- * headers with the raw text as the body.
+ * (post-url's own style, with send-sender = true) as X-Kannel-From /
+ * X-Kannel-To / X-Kannel-Coding headers with the raw text as the body.
  *
  * Decisions:
  * - inbound: sender (synonym from, header X-Kannel-From), receiver (synonym
- *   to, header X-Kannel-To), text, id required; coding optional: 0 or 1 =
+ *   to, header X-Kannel-To), text required; id (%I) optional: without it
+ *   the message gets a local id "kannel-noid-…" and local_id is set (the
+ *   gateway logs a config error: smsbox's retries cannot be deduplicated);
+ *   coding optional: 0 or 1 =
  *   the text bytes are UTF-8, 2 = UTF-16BE (a leading BOM is dropped; an
  *   FF FE BOM switches to little-endian) converted to UTF-8; other values
  *   TL_ERR_MALFORMED. The query wins over the body, the body over headers.
@@ -33,11 +37,18 @@
  *   inside dlr-url, so a percent-escaped non-ASCII secret would come back
  *   mangled (the send itself still works; only its reports are refused).
  *   batch_max is 1: one dlr-url carries one outbox id.
+ * - max_parts (the sendsms-user's max-messages; 0 = unknown, no limit):
+ *   Kannel cuts a longer text silently and reports it delivered, so a text
+ *   needing more parts is sent shortened to the longest prefix that fits,
+ *   after a whole word (coding recounted for the prefix); classify_send
+ *   notes "shortened to N SMS part(s)" on the SENT outcome.
  * - answer: 2xx ("0: Accepted for delivery", "3: Queued for later
- *   delivery", "Sent.") -> SENT without provider id; 403 "Authorization
- *   failed" (credentials), 429, 5xx (503 "Temporal failure"), no answer,
- *   1xx/3xx -> TEMPFAIL; other 4xx (400 field errors, 403 "Not routable. Do
- *   not try again.") -> PERMFAIL.
+ *   delivery", "Sent.") -> SENT without provider id; our configuration
+ *   refused (403 "Authorization failed", 400 "Sender missing and no global
+ *   set") -> TEMPFAIL "Kannel configuration: …" (every message would get
+ *   it: retried while the operator fixes it); 429, 5xx (503 "Temporal
+ *   failure"), no answer, 1xx/3xx -> TEMPFAIL; other 4xx (400 field
+ *   errors, 403 "Not routable. Do not try again.") -> PERMFAIL.
  * - authenticity: allow_ips when set; secret as ?token= when set.
  * - render_sms_reply never carries text (see max-messages above).
  */
