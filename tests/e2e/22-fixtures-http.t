@@ -18,19 +18,35 @@ must be what the fixture's expectations imply:
 
 The daemon sees every request from 127.0.0.1: a channel whose fixture peer
 is inside allow_ips gets allow_ips = 127.0.0.1, one whose peer is outside
-keeps its list (so 127.0.0.1 is outside too). Outbound sends go to a closed
-port on 127.0.0.1 (send fixtures are the aggregator's answers, proven by
-test_providers.c and 20-channels.t). Fixtures sharing a channel share a daemon.
+keeps its list (so 127.0.0.1 is outside too). Outbound sends of this part
+go to a closed port on 127.0.0.1. Fixtures sharing a channel share a daemon.
+
+Send fixtures of one message (an aggregator's answer, or a request the
+provider must refuse to build) are replayed too: the fixture's channel
+points at our mock aggregator, which answers the send with the fixture's
+status and body; a signed callback from the fixture's recipient, with the
+fixture's text, makes the daemon send it a reply, and the outbox row must end as the fixture's
+outcome says (SENT -> sent with the provider id, TEMPFAIL -> queued for a
+retry, PERMFAIL -> failed, OPTED_OUT -> failed and the number opted out;
+the row's error when the fixture gives it), with exactly one request at the
+mock (none when build_send refuses). Batch fixtures (several messages in
+one request) stay with test_providers.c: one callback makes one reply.
 """
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
 import sys
+import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, free_port  # noqa: E402
+from talaash import Gateway, free_port, wait_until  # noqa: E402
+from mockagg import MockAggregator  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FIXTURES = os.environ.get("TALAASH_FIXTURES", os.path.join(ROOT, "tests", "fixtures", "providers"))
@@ -94,8 +110,13 @@ def load(path):
             continue
         if raw is not None:
             raw += line + b"\n"
-        elif line and not line.startswith(b"#") and b":" in line and section != "msg":
+        elif line and not line.startswith(b"#") and b":" in line:
             k, v = line.decode("utf-8").split(":", 1)
+            if section == "msg":
+                if k.strip() == "id":
+                    fx.setdefault("msgs", []).append({})
+                fx["msgs"][-1][k.strip()] = v.strip()
+                continue
             fx["kv"].setdefault(section, {}).setdefault(k.strip(), v.strip().rstrip("\r"))
     if raw is not None:
         fx["raw"][section] = raw
@@ -219,6 +240,22 @@ def check(name, got, want):
     return good
 
 
+def gateway(section, public_url, extra="[limits]\nmessages_per_minute = 10000\nreports_per_day = 1000\n"):
+    """A started daemon with one channel; [server] public_url = the fixture's (Twilio signs it)."""
+    gw = Gateway(conf_extra=extra, channels=section)
+    if public_url:
+        plain = gw.write_config
+
+        def write_config():
+            plain()
+            with open(gw.conf_path) as f:
+                text = f.read()
+            with open(gw.conf_path, "w") as f:
+                f.write(text.replace("[server]\n", "[server]\npublic_url = %s\n" % public_url, 1))
+        gw.write_config = write_config
+    return gw.start()
+
+
 # ---- collect every callback fixture, grouped by the channel it needs ----
 dead = "http://127.0.0.1:%d" % free_port()  # nothing listens: sends fail and are retried later
 groups = {}
@@ -240,19 +277,7 @@ ok(count >= 100, "%d captured callbacks in %d channel setups" % (count, len(grou
 
 for (name, public_url, conf), fixtures in sorted(groups.items()):
     section = "[channel %s]\n" % name + "".join("%s = %s\n" % kv for kv in conf)
-    extra = "[limits]\nmessages_per_minute = 10000\nreports_per_day = 1000\n"
-    gw = Gateway(conf_extra=extra, channels=section)
-    if public_url:  # [server] public_url must be the fixture's: Twilio signs it
-        plain = gw.write_config
-
-        def write_config(plain=plain, gw=gw, public_url=public_url):
-            plain()
-            with open(gw.conf_path) as f:
-                text = f.read()
-            with open(gw.conf_path, "w") as f:
-                f.write(text.replace("[server]\n", "[server]\npublic_url = %s\n" % public_url, 1))
-        gw.write_config = write_config
-    gw.start()
+    gw = gateway(section, public_url)
     for provider, fname, fx in fixtures:
         label = "%s/%s" % (provider, fname)
         try:
@@ -269,5 +294,122 @@ for (name, public_url, conf), fixtures in sorted(groups.items()):
     if report:
         diag(report)
     gw.close()
+
+# ---- send fixtures: the daemon sends, the mock answers as the fixture says ----
+
+def inbound(gw, provider, name, ch, phone, text):
+    """A callback from phone, with text, that the channel authenticates: the daemon replies to phone."""
+    to = ch.get("sender") or "8558"
+    token = "?token=" + urllib.parse.quote(ch["secret"]) if ch.get("secret") else ""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    if provider == "africastalking":
+        body = urllib.parse.urlencode({"id": str(uuid.uuid4()), "from": phone, "to": to,
+                                       "text": text, "date": "2026-11-23 10:00:00"})
+        return gw.request("POST", "/sms/%s%s" % (name, token), body, form)[0]
+    if provider == "kannel":
+        q = urllib.parse.urlencode({"id": str(uuid.uuid4()), "sender": phone, "receiver": to,
+                                    "text": text})
+        return gw.request("GET", "/sms/%s%s%s" % (name, token or "?", ("&" if token else "") + q))[0]
+    if provider == "twilio":
+        params = [("MessageSid", "SM" + uuid.uuid4().hex), ("AccountSid", ch.get("account_sid", "")),
+                  ("From", phone), ("To", to), ("Body", text), ("NumMedia", "0")]
+        url = ch.get("public_url", "http://127.0.0.1:%d" % gw.port) + "/sms/" + name
+        sig = base64.b64encode(hmac.new(ch.get("auth_token", "").encode(),
+                                        (url + "".join(k + v for k, v in sorted(params))).encode(),
+                                        hashlib.sha1).digest()).decode()
+        return gw.request("POST", "/sms/" + name, urllib.parse.urlencode(params),
+                          dict(form, **{"X-Twilio-Signature": sig}))[0]
+    if provider == "generic":
+        body = json.dumps({"id": str(uuid.uuid4()), "from": phone, "to": to, "text": text})
+        sig = hmac.new(ch.get("secret", "").encode(), body.encode(), hashlib.sha256).hexdigest()
+        return gw.request("POST", "/sms/" + name, body, {"Content-Type": "application/json",
+                                                          "X-Talaash-Signature": "sha256=" + sig})[0]
+    return gw.post_form("/sms/" + name, {"from": phone, "text": text})[0]
+
+
+STATE = {"SENT": "sent", "TEMPFAIL": "queued", "PERMFAIL": "failed", "OPTED_OUT": "failed"}
+mock = MockAggregator().start()
+sends = {}
+for provider in sorted(os.listdir(FIXTURES)):
+    pdir = os.path.join(FIXTURES, provider)
+    if not os.path.isdir(pdir):
+        continue
+    for fname in sorted(os.listdir(pdir)):
+        fx = load(os.path.join(pdir, fname)) if fname.endswith(".txt") else None
+        if fx is None or fx["kv"].get("fixture", {}).get("kind") != "send" or len(fx.get("msgs", [])) != 1:
+            continue
+        exp = fx["kv"].get("expect", {})
+        if "outcome" not in exp and exp.get("build", "OK") == "OK":
+            continue  # a request description only (http-out), proven byte for byte by test_providers.c
+        ch = {k: unescape(v) for k, v in fx["kv"].get("channel", {}).items()}
+        conf = {"provider": provider, "rate": "1000"}
+        for k in CHANNEL_KEYS:
+            if k in ch:
+                conf[k] = ch[k]
+        base = ch.get("base_url", "")
+        if base or provider != "generic":  # generic has no production URL: none stays none
+            conf["base_url"] = mock.url + (urllib.parse.urlsplit(base).path if base else "")
+        if conf.get("allow_ips"):
+            conf["allow_ips"] = "127.0.0.1"
+        key = (ch.get("name", provider), ch.get("public_url", ""), tuple(sorted(conf.items())))
+        sends.setdefault(key, []).append((provider, fname, fx, ch))
+ok(sum(len(v) for v in sends.values()) >= 30,
+   "%d single-message send fixtures in %d channel setups" % (sum(len(v) for v in sends.values()), len(sends)))
+
+extra = ("[limits]\nmessages_per_minute = 10000\nreports_per_day = 1000\n"
+         "[outbox]\nretry_base = 3600\nmax_attempts = 5\nconnect_timeout = 1\nsend_timeout = 2\n")
+for (name, public_url, conf), fixtures in sorted(sends.items()):
+    section = "[channel %s]\n" % name + "".join("%s = %s\n" % kv for kv in conf)
+    gw = gateway(section, public_url, extra)
+    for provider, fname, fx, ch in fixtures:
+        label = "%s/%s (send)" % (provider, fname)
+        exp = fx["kv"]["expect"]
+        msg = fx["msgs"][0]
+        phone = msg["to"]
+        status = int(fx["kv"].get("answer", {}).get("status", "200"))
+        mock.reset()
+        if status == 0:  # twice: curl reconnects once itself when a kept-alive connection drops
+            rule = {"times": 2, "drop": True}
+        else:
+            rule = {"times": 1, "status": status, "body": fx["raw"].get("answer-body", b"").decode("utf-8", "replace")}
+        mock.behaviour([rule])
+        last = gw.sql("SELECT coalesce(max(id), 0) FROM outbox")[0][0]
+        text = unescape(msg.get("text", "HELP"))
+        is_(inbound(gw, provider, name, ch, phone, text), 200, "%s: the callback from %s is 200" % (label, phone))
+
+        def row():
+            r = gw.sql("SELECT state, attempts, provider_id, error FROM outbox WHERE id > ? AND phone = ?"
+                       " ORDER BY id LIMIT 1", (last, phone))
+            return r[0] if r and r[0][1] >= 1 and r[0][0] != "sending" else None
+        r = wait_until(row, 10)
+        if exp.get("build", "OK") != "OK":
+            ok(r and r[0] == "queued" and r[1] == 1, "%s: build_send refuses: the row waits for a retry (%r)" % (label, r))
+            is_(len(mock.requests()), 0, "%s: and no request is made" % label)
+            continue
+        outcome = exp["outcome"].split()
+        want_state = STATE[outcome[1]]
+        is_(r and r[0], want_state, "%s: %s -> the row is %s" % (label, outcome[1], want_state))
+        is_(r and r[1], 1, "%s: after one attempt" % label)
+        want_pid = outcome[2] if len(outcome) > 2 and outcome[2] != "-" else None
+        if outcome[1] == "SENT":
+            is_(r and r[2], want_pid, "%s: provider id" % label)
+        if "error." + msg["id"] in exp:
+            is_(r and r[3], exp["error." + msg["id"]], "%s: the row's error" % label)
+        if outcome[1] == "OPTED_OUT":
+            is_(gw.sql("SELECT opted_out FROM subscribers WHERE phone = ?", (phone,)), [(1,)],
+                "%s: the number is opted out" % label)
+        if status == 0:
+            ok(len(mock.requests()) in (1, 2), "%s: one attempt (%d requests: curl's own reconnect)"
+               % (label, len(mock.requests())))
+        else:
+            is_(len(mock.requests()), 1, "%s: exactly one request at the mock" % label)
+    code, _ = gw.stop()
+    is_(code, 0, "[channel %s] send fixtures (%d): the daemon exits 0" % (name, len(fixtures)))
+    report = gw.sanitizer_report()
+    ok(report is None, "[channel %s] send fixtures: no sanitizer report" % name)
+    if report:
+        diag(report)
+    gw.close()
+mock.stop()
 
 sys.exit(done_testing())
