@@ -278,10 +278,20 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 
     if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
+    /*
+     * A message still 'sending' takes the result. One whose delivery report
+     * came first (Kannel's dlr-url can beat sendsms's answer) keeps the
+     * report's state, and takes the result's provider id and note (an error
+     * it has none of) when the result is a success.
+     */
     if (store_prepare(st, &st->stmts.outbox_result,
-                      "UPDATE outbox SET state = ?2, provider_id = coalesce(?3, provider_id),"
-                      " error = ?4, next_attempt_ms = ?5, updated_at = ?6"
-                      " WHERE id = ?1 AND state = 'sending'") != TL_OK)
+                      "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN ?2 ELSE state END,"
+                      " provider_id = coalesce(?3, provider_id),"
+                      " error = CASE WHEN state = 'sending' THEN ?4 ELSE coalesce(error, ?4) END,"
+                      " next_attempt_ms = CASE WHEN state = 'sending' THEN ?5"
+                      "   ELSE next_attempt_ms END, updated_at = ?6"
+                      " WHERE id = ?1 AND (state = 'sending'"
+                      "   OR (?2 = 'sent' AND dlr_status IS NOT NULL))") != TL_OK)
         goto fail;
     s = st->stmts.outbox_result;
     for (size_t i = 0; i < n; i++) {

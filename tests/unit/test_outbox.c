@@ -385,6 +385,17 @@ static void test_dlr(void)
     struct tl_outbox_result late = {m4, TL_OUTBOX_SENT, NULL, NULL, 0};
     is_int(store_outbox_results(st, "kannel", &late, 1, NOW + 15), TL_OK, "late send result");
     state_is(m4, "delivered", "the late result does not move delivered back to sent");
+    struct tl_outbox_result late_note = {m4, TL_OUTBOX_SENT, NULL, "shortened", 0};
+    is_int(store_outbox_results(st, "kannel", &late_note, 1, NOW + 15), TL_OK,
+           "a late send result with a note");
+    state_is(m4, "delivered", "still delivered");
+    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened",
+           "the note of a result that came after the DLR is kept");
+    struct tl_outbox_result late_fail = {m4, TL_OUTBOX_FAILED, NULL, "HTTP 500", 0};
+    is_int(store_outbox_results(st, "kannel", &late_fail, 1, NOW + 15), TL_OK,
+           "a late failure result");
+    state_is(m4, "delivered", "does not undo the delivery");
+    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened", "nor touch the error");
 
     /* Kannel, a concatenated message: 1 (delivered) and then 8 (SMSC), by our id. */
     int64_t m5 = sent_msg("kannel", "+923005555555", NULL);
