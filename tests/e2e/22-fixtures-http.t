@@ -256,6 +256,17 @@ def gateway(section, public_url, extra="[limits]\nmessages_per_minute = 10000\nr
     return gw.start()
 
 
+def finish(gw, what):
+    """Stops the daemon: exit 0 and no sanitizer report."""
+    code, _ = gw.stop()
+    is_(code, 0, "%s: the daemon exits 0" % what)
+    report = gw.sanitizer_report()
+    ok(report is None, "%s: no sanitizer report" % what)
+    if report:
+        diag(report)
+    gw.close()
+
+
 # ---- collect every callback fixture, grouped by the channel it needs ----
 dead = "http://127.0.0.1:%d" % free_port()  # nothing listens: sends fail and are retried later
 groups = {}
@@ -287,13 +298,7 @@ for (name, public_url, conf), fixtures in sorted(groups.items()):
         if not check(label, got, expected(provider, fx)):
             diag("answer: %r" % (got,))
             diag(gw.log()[-1500:])
-    code, _ = gw.stop()
-    is_(code, 0, "[channel %s] (%d fixtures): the daemon exits 0" % (name, len(fixtures)))
-    report = gw.sanitizer_report()
-    ok(report is None, "[channel %s]: no sanitizer report" % name)
-    if report:
-        diag(report)
-    gw.close()
+    finish(gw, "[channel %s] (%d fixtures)" % (name, len(fixtures)))
 
 # ---- send fixtures: the daemon sends, the mock answers as the fixture says ----
 
@@ -403,13 +408,7 @@ for (name, public_url, conf), fixtures in sorted(sends.items()):
                % (label, len(mock.requests())))
         else:
             is_(len(mock.requests()), 1, "%s: exactly one request at the mock" % label)
-    code, _ = gw.stop()
-    is_(code, 0, "[channel %s] send fixtures (%d): the daemon exits 0" % (name, len(fixtures)))
-    report = gw.sanitizer_report()
-    ok(report is None, "[channel %s] send fixtures: no sanitizer report" % name)
-    if report:
-        diag(report)
-    gw.close()
+    finish(gw, "[channel %s] send fixtures (%d)" % (name, len(fixtures)))
 mock.stop()
 
 sys.exit(done_testing())
