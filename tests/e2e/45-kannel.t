@@ -183,7 +183,8 @@ def story(style, prefix):
     is_(requests, len(rows), tag + " one sendsms request per row")
     is_(gw.sql("SELECT count(*) FROM inbound WHERE state <> 'processed'")[0][0], 0,
         tag + " every inbound processed")
-    ok("event=config_error" not in gw.log(), tag + " no configuration error logged")
+    ok("event=config_error" not in gw.log() and "event=config_warning" not in gw.log(),
+       tag + " no configuration error or warning logged")
     return gw, k
 
 
@@ -272,6 +273,13 @@ k.stop()
 code, _ = gw.stop()
 is_(code, 0, "the gateway exits 0")
 gw.close()
+# An alerts channel that carries fewer parts than alerts use is named at start.
+gw = Gateway(channels="[alerts]\nchannel = kan\nmax_segments = 2\n\n" +
+             channel("http://127.0.0.1:1", "kan", K.USER)).start()
+ok(wait_until(lambda: "event=config_warning channel=kan reason=\"alerts use up to 2 SMS parts" in gw.log(), 5),
+   "max_parts 1 below max_segments 2 on the alerts channel: a warning at start")
+gw.close()
+
 if not os.environ.get("TALAASH_TEST_KEEP"):
     for work in workdirs:
         shutil.rmtree(work, ignore_errors=True)
