@@ -210,11 +210,11 @@ full = row[5] or ""
 diag("reply (%d characters): %s" % (len(full), full))
 ok(len(full) > 70, "the reply needs more than one UCS-2 part (%d characters)" % len(full))
 is_(len(got), 1, "one message reached the handset")
-sent_text = got[0][0] if got else ""
+cut_text = got[0][0] if got else ""
 ok(got and got[0][2] == 1 and got[0][1] == "ucs2", "in one UCS-2 part, no UDH")
-ok(sent_text and full.startswith(sent_text) and len(sent_text) <= 70,
-   "a prefix of the reply that fits one part (%d characters)" % len(sent_text))
-ok(sent_text and full[len(sent_text):len(sent_text) + 1] in (" ", "،", ","),
+ok(cut_text and full.startswith(cut_text) and len(cut_text) <= 70,
+   "a prefix of the reply that fits one part (%d characters)" % len(cut_text))
+ok(cut_text and full[len(cut_text):len(cut_text) + 1] in (" ", "،", ","),
    "cut after a whole word, not inside one")
 is_(row[6], "shortened to 1 SMS part (the channel's max_parts)", "the row says it was shortened")
 
