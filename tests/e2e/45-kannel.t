@@ -12,6 +12,7 @@ Kannel ships it (one part, no concatenation): the gateway sends what it can
 carry instead of letting Kannel cut a two-part text. Skipped when Kannel is
 not installed."""
 
+import atexit
 import os
 import shutil
 import sys
@@ -30,7 +31,14 @@ if missing:
     skip_all("Kannel is not installed (missing %s; Debian: kannel kannel-extras)" % ", ".join(missing))
 
 URDU_JOIN = "شامل کورنگی"
-workdirs = []  # Kannel's config and logs, removed at the end unless TALAASH_TEST_KEEP
+workdirs = []  # Kannel's config and logs, removed at exit unless TALAASH_TEST_KEEP
+
+
+@atexit.register
+def _remove_workdirs():
+    if not os.environ.get("TALAASH_TEST_KEEP"):
+        for work in workdirs:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def channel(url, name, user, password=K.PASSWORD, sender=K.SHORTCODE, max_parts=1):
@@ -280,7 +288,4 @@ ok(wait_until(lambda: "event=config_warning channel=kan reason=\"alerts use up t
    "max_parts 1 below max_segments 2 on the alerts channel: a warning at start")
 gw.close()
 
-if not os.environ.get("TALAASH_TEST_KEEP"):
-    for work in workdirs:
-        shutil.rmtree(work, ignore_errors=True)
 sys.exit(done_testing())
