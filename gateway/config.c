@@ -143,6 +143,10 @@ const struct tl_config_option config_options[] = {
      "recipients per request where the aggregator takes several", CHN(batch_size)},
     {"channel", "concurrency", TL_OPT_INT, "8", 1, 256, NULL, 0,
      "requests to this aggregator in flight at once", CHN(concurrency)},
+    {"channel", "max_parts", TL_OPT_INT, "1", 1, 10, NULL, 0,
+     "Kannel: SMS parts its sendsms-user carries (its max-messages, with concatenation); "
+     "a longer message is shortened to fit",
+     CHN(max_parts)},
 };
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
