@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Where an option lives: offset and width of its field. */
 #define SRV(field) offsetof(struct tl_config, field), sizeof(((struct tl_config *)0)->field)
@@ -43,6 +45,10 @@ const struct tl_config_option config_options[] = {
     {"server", "country_code", TL_OPT_STRING, "92", 0, 0, NULL, 0,
      "country calling code for numbers written without one (0300… → +92300…)",
      SRV(country_code)},
+    {"server", "console_dir", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "folder of the web console's files (served at /console/); empty = the installed "
+     "share/talaash/console, else console/ of the source tree",
+     SRV(console_dir)},
 
     {"store", "path", TL_OPT_STRING, "var/talaash.db", 0, 0, NULL, 0,
      "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
@@ -688,6 +694,43 @@ const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const 
     for (size_t i = 0; i < cfg->nchannels; i++) {
         if (strcmp(cfg->channels[i].name, name) == 0)
             return &cfg->channels[i];
+    }
+    return NULL;
+}
+
+static bool dir_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Found from where the binary is, so any PREFIX works without a path built
+ * in: PREFIX/sbin/talaash uses PREFIX/share/talaash/console; build/talaash
+ * (and build/san/talaash) of a source tree use its console/.
+ */
+char *config_console_dir(const struct tl_config *cfg)
+{
+    static const char *const candidates[] = {"/../share/talaash/console", "/../console",
+                                             "/../../console"};
+    char exe[4096];
+
+    if (cfg->console_dir[0] != '\0')
+        return xstrdup(cfg->console_dir);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        char *dir = xasprintf("%s%s", exe, candidates[i]);
+        if (dir_exists(dir))
+            return dir;
+        free(dir);
     }
     return NULL;
 }

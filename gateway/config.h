@@ -65,6 +65,7 @@ struct tl_config {
     size_t max_uri;
     long request_timeout;
     char *country_code;
+    char *console_dir; /* "" = found by config_console_dir() */
 
     /* [store] */
     char *store_path;
@@ -120,6 +121,14 @@ void config_free(struct tl_config *cfg);
  * stages[0..*n) in increasing time. NULL, or an allocated reason.
  */
 char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages, size_t *n);
+
+/*
+ * The web console's folder: [server] console_dir when set, else the first
+ * that exists of the installation's (PREFIX/share/talaash/console, next to
+ * PREFIX/sbin/talaash) and the source tree's (console/ beside build/).
+ * Allocated (caller frees), or NULL when there is none.
+ */
+char *config_console_dir(const struct tl_config *cfg);
 
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
 
