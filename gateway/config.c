@@ -58,7 +58,9 @@ const struct tl_config_option config_options[] = {
     {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
      "lowest level written", SRV(log_level)},
     {"log", "file", TL_OPT_STRING, "", 0, 0, NULL, 0,
-     "log file (reopened on SIGHUP); empty = standard error", SRV(log_file)},
+     "log file (reopened on SIGHUP); empty = standard error; not used when standard error is "
+     "systemd's journal",
+     SRV(log_file)},
 
     {"alerts", "channel", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
