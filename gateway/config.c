@@ -730,9 +730,10 @@ char *config_console_dir(const struct tl_config *cfg)
     *slash = '\0';
     for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
         char *dir = xasprintf("%s%s", exe, candidates[i]);
-        if (dir_exists(dir))
-            return dir;
+        char *real = dir_exists(dir) ? realpath(dir, NULL) : NULL;
         free(dir);
+        if (real != NULL)
+            return real; /* malloc'd by realpath: the caller's free() fits */
     }
     return NULL;
 }

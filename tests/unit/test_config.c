@@ -671,6 +671,37 @@ static void test_example(void)
     config_free(cfg);
 }
 
+/* [server] console_dir: the value when set, else found beside the binary. */
+static void test_console_dir(void)
+{
+    struct tl_config *cfg = load_ok("[server]\nconsole_dir = /srv/console\n", "console_dir set");
+    char *dir;
+
+    if (cfg == NULL)
+        return;
+    dir = config_console_dir(cfg);
+    is_str(dir, "/srv/console", "a set console_dir is used as it is");
+    free(dir);
+    config_free(cfg);
+    cfg = load_ok("", "console_dir unset");
+    if (cfg == NULL)
+        return;
+    is_str(cfg->console_dir, "", "console_dir defaults to empty");
+    /* This binary is build/tests/test_config: the candidates are build/tests/../share/
+     * talaash/console, build/console and the source tree's console/. */
+    dir = config_console_dir(cfg);
+    FILE *probe = fopen("console", "r"); /* the tests run in the source tree */
+    if (probe != NULL) {
+        fclose(probe);
+        ok(dir != NULL && strlen(dir) > 8 && strcmp(dir + strlen(dir) - 8, "/console") == 0,
+           "derived: the source tree's console/ (%s)", dir ? dir : "NULL");
+    } else {
+        ok(dir == NULL, "derived: none while the source tree has no console/ folder");
+    }
+    free(dir);
+    config_free(cfg);
+}
+
 int main(void)
 {
     test_table();
@@ -687,5 +718,6 @@ int main(void)
     test_long_line();
     test_alerts_channel();
     test_example();
+    test_console_dir();
     return done_testing();
 }
