@@ -152,15 +152,12 @@ else:
     snippet = open(os.path.join(dest, "etc/logrotate.d/talaash")).read()
     ok("/var/log/talaash/*.log {" in snippet and "pkill -HUP -x talaash" in snippet,
        "the snippet rotates /var/log/talaash/*.log and sends SIGHUP")
-    with Gateway() as gw:
-        logdir = os.path.join(gw.dir, "log")
-        os.makedirs(logdir)
-        logfile = os.path.join(logdir, "talaash.log")
-        gw.stop()
-        text = open(gw.conf_path).read().replace("[log]\nlevel = debug\n",
-                                                 "[log]\nlevel = info\nfile = %s\n" % logfile)
-        open(gw.conf_path, "w").write(text)
-        gw.restart()
+    gw = Gateway()
+    logdir = os.path.join(gw.dir, "log")
+    os.makedirs(logdir)
+    logfile = os.path.join(logdir, "talaash.log")
+    gw.conf_extra = "[log]\nlevel = info\nfile = %s\n" % logfile
+    with gw:
         ok(wait_until(lambda: os.path.exists(logfile) and "event=started" in open(logfile).read(), 5),
            "a gateway logs to a file")
         # This test's copy: its folder, its user (no talaash user here), its daemon
