@@ -32,6 +32,7 @@ struct tl_daemon {
     struct tl_http *http;
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
+    struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
     bool stopping;
 };
 

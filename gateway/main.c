@@ -5,7 +5,9 @@
  */
 #include "gateway/areas.h"
 #include "gateway/cmd_parse.h"
+#include "gateway/api.h"
 #include "gateway/config.h"
+#include "gateway/store.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
@@ -33,6 +35,7 @@ static void usage(FILE *out)
           "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
           "       talaash backup FILE [-c FILE]    copy the store into FILE (also while serving)\n"
           "       talaash options [--scdoc]        the config options (Markdown, or scdoc for the man page)\n"
+          "       talaash api-routes               the operator API's routes and their roles\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
           out);
@@ -304,8 +307,10 @@ int main(int argc, char **argv)
         return cmd_options(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "api-routes") == 0)
+        return api_routes_main();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("talaash %s\n", TALAASH_VERSION);
+        printf("talaash %s (store schema %d)\n", TALAASH_VERSION, store_schema_latest());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -333,5 +333,35 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1, migration_2};
+/*
+ * Migration 3: the operator API (gateway/api.c, store_api.c).
+ *
+ * A case's police notices and closing updates found by index (its alert
+ * rows already are, by outbox_alert_once): partial indexes on exactly the
+ * kinds they hold, so a wave's million alert rows pay nothing for them.
+ * The audit of one case by index. And the answers to API requests that
+ * carried an Idempotency-Key, so a client's retry gets the first answer
+ * instead of acting twice (kept a day).
+ */
+static const char *const migration_3[] = {
+    "CREATE INDEX outbox_updates_by_case ON outbox(case_id) WHERE kind = 'update';"
+    ,
+    "CREATE INDEX outbox_police_by_case ON outbox(case_id) WHERE kind = 'police';"
+    ,
+    "CREATE INDEX audit_by_case ON audit_log(case_id) WHERE case_id IS NOT NULL;"
+    ,
+    "CREATE TABLE api_idempotency ("
+    "  token TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (token, key)"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+const char *const *const store_migrations[] = {migration_1, migration_2, migration_3};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -74,7 +74,7 @@ $(BUILD)/dist/gateway.conf: gateway.conf.example FORCE
 	    -e 's|^path = var/talaash.db$$|path = $(LOCALSTATEDIR)/lib/talaash/talaash.db|' \
 	    -e 's|^areas_file =$$|areas_file = $(DATADIR)/areas/pakistan.csv|' \
 	    -e 's|^file =$$|file = $(LOCALSTATEDIR)/log/talaash/talaash.log|' \
-	    -e 's|^console_dir =$$|console_dir = $(DATADIR)/console|' $< > $@
+	    -e 's|^console_dir = console$$|console_dir = $(DATADIR)/console|' $< > $@
 	@grep -q '^path = $(LOCALSTATEDIR)/lib/talaash/talaash.db$$' $@ && \
 	    grep -q '^areas_file = $(DATADIR)/areas/pakistan.csv$$' $@ && \
 	    grep -q '^file = $(LOCALSTATEDIR)/log/talaash/talaash.log$$' $@ && \

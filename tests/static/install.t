@@ -58,10 +58,10 @@ is_((code, err), (0, ""), "the installed config passes check-config")
 example = open(os.path.join(ROOT, "gateway.conf.example")).read().splitlines()
 changed = [(a, b) for a, b in zip(example, text.splitlines()) if a != b]
 is_([b for _, b in changed[1:]],
-    ["console_dir = /usr/share/talaash/console", "path = /var/lib/talaash/talaash.db",
-     "file = /var/log/talaash/talaash.log",
-     "areas_file = /usr/share/talaash/areas/pakistan.csv"],
-    "it is gateway.conf.example with the console, store, log and gazetteer paths of a server")
+    ["path = /var/lib/talaash/talaash.db", "file = /var/log/talaash/talaash.log",
+     "areas_file = /usr/share/talaash/areas/pakistan.csv",
+     "console_dir = /usr/share/talaash/console"],
+    "it is gateway.conf.example with the store, log, gazetteer and console paths of a server")
 is_(len(text.splitlines()), len(example), "and nothing else added or lost")
 
 # The operator's config is never overwritten.

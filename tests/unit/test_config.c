@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXAMPLE "gateway.conf.example"
 
@@ -671,34 +672,45 @@ static void test_example(void)
     config_free(cfg);
 }
 
-/* [server] console_dir: the value when set, else found beside the binary. */
+/* [api] console_dir: none when empty, as written when found, else beside the binary. */
 static void test_console_dir(void)
 {
-    struct tl_config *cfg = load_ok("[server]\nconsole_dir = /srv/console\n", "console_dir set");
+    struct tl_config *cfg = load_ok("[api]\nconsole_dir = /srv/console\n", "console_dir absolute");
     char *dir;
 
     if (cfg == NULL)
         return;
     dir = config_console_dir(cfg);
-    is_str(dir, "/srv/console", "a set console_dir is used as it is");
+    is_str(dir, "/srv/console", "an absolute console_dir is used as it is (even when missing)");
     free(dir);
     config_free(cfg);
-    cfg = load_ok("", "console_dir unset");
+    /* The unit tests run in the source tree, whose console/ exists. */
+    cfg = load_ok("", "console_dir default");
     if (cfg == NULL)
         return;
-    is_str(cfg->console_dir, "", "console_dir defaults to empty");
-    /* This binary is build/tests/test_config: the candidates are build/tests/../share/
-     * talaash/console, build/console and the source tree's console/. */
+    is_str(cfg->console_dir, "console", "console_dir defaults to console");
     dir = config_console_dir(cfg);
-    FILE *probe = fopen("console", "r"); /* the tests run in the source tree */
-    if (probe != NULL) {
-        fclose(probe);
-        ok(dir != NULL && strlen(dir) > 8 && strcmp(dir + strlen(dir) - 8, "/console") == 0,
-           "derived: the source tree's console/ (%s)", dir ? dir : "NULL");
-    } else {
-        ok(dir == NULL, "derived: none while the source tree has no console/ folder");
-    }
+    is_str(dir, "console", "found from the working directory: as written");
     free(dir);
+    cfg->console_dir[0] = '\0';
+    ok(config_console_dir(cfg) == NULL, "an empty console_dir: no console");
+    config_free(cfg);
+    /* Not in the working directory: beside the binary (build/tests/test_config: the tree). */
+    cfg = load_ok("[api]\nconsole_dir = tests/unit\n", "a relative folder");
+    if (cfg == NULL)
+        return;
+    if (chdir("/") == 0) {
+        dir = config_console_dir(cfg);
+        ok(dir != NULL && dir[0] == '/' && strlen(dir) > 11 &&
+               strcmp(dir + strlen(dir) - 11, "/tests/unit") == 0,
+           "missing from the working directory: the source tree's, beside the binary (%s)",
+           dir ? dir : "NULL");
+        free(dir);
+        cfg->console_dir[0] = 'X'; /* "Xests/unit": nowhere */
+        dir = config_console_dir(cfg);
+        is_str(dir, "Xests/unit", "found nowhere: as written (the console warns)");
+        free(dir);
+    }
     config_free(cfg);
 }
 
