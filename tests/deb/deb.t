@@ -99,6 +99,9 @@ ok("dpkg-statoverride --update --add root talaash 0640 /etc/talaash/gateway.conf
 ok("deb-systemd-helper enable 'talaash.service'" in postinst and
    "deb-systemd-invoke $_dh_action 'talaash.service'" in postinst,
    "dh_installsystemd enables and starts talaash.service")
+for script in ("postinst", "postrm", "prerm"):
+    code, _, err = run(["sh", "-n", os.path.join(control, script)])
+    is_((code, err), (0, ""), "%s is valid sh (sh -n)" % script)
 code, out, _ = run(["dpkg-deb", "-f", deb, "Depends"])
 ok("libsystemd0" in out and "adduser" in out, "Depends has libsystemd0 and adduser (%s)" % out.strip())
 
