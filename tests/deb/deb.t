@@ -118,11 +118,14 @@ for line in ("path = /var/lib/talaash/talaash.db", "areas_file = /usr/share/tala
 port = free_port()
 moved = (text.replace("listen = 127.0.0.1:8080", "listen = 127.0.0.1:%d" % port)
          .replace("= /var/", "= %s/var/" % root).replace("= /usr/", "= %s/usr/" % root))
+# The console as a relative folder, the service's working directory /: the
+# binary finds it beside itself (PREFIX/share/talaash/console).
+moved = moved.replace("console_dir = %s/usr/share/talaash/console" % root, "console_dir = console")
 moved_conf = os.path.join(work, "moved.conf")
 open(moved_conf, "w").write(moved)
 log = open(os.path.join(work, "serve.log"), "wb")
 proc = spawn([os.path.join(root, "usr/sbin/talaash"), "serve", "-c", moved_conf],
-             stdout=log, stderr=log)
+             stdout=log, stderr=log, cwd="/")
 log.close()
 
 
@@ -140,6 +143,16 @@ def healthy():
 
 
 ok(wait_until(healthy, 10) and proc.poll() is None, "the installed binary serves /healthz on it")
+if os.path.isdir(os.path.join(ROOT, "console")):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/console/")
+        resp = conn.getresponse()
+        page = resp.read()
+        ok(resp.status == 200 and page == open(os.path.join(ROOT, "console", "index.html"), "rb").read(),
+           "and its console from /usr/share/talaash/console (console_dir = console, run in /)")
+    finally:
+        conn.close()
 proc.send_signal(signal.SIGTERM)
 is_(proc.wait(10), 0, "and stops with exit 0 on SIGTERM")
 served = open(os.path.join(root, "var/log/talaash/talaash.log")).read()
