@@ -91,8 +91,9 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
 {
     if (group_join(d->group) == TL_OK)
         return true;
-    log_error("callback", "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
-              store_errmsg(d->store));
+    LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+           "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
+           store_errmsg(d->store));
     http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
     return false;
 }
@@ -164,8 +165,9 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         goto out;
     }
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
-        log_error("callback", "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -256,8 +258,9 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     };
     rc = store_outbox_dlr(d->store, &od, clock_now());
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -313,8 +316,9 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
     struct tl_ussd_screen screen = {0};
     rc = ussd_step(d, ch, &step, &screen);
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }

@@ -10,10 +10,12 @@
 #include "gateway/api.h"
 #include "gateway/areas.h"
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/routes.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
@@ -60,20 +62,64 @@ static void watchdog_start(struct tl_daemon *d)
     log_info("daemon", "event=watchdog interval_ms=%llu", (unsigned long long)(half / 1000));
 }
 
-/* Once a second: escalation stages that came due, redaction of old cases. */
+/*
+ * Once a second: a store that failed a write is tried again (so it is seen
+ * to recover without traffic), then escalation stages that came due and
+ * redaction of old cases.
+ */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct tl_daemon *d = arg;
 
     (void)fd;
     (void)what;
-    if (!d->stopping) {
-        alerts_tick(d);
-        api_tick(d);
+    if (d->stopping)
+        return;
+    if (!store_writable(d->store, NULL))
+        store_write_probe(d->store);
+    alerts_tick(d);
+    api_tick(d);
+}
+
+/* One log line per change of the store's write health (store_on_health). */
+static void store_health_cb(void *arg, bool writable, const char *reason, long failures)
+{
+    static double since_ms;
+    char esc[LOG_PEER_BUFSZ];
+
+    (void)arg;
+    if (writable) {
+        log_warn("store", "event=writable_again after_s=%.1f failed_writes=%ld",
+                 (clock_mono_ms() - since_ms) / 1000.0, failures);
+        return;
     }
+    since_ms = clock_mono_ms();
+    log_error("store",
+              "event=unwritable reason=%s (callbacks are answered 503 until it recovers; "
+              "/healthz says why)",
+              log_peer(reason, strlen(reason), esc));
 }
 static double shutdown_started_ms;
 
+/* ---- the hooks that let the lower modules report without calling upwards ---- */
+
+/* The outbox has committed rows that may be due: the sender sends them (soon). */
+static void outbox_ready(struct tl_daemon *d)
+{
+    sender_kick(d->sender);
+}
+
+/* Before the sender claims: the callbacks' open group commits. */
+static void sender_before_claim(struct tl_daemon *d)
+{
+    group_flush(d->group);
+}
+
+/* An aggregator's opt-out of a number is a STOP for it (commands.h). */
+static const struct tl_sender_hooks sender_hooks = {
+    .before_claim = sender_before_claim,
+    .opted_out = commands_opt_out,
+};
 
 /* Polls every 20 ms until nothing is in flight or the grace time is over. */
 static void shutdown_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -168,6 +214,7 @@ int daemon_run(struct tl_config *cfg)
         areas_free(d.gz);
         return 1;
     }
+    store_on_health(d.store, store_health_cb, &d);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*
@@ -183,13 +230,14 @@ int daemon_run(struct tl_config *cfg)
         event_config_free(evcfg);
     }
     /* Before any event exists: priorities of group.h. */
-    if (d.base == NULL || event_base_priority_init(d.base, GROUP_LOOP_PRIORITIES) != 0 ||
+    if (d.base == NULL || event_base_priority_init(d.base, DAEMON_LOOP_PRIORITIES) != 0 ||
         group_new(&d, &d.group) != TL_OK) {
         log_error("daemon", "event=start_failed reason=event_base");
         status = 1;
         goto out;
     }
-    if (sender_new(&d, &d.sender, &cause) != TL_OK) {
+    d.outbox_ready = outbox_ready;
+    if (sender_new(&d, &sender_hooks, &d.sender, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=sender detail=\"%s\"", cause);
         free(cause);
         status = 1;
@@ -201,7 +249,7 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
-    if (http_start(&d, &d.http, &cause) != TL_OK) {
+    if (http_start(&d, http_routes, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
         status = 1;

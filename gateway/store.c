@@ -158,7 +158,8 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         store_close(st);
         return TL_ERR_STORE;
     }
-    sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
+    st->busy_timeout_ms = (int)busy_timeout_ms;
+    sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
     /*
      * 8 KiB pages for a new store (an existing one keeps its own: the size
@@ -399,12 +400,44 @@ static int tx_sql(struct tl_store *st, const char *sql)
  * SQLite itself ended the transaction (it rolls back on some errors), the
  * depth is reset so the next begin starts afresh.
  */
+/* Records the outcome of an outermost begin or commit (store_writable). */
+static void note_write(struct tl_store *st, bool ok, const char *why)
+{
+    if (ok) {
+        if (st->unwritable[0] == '\0')
+            return;
+        long failures = st->write_failures;
+        st->unwritable[0] = '\0';
+        st->write_failures = 0;
+        sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
+        if (st->health_cb != NULL)
+            st->health_cb(st->health_arg, true, NULL, failures);
+        return;
+    }
+    st->write_failures++;
+    if (st->unwritable[0] != '\0')
+        return;
+    int code = sqlite3_extended_errcode(st->db);
+    const char *msg = sqlite3_errmsg(st->db), *str = sqlite3_errstr(code);
+    if (strcmp(msg, str) == 0)
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s", why, msg);
+    else
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s (%s)", why, msg, str);
+    if (st->busy_timeout_ms > STORE_BUSY_UNWRITABLE_MS)
+        sqlite3_busy_timeout(st->db, STORE_BUSY_UNWRITABLE_MS);
+    if (st->health_cb != NULL)
+        st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
+}
+
 int store_tx_begin(struct tl_store *st)
 {
     if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
         st->tx_depth = 0;
-    if (tx_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK) {
+        if (st->tx_depth == 0)
+            note_write(st, false, "cannot begin a write");
         return TL_ERR_STORE;
+    }
     st->tx_depth++;
     return TL_OK;
 }
@@ -412,13 +445,54 @@ int store_tx_begin(struct tl_store *st)
 int store_tx_commit(struct tl_store *st)
 {
     if (st->tx_depth == 0 || sqlite3_get_autocommit(st->db)) {
+        if (st->tx_depth > 0)
+            note_write(st, false, "write rolled back by SQLite");
         st->tx_depth = 0;
         return TL_ERR_STORE; /* nothing to commit: the transaction is gone */
     }
-    if (tx_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK) {
+        if (st->tx_depth == 1)
+            note_write(st, false, "cannot commit");
         return TL_ERR_STORE; /* still open: the caller rolls back */
+    }
+    if (st->tx_depth == 1)
+        note_write(st, true, NULL);
     st->tx_depth--;
     return TL_OK;
+}
+
+bool store_writable(struct tl_store *st, const char **reason)
+{
+    if (reason != NULL)
+        *reason = st->unwritable;
+    return st->unwritable[0] == '\0';
+}
+
+int store_write_probe(struct tl_store *st)
+{
+    char sql[64];
+
+    if (st->tx_depth > 0 && !sqlite3_get_autocommit(st->db))
+        return TL_OK;
+    int version = store_schema_version(st);
+    if (version < 0)
+        return TL_ERR_STORE;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+    if (store_tx_begin(st) != TL_OK)
+        return TL_ERR_STORE;
+    if (exec_sql(st, sql) != TL_OK || store_tx_commit(st) != TL_OK) {
+        store_tx_rollback(st);
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+void store_on_health(struct tl_store *st,
+                     void (*cb)(void *arg, bool writable, const char *reason, long failures),
+                     void *arg)
+{
+    st->health_cb = cb;
+    st->health_arg = arg;
 }
 
 void store_tx_rollback(struct tl_store *st)

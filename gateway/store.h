@@ -56,6 +56,32 @@ void store_tx_rollback(struct tl_store *st);
 /* The last SQLite error message of this connection (for logs). */
 const char *store_errmsg(struct tl_store *st);
 
+/*
+ * Write health. Every outermost transaction that cannot begin or commit
+ * (the disk full, the file read-only, a lock held by another process past
+ * busy_timeout) makes the store unwritable, with a reason such as
+ * "SQLITE_FULL: database or disk is full", until a write transaction
+ * commits again: a caller's, or store_write_probe's. Meanwhile a write
+ * waits at most 100 ms for a lock, not the whole busy_timeout, so a lock
+ * fault answers each callback quickly. The connection stays usable
+ * throughout; nothing needs reopening.
+ */
+bool store_writable(struct tl_store *st, const char **reason);
+/*
+ * Tries a write: an empty transaction that rewrites the header's
+ * user_version (one page to the WAL, so a full disk shows). TL_OK when it
+ * committed; inside an open transaction it does nothing and says TL_OK.
+ */
+int store_write_probe(struct tl_store *st);
+/*
+ * Calls cb at each change of write health (writable or not, with the
+ * reason, and how many writes failed in between), from the call that saw
+ * it. The owner wires it (daemon.c logs one line per change).
+ */
+void store_on_health(struct tl_store *st,
+                     void (*cb)(void *arg, bool writable, const char *reason, long failures),
+                     void *arg);
+
 /* ---- areas (a mirror of the gazetteer, for joins) ---- */
 
 struct tl_area_row {

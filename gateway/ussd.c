@@ -19,7 +19,6 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/texts.h"
 #include "gateway/subscribers.h"
