@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""55-backup.t — `talaash backup FILE` while the gateway serves (issue #16): a
+"""58-backup.t — `talaash backup FILE` while the gateway serves (issue #16): a
 backup taken while callbacks are being committed opens, passes
 integrity_check and holds every message acknowledged before it began; the
 documented restore (stop, copy over the store, drop -wal/-shm, start) brings
