@@ -163,7 +163,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGHUP) {
         /* systemctl reload (ExecReload sends SIGHUP): reopening the log is the reload. */
-        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(clock_mono_ms() * 1000));
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)(clock_mono_ms() * 1000));
         if (log_reopen() < 0)
             log_error("daemon", "event=log_reopen_failed");
         else

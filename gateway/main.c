@@ -34,7 +34,7 @@ static void usage(FILE *out)
           "       talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
           "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
           "       talaash backup FILE [-c FILE]    copy the store into FILE (also while serving)\n"
-          "       talaash options [--scdoc]        the config options (Markdown, or scdoc for the man page)\n"
+          "       talaash options [--scdoc]        the config options (Markdown, or scdoc)\n"
           "       talaash api-routes               the operator API's routes and their roles\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
@@ -224,8 +224,8 @@ static int cmd_backup(int argc, char **argv)
         config_free(cfg);
         return 1;
     }
-    printf("%s: backup of %s, %" PRId64 " pages, schema %d, integrity ok\n", dest,
-           cfg->store_path, pages, version);
+    printf("%s: backup of %s, %" PRId64 " pages, schema %d, integrity ok\n", dest, cfg->store_path,
+           pages, version);
     config_free(cfg);
     return 0;
 }

@@ -301,9 +301,9 @@ static int backup_verify(sqlite3 *db, const char *name, int *version, char **cau
 static void sync_parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? xstrdup(".")
-                              : slash == path ? xstrdup("/")
-                                              : xstrndup(path, (size_t)(slash - path));
+    char *dir = slash == NULL   ? xstrdup(".")
+                : slash == path ? xstrdup("/")
+                                : xstrndup(path, (size_t)(slash - path));
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
 
     if (fd >= 0) {

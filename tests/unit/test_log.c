@@ -295,7 +295,8 @@ static void test_journal(const char *dir)
     close(saved);
 
     long len = read_file(path, buf, sizeof(buf));
-    const char *want = "<7>debug test a=1\n<6>info http b=2\n<4>warn test c=3\n<3>error store d=4\n";
+    const char *want =
+        "<7>debug test a=1\n<6>info http b=2\n<4>warn test c=3\n<3>error store d=4\n";
     ok(len > 0 && strncmp(buf, want, strlen(want)) == 0,
        "journal lines: <priority>level subsystem, no timestamp (7 6 4 3)");
     const char *last = len > 0 ? buf + strlen(want) : "";
