@@ -33,6 +33,17 @@ int store_schema_latest(void);
 int store_integrity_check(struct tl_store *st, char **cause);
 
 /*
+ * Copies the store at path into the file dest, consistently while a daemon
+ * serves from it (SQLite's online backup API, one read transaction): the
+ * copy holds every transaction committed before the call and none half.
+ * It is checked (integrity_check) before it replaces dest, atomically
+ * (written as dest.tmp, renamed). *pages and *version get its page count and
+ * schema version. TL_OK, or TL_ERR_STORE / TL_ERR_IO with *cause set.
+ */
+int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+                 int *version, char **cause);
+
+/*
  * Explicit transactions for multi-row writes. They nest: the outermost is
  * BEGIN IMMEDIATE … COMMIT, inner ones are savepoints, so a commit inside
  * an open transaction (a group commit, group.h) only keeps the work for the
