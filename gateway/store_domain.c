@@ -389,6 +389,31 @@ int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const cha
     return store_step_done(s);
 }
 
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n)
+{
+    /* Where this number already belongs: its subscriptions, the areas of the
+     * cases it reported, its police registrations. Only read for a message
+     * whose area name is ambiguous. */
+    static const char sql[] = "SELECT area_code FROM subscriptions WHERE phone = ?1"
+                              " UNION SELECT area_code FROM cases WHERE reporter_phone = ?1"
+                              " AND area_code IS NOT NULL"
+                              " UNION SELECT area_code FROM police WHERE phone = ?1 LIMIT 32";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *codes = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, phone);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *codes = xrealloc(*codes, (*n + 1) * sizeof(**codes));
+        (*codes)[(*n)++] = store_column_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
 int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
                                   const char *area_code)
 {

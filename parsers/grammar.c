@@ -3062,3 +3062,26 @@ void grammar_render_json(const struct tl_sms_parse *p, struct tl_buf *b)
         json_str(b, "error", p->error);
     tl_buf_append_char(b, '}');
 }
+
+void grammar_take_candidate(struct tl_sms_parse *p, size_t i)
+{
+    if (p == NULL || i >= p->ncands || p->cands[i].area == NULL)
+        return;
+    p->area = p->cands[i].area;
+    p->area_match = p->cands[i].distance == 0 ? TL_MATCH_EXACT : TL_MATCH_FUZZY;
+    p->missing &= ~(unsigned)TL_FIELD_AREA;
+}
+
+bool grammar_prefer_area(struct tl_sms_parse *p, const struct tl_gazetteer *gz,
+                         const struct tl_area *const *within, size_t n)
+{
+    int pick;
+
+    if (p == NULL || p->area != NULL || p->area_match != TL_MATCH_AMBIGUOUS)
+        return false;
+    pick = gazetteer_prefer(gz, p->cands, p->ncands, within, n);
+    if (pick < 0)
+        return false;
+    grammar_take_candidate(p, (size_t)pick);
+    return true;
+}

@@ -218,6 +218,17 @@ void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, c
                           struct tl_sms_parse *out);
 
 /*
+ * Takes p->cands[i] as the message's area: the one rule for ambiguous names
+ * (gazetteer_prefer) has picked it from the sender's own cities. Sets area
+ * and area_match and clears TL_FIELD_AREA from missing; no-op for a bad i.
+ */
+void grammar_take_candidate(struct tl_sms_parse *p, size_t i);
+/* When p's area is ambiguous and exactly one candidate lies within one of
+ * within[0..n) (the sender's cities; gazetteer_prefer), takes it; true then. */
+bool grammar_prefer_area(struct tl_sms_parse *p, const struct tl_gazetteer *gz,
+                         const struct tl_area *const *within, size_t n);
+
+/*
  * Appends p as the JSON object of SPEC.md §11 to out (no newline): keys in
  * the order command, lang, name, age, gender, area, area_text, last_seen,
  * description, case, case_valid, pin, text, missing, error; a key is absent
