@@ -183,6 +183,8 @@ struct lexeme {
 #define F_PLACE BIT(42)    /* school, masjid: a place but no area name */
 #define F_NAMELIKE BIT(43) /* a label that is also a common name: Umar, عمر */
 #define F_WEAR BIT(44)     /* wearing, pehna: a description starts */
+#define F_THING BIT(46)    /* phone, wallet, bike: things that go missing, not children */
+#define F_NAHI BIT(45)     /* nahi, نہیں: "nahi mil raha" says someone is missing */
 
 #define F_LABELS (F_LNAME | F_LAGE | F_LAREA | F_LGENDER | F_LDESC)
 
@@ -242,6 +244,35 @@ static const struct lex_seed lex_seeds[] = {
     KW("کھوئی", F_ANY | F_WFEMALE, RPT),
     KW("اغوا", F_ANY, RPT),
     W("kho", F_RO | F_KHO),
+    KW("ghayab", F_RO | F_ANY, RPT),
+    KW("gayab", F_RO | F_ANY, RPT),
+    KW("ghaib", F_RO | F_ANY, RPT),
+    KW("غائب", F_ANY, RPT),
+    KW("غایب", F_ANY, RPT),
+    W("mobile", F_EN | F_THING),
+    W("wallet", F_EN | F_THING),
+    W("purse", F_EN | F_THING),
+    W("bag", F_EN | F_THING),
+    W("bike", F_EN | F_THING),
+    W("car", F_EN | F_THING),
+    W("cycle", F_EN | F_THING),
+    W("keys", F_EN | F_THING),
+    W("cat", F_EN | F_THING),
+    W("dog", F_EN | F_THING),
+    W("goat", F_EN | F_THING),
+    W("bakri", F_RO | F_THING),
+    W("batwa", F_RO | F_THING),
+    W("mobail", F_RO | F_THING),
+    W("موبائل", F_THING),
+    W("فون", F_THING),
+    W("nahi", F_RO | F_NAHI | F_FILL),
+    W("o", F_RO | F_FILL), /* assalam o alaikum */
+    W("رہی", F_FILL),
+    W("رہا", F_FILL),
+    W("رہے", F_FILL),
+    W("nahin", F_RO | F_NAHI | F_FILL),
+    W("nai", F_RO | F_NAHI | F_FILL),
+    W("نہیں", F_NAHI | F_FILL),
     W("shuda", F_RO | F_FILL), /* gum shuda */
     W("شدہ", F_FILL),          /* گم شدہ */
     W("کھو", F_KHO),
@@ -469,6 +500,10 @@ static const struct lex_seed lex_seeds[] = {
     NW("athara", F_RO, 18),
     NW("dedh", F_RO, 1),
     NW("dhai", F_RO, 2),
+    NW("dhaai", F_RO, 2),
+    NW("derh", F_RO, 1),
+    NW("ڈیڑھ", 0, 1), /* 1.5: ages are whole years, rounded down */
+    NW("ڈھائی", 0, 2), /* 2.5 */
     NW("ایک", 0, 1),
     NW("دو", F_KARO, 2),
     NW("تین", 0, 3),
@@ -959,7 +994,7 @@ static const struct lex_seed lex_seeds[] = {
     W("مکان", F_ADDR),
     W("call", F_EN | F_CONTACT),
     W("contact", F_EN | F_CONTACT),
-    W("phone", F_EN | F_CONTACT),
+    W("phone", F_EN | F_CONTACT | F_THING),
     W("ph", F_CONTACT),
     W("mobile", F_CONTACT),
     W("mob", F_CONTACT),
@@ -1708,6 +1743,18 @@ static bool kw_at(const struct tl_grammar *g, size_t i, struct kwhit *hit)
         hit->kw = x->type == LX_AWORD ? "مل گیا" : "mil gaya";
         return true;
     }
+    if (has(x, F_NAHI) && j < g->n && has(&g->lx[j], F_MIL)) {
+        /* "nahi mil raha/rahi", "نہیں مل رہی": (someone) cannot be found */
+        size_t k = next_word(g, j);
+
+        hit->cmd = TL_CMD_REPORT;
+        hit->a = i;
+        hit->b = j + 1;
+        if (k < g->n && is_word(&g->lx[k]) && has(&g->lx[k], F_FILL))
+            hit->b = k + 1;
+        hit->kw = x->type == LX_AWORD ? "نہیں مل رہا" : "nahi mil raha";
+        return true;
+    }
     if (has(x, F_KHO) && j < g->n && has(&g->lx[j], F_GAYA)) {
         hit->cmd = TL_CMD_REPORT;
         hit->a = i;
@@ -1932,7 +1979,7 @@ static void take_age(struct tl_grammar *g, struct report *r, size_t i, int value
     k = next_nonjoin(g, i);
     if (k < g->n && is_word(&g->lx[k]) && has(&g->lx[k], F_UNIT_Y | F_UNIT_M)) {
         if (has(&g->lx[k], F_UNIT_M))
-            r->age = 0;
+            r->age = value / 12; /* "18 months" is 1: whole years, rounded down */
         for (size_t t = i + 1; t <= k; t++)
             g->lx[t].role = R_AGE;
         i = k;
@@ -2783,6 +2830,34 @@ static enum tl_lang detect_lang(const struct tl_grammar *g, enum tl_lang hint)
     return hint;
 }
 
+/*
+ * A report whose keyword is not its first word ("meri beti Hina Saddar se
+ * gum ho gayi", "my son is missing") counts only with a sign of a person: a
+ * name, an age, or a relation or gender word (beta, beti, son, behen …),
+ * and no thing that went missing instead ("my phone is missing").
+ */
+static bool report_evidence(const struct tl_grammar *g, const struct kwhit *hit,
+                            const struct tl_sms_parse *out)
+{
+    bool thing = false, first = true, person = false;
+
+    for (size_t i = 0; i < hit->a; i++) {
+        if (!is_punct(&g->lx[i]) && !(is_word(&g->lx[i]) && has(&g->lx[i], F_POLITE)))
+            first = false;
+    }
+    if (first)
+        return true;
+    for (size_t i = 0; i < g->n; i++) {
+        if (!is_word(&g->lx[i]) || g->lx[i].role == R_KW)
+            continue;
+        thing = thing || has(&g->lx[i], F_THING);
+        person = person || has(&g->lx[i], F_MALE | F_FEMALE); /* beta, beti, son, behen */
+    }
+    if (out->age >= 0 || person)
+        return true;
+    return out->name[0] != '\0' && !thing;
+}
+
 /* Finds the command; false when there is none. */
 static bool detect_command(struct tl_grammar *g, struct kwhit *hit)
 {
@@ -2887,6 +2962,10 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
     switch (hit.cmd) {
     case TL_CMD_REPORT:
         report_body(g, TL_FIELD_NAME | TL_FIELD_AGE | TL_FIELD_AREA, out);
+        if (!report_evidence(g, &hit, out)) {
+            sms_reset(out, out->lang); /* "my phone is missing", "bag gum ho gaya" */
+            out->lang = detect_lang(g, hint);
+        }
         break;
     case TL_CMD_SUBSCRIBE:
         rest_area(g, k, false, out);
