@@ -420,15 +420,17 @@ void texts_area_list(const struct tl_gazetteer *gz, const struct tl_area_candida
                      enum tl_lang lang, struct tl_buf *out)
 {
     const struct tl_area *all[16];
-    size_t m = n < 16 ? n : 16;
+    size_t m = n < 16 ? n : 16, shown = m < 6 ? m : 6; /* six fit one SMS */
 
     for (size_t i = 0; i < m; i++)
         all[i] = c[i].area;
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = 0; i < shown; i++) {
         if (i)
             tl_buf_append_str(out, lang == TL_LANG_UR ? "، " : ", ");
         texts_area_label(gz, all[i], all, m, lang, out);
     }
+    if (shown < m)
+        tl_buf_append_str(out, lang == TL_LANG_UR ? "، ..." : ", ...");
 }
 
 const char *texts_gender(enum tl_gender g, enum tl_lang lang)

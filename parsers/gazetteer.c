@@ -1538,8 +1538,22 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         nq = 2;
     }
 
-    /* 1. exact, as typed and then without fillers */
+    /* 1. exact, as typed and then without fillers (a skeleton of the whole
+     * text first: "Gulistan-e-Johar Block 7" is the block, not the area
+     * "Gulistan-e-Johar" without its block) */
     nexact = exact_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
+    if (nexact == 0 && nq == 2) {
+        size_t nsk = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
+
+        if (nsk > 0) {
+            size_t top = rank(gz, exact, nsk), dummy;
+
+            fill(gz, exact, nsk, cands, max, ncands ? ncands : &dummy);
+            free(folded);
+            free(stripped);
+            return top == 1 ? TL_MATCH_FUZZY : TL_MATCH_AMBIGUOUS;
+        }
+    }
     if (nexact == 0 && nq == 2)
         nexact = exact_lookup(gz, q[1], qlen[1], exact, EXACT_MAX);
     if (nexact == 0)

@@ -2243,7 +2243,8 @@ static bool area_label_is_suffix(const struct tl_grammar *g, size_t i)
         return false;
     if (n != NULL && (n->type == LX_COLON ||
                       (runnable(n) && is_content(n) &&
-                       !(is_word(n) && has(n, F_FILL | F_POLITE | F_LOC_PRE | F_LOC_POST)))))
+                       !(is_word(n) && has(n, F_FILL | F_POLITE | F_LOC_PRE | F_LOC_POST |
+                                              F_ADDR))))) /* "FB Area Block 13" */
         return false;
     return true;
 }
@@ -2270,6 +2271,46 @@ static void report_fillers(struct tl_grammar *g, struct report *r)
     }
 }
 
+static bool strong(enum tl_match_kind mk);
+
+/*
+ * "area: Landhi with a red cap": an area label binds only its own value, the
+ * longest run of words from `first` that names an area (exact or clearly
+ * fuzzy, at most five words); the words after it go back to the free text
+ * (the description). When no prefix names an area the whole run stays, so
+ * the gateway can ask about what was typed.
+ */
+static void area_label_own_value(struct tl_grammar *g, size_t first, size_t last)
+{
+    struct tl_area_candidate c[TL_GRAMMAR_MAX_CANDS];
+    size_t words = 0, nc;
+
+    for (size_t k = first; k <= last; k++)
+        words += is_word(&g->lx[k]) || g->lx[k].type == LX_NUM;
+    if (words < 2 || g->gz == NULL)
+        return;
+    /* pass 0: exact names only, longest first; pass 1: clear fuzzy ones */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t end = last + 1; end-- > first;) {
+            size_t n = 0;
+            enum tl_match_kind mk;
+
+            for (size_t k = first; k <= end; k++)
+                n += is_word(&g->lx[k]) || g->lx[k].type == LX_NUM;
+            if (n > 5 || (!is_word(&g->lx[end]) && g->lx[end].type != LX_NUM))
+                continue;
+            if (g->gz_calls >= GZ_BUDGET)
+                return;
+            mk = gz_match(g, first, end, c, &nc);
+            if (pass == 0 ? mk == TL_MATCH_EXACT : strong(mk)) {
+                for (size_t k = end + 1; k <= last; k++)
+                    g->lx[k].field = FLD_NONE;
+                return;
+            }
+        }
+    }
+}
+
 /* Binds the free words after each name/area/description label to it. */
 static void report_labels(struct tl_grammar *g)
 {
@@ -2290,17 +2331,25 @@ static void report_labels(struct tl_grammar *g)
             continue;
         while (k < g->n && (g->lx[k].type == LX_COLON || g->lx[k].type == LX_JOIN))
             k++;
-        for (; k < g->n; k++) {
-            struct lexeme *y = &g->lx[k];
+        {
+            size_t first = k, last = SIZE_MAX;
 
-            if (y->type == LX_SEP || y->type == LX_COLON)
-                break;
-            if (runnable(y) && !(fld == FLD_NAME && y->type == LX_NUM))
-                y->field = fld;
-            else if (fld == FLD_DESC && y->role == R_FILL)
-                continue;
-            else
-                break;
+            for (; k < g->n; k++) {
+                struct lexeme *y = &g->lx[k];
+
+                if (y->type == LX_SEP || y->type == LX_COLON)
+                    break;
+                if (runnable(y) && !(fld == FLD_NAME && y->type == LX_NUM)) {
+                    y->field = fld;
+                    last = k;
+                } else if (fld == FLD_DESC && y->role == R_FILL) {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if (fld == FLD_AREA && last != SIZE_MAX && last > first)
+                area_label_own_value(g, first, last);
         }
     }
 }

@@ -75,7 +75,7 @@
  * pieces could ever reach it. */
 #define TL_GRAMMAR_TEXT_MAX (TL_GRAMMAR_MAX_INPUT + 64)
 /* Area candidates kept for an ambiguous or unknown area. */
-#define TL_GRAMMAR_MAX_CANDS 5
+#define TL_GRAMMAR_MAX_CANDS 12
 /* A PIN: 4 to 6 digits, NUL. */
 #define TL_GRAMMAR_PIN_MAX 7
 /* A phone number as typed in a report (digits and separators), NUL. */
