@@ -1503,6 +1503,16 @@ static size_t skeleton_lookup(const struct tl_gazetteer *gz, const char *s, size
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands)
 {
+    return gazetteer_match_opts(gz, text, len, cands, max, ncands, 0);
+}
+
+enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const char *text,
+                                        size_t len, struct tl_area_candidate *cands, size_t max,
+                                        size_t *ncands, unsigned opts)
+{
+    bool exact_only = (opts & TL_MATCH_OPT_EXACT) != 0;
+    bool near = (opts & TL_MATCH_OPT_NO_NEAR) == 0;
+
     struct scored exact[EXACT_MAX];
     struct scored stack_list[256];
     struct scored *list = stack_list;
@@ -1514,7 +1524,8 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     uint64_t qsig[2];
     char *folded, *stripped;
     enum tl_match_kind kind = TL_MATCH_NONE;
-    int *best;
+    int *best, *touched;
+    size_t ntouched = 0;
     bool *ok, any_ok = false;
 
     if (ncands)
@@ -1542,7 +1553,7 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
      * text first: "Gulistan-e-Johar Block 7" is the block, not the area
      * "Gulistan-e-Johar" without its block) */
     nexact = exact_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
-    if (nexact == 0 && nq == 2) {
+    if (nexact == 0 && nq == 2 && !exact_only) {
         size_t nsk = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
 
         if (nsk > 0) {
@@ -1568,6 +1579,12 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         return top == 1 ? TL_MATCH_EXACT : TL_MATCH_AMBIGUOUS;
     }
 
+    if (exact_only) {
+        free(folded);
+        free(stripped);
+        return TL_MATCH_NONE;
+    }
+
     /* 2. the same consonant skeleton: vowels, doubled letters, "-e-" joins */
     nexact = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
     if (nexact == 0 && nq == 2)
@@ -1590,15 +1607,14 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         textnorm_decode(q[v], qlen[v], qcps[v], qncp[v]);
         qsig[v] = signature(qcps[v], qncp[v]);
     }
-    best = xmalloc(gz->n * (sizeof *best + sizeof *ok));
-    ok = (bool *)(best + gz->n);
-    for (size_t i = 0; i < gz->n; i++) {
-        best[i] = INT_MAX;
-        ok[i] = false;
-    }
+    /* best[] holds distance + 1 (0: not reached), so one calloc clears it;
+     * touched[] lists the areas reached, so nothing scans every area */
+    best = xcalloc(gz->n, sizeof *best + sizeof *touched + sizeof *ok);
+    touched = (int *)(best + gz->n);
+    ok = (bool *)(touched + gz->n);
     /* pass 0: only distances that qualify; pass 1, when none did and the
      * caller wants candidates: near misses, one edit further */
-    for (int pass = 0; pass < (max > 0 ? 2 : 1) && !any_ok; pass++) {
+    for (int pass = 0; pass < (max > 0 && near ? 2 : 1) && !any_ok; pass++) {
         for (size_t v = 0; v < nq; v++) {
             size_t reach = (size_t)allowed_distance(qncp[v]) + (size_t)pass;
             size_t lmin = qncp[v] > reach ? qncp[v] - reach : 0;
@@ -1614,16 +1630,18 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
                 int bound = allowed + pass;
                 int d;
 
-                if (bound > best[k->area])
-                    bound = best[k->area];
+                if (best[k->area] > 0 && bound > best[k->area] - 1)
+                    bound = best[k->area] - 1;
                 if (diff > (size_t)bound || bits_exceed(qsig[v] & ~k->sig, bound) ||
                     bits_exceed(k->sig & ~qsig[v], bound))
                     continue;
                 d = textnorm_distance_cp(qcps[v], qncp[v], k->cps, k->ncp, bound);
                 if (d > bound)
                     continue;
-                if (d < best[k->area])
-                    best[k->area] = d;
+                if (best[k->area] == 0)
+                    touched[ntouched++] = k->area;
+                if (best[k->area] == 0 || d < best[k->area] - 1)
+                    best[k->area] = d + 1;
                 if (d <= allowed) {
                     ok[k->area] = true;
                     any_ok = true;
@@ -1634,20 +1652,20 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     {
         size_t nqual = 0, nnear = 0;
 
-        for (size_t i = 0; i < gz->n; i++) {
-            if (best[i] == INT_MAX)
-                continue;
+        for (size_t t = 0; t < ntouched; t++) {
             nnear++;
-            if (ok[i])
+            if (ok[touched[t]])
                 nqual++;
         }
         if (nnear > sizeof stack_list / sizeof stack_list[0])
             list = xmalloc(nnear * sizeof *list);
         /* qualifying areas when there are any, else the near misses */
-        for (size_t i = 0; i < gz->n; i++) {
-            if (best[i] == INT_MAX || (nqual > 0 && !ok[i]))
+        for (size_t t = 0; t < ntouched; t++) {
+            int i = touched[t];
+
+            if (nqual > 0 && !ok[i])
                 continue;
-            scored_set(gz, &list[nlist++], (int)i, best[i]);
+            scored_set(gz, &list[nlist++], i, best[i] - 1);
         }
         if (nqual > 0) {
             size_t top = rank(gz, list, nlist);

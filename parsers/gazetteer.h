@@ -85,6 +85,16 @@ struct tl_area_candidate {
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands);
 
+/* Options of gazetteer_match_opts(). */
+enum {
+    TL_MATCH_OPT_EXACT = 1u << 0,   /* stop after the exact lookups: EXACT, AMBIGUOUS or NONE */
+    TL_MATCH_OPT_NO_NEAR = 1u << 1, /* no "did you mean" pass for NONE (probing many spans) */
+};
+/* gazetteer_match() with options (0: the same as gazetteer_match). */
+enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const char *text,
+                                        size_t len, struct tl_area_candidate *cands, size_t max,
+                                        size_t *ncands, unsigned opts);
+
 /* The city (kind TL_AREA_CITY) that a is or lies in; NULL above city level. */
 const struct tl_area *gazetteer_city_of(const struct tl_gazetteer *gz, const struct tl_area *a);
 

@@ -1611,8 +1611,37 @@ static enum tl_match_kind gz_match(struct tl_grammar *g, size_t a, size_t b,
         g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
         return TL_MATCH_NONE;
     g->gz_calls++;
-    return gazetteer_match(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
-                           TL_GRAMMAR_MAX_CANDS, ncands);
+    /* spans are probes: "did you mean" candidates come once, at the end
+     * (near_misses), for the area text the message settles on */
+    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
+                                TL_GRAMMAR_MAX_CANDS, ncands, TL_MATCH_OPT_NO_NEAR);
+}
+
+/* gz_match() for exact names only (cheaper: no fuzzy pass). */
+static enum tl_match_kind gz_match_exact(struct tl_grammar *g, size_t a, size_t b,
+                                         struct tl_area_candidate *cands, size_t *ncands)
+{
+    *ncands = 0;
+    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
+        g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
+        return TL_MATCH_NONE;
+    g->gz_calls++;
+    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
+                                TL_GRAMMAR_MAX_CANDS, ncands, TL_MATCH_OPT_EXACT);
+}
+
+/* An area text that matched nothing: the nearest spellings, for the
+ * gateway's "did you mean" question (one full match, only for this text). */
+static void near_misses(const struct tl_grammar *g, struct tl_sms_parse *out)
+{
+    size_t nc = 0;
+
+    if (g->gz == NULL || out->area != NULL || out->area_match != TL_MATCH_NONE ||
+        out->ncands > 0 || out->area_text[0] == '\0')
+        return;
+    if (gazetteer_match(g->gz, out->area_text, strlen(out->area_text), out->cands,
+                        TL_GRAMMAR_MAX_CANDS, &nc) == TL_MATCH_NONE)
+        out->ncands = nc;
 }
 
 static void out_area(struct tl_sms_parse *out, enum tl_match_kind mk,
@@ -2301,7 +2330,7 @@ static void area_label_own_value(struct tl_grammar *g, size_t first, size_t last
                 continue;
             if (g->gz_calls >= GZ_BUDGET)
                 return;
-            mk = gz_match(g, first, end, c, &nc);
+            mk = pass == 0 ? gz_match_exact(g, first, end, c, &nc) : gz_match(g, first, end, c, &nc);
             if (pass == 0 ? mk == TL_MATCH_EXACT : strong(mk)) {
                 for (size_t k = end + 1; k <= last; k++)
                     g->lx[k].field = FLD_NONE;
@@ -2453,7 +2482,7 @@ static bool find_window(struct tl_grammar *g, size_t a, size_t b, size_t nwords,
                 continue;
             if (fa == a && fb == b)
                 continue;
-            if (gz_match(g, fa, fb, c, nc) == TL_MATCH_EXACT) {
+            if (gz_match_exact(g, fa, fb, c, nc) == TL_MATCH_EXACT) {
                 size_t k = fb + 1;
 
                 /* "Korangi No. 5", "Gulshan block 13", "Korangi 5" */
@@ -3108,6 +3137,9 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
     default:
         break;
     }
+    if (out->command == TL_CMD_REPORT || out->command == TL_CMD_SUBSCRIBE ||
+        out->command == TL_CMD_WIDEN)
+        near_misses(g, out);
 }
 
 void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, const char *text,
@@ -3121,6 +3153,7 @@ void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, c
     out->lang = detect_lang(g, hint);
     out->command = TL_CMD_REPORT;
     report_body(g, expect & (TL_FIELD_NAME | TL_FIELD_AGE | TL_FIELD_AREA), out);
+    near_misses(g, out);
     if (out->name[0] != '\0')
         got |= TL_FIELD_NAME;
     if (out->age >= 0)
