@@ -51,6 +51,7 @@ enum key_variant {
     KEY_STRIPPED = 1, /* filler words removed */
     KEY_JOINED = 2,   /* spaces removed */
     KEY_INITIAL = 3,  /* first word(s) as initials: "g iqbal", "dm society"; exact only */
+    KEY_SKELETON = 4, /* consonant skeleton (skeleton()); kept apart from the other keys */
 };
 
 struct gz_key {
@@ -61,13 +62,6 @@ struct gz_key {
     int32_t *cps;
     size_t ncp;
     uint64_t sig;
-};
-
-/* A spelling reduced to its consonant skeleton (see skeleton()). */
-struct gz_skel {
-    int area;
-    char *text;
-    size_t len;
 };
 
 struct code_ref {
@@ -94,7 +88,7 @@ struct tl_gazetteer {
     size_t *len_start;     /* fkeys[len_start[L] .. len_start[L + 1]) have L code points */
     size_t max_len;
     struct code_ref *by_code; /* sorted by code */
-    struct gz_skel *skel;     /* spelling skeletons, sorted by text */
+    struct gz_key *skel;      /* spelling skeletons (KEY_SKELETON), sorted by text */
     size_t nskel;
 };
 
@@ -699,8 +693,10 @@ void gazetteer_free(struct tl_gazetteer *gz)
     free(gz->fkeys);
     free(gz->len_start);
     free(gz->by_code);
-    for (size_t i = 0; i < gz->nskel; i++)
+    for (size_t i = 0; i < gz->nskel; i++) {
         free(gz->skel[i].text);
+        free(gz->skel[i].cps);
+    }
     free(gz->skel);
     free(gz);
 }
@@ -712,11 +708,13 @@ static int code_ref_cmp(const void *a, const void *b)
     return strcmp(x->code, y->code);
 }
 
-struct key_builder {
+struct key_list {
     struct gz_key *keys;
     size_t n, cap;
-    struct gz_skel *skel;
-    size_t nskel, skelcap;
+};
+
+struct key_builder {
+    struct key_list main, skel;
 };
 
 static int key_tier(enum key_variant v)
@@ -724,7 +722,7 @@ static int key_tier(enum key_variant v)
     return v == KEY_STRIPPED ? 1 : v == KEY_INITIAL ? 2 : 0;
 }
 
-static void key_add(struct key_builder *kb, int area, enum key_variant v, const char *text,
+static void key_add(struct key_list *kl, int area, enum key_variant v, const char *text,
                     size_t len)
 {
     struct gz_key *k;
@@ -733,18 +731,18 @@ static void key_add(struct key_builder *kb, int area, enum key_variant v, const 
         return;
     /* the same text for the same area once is enough (a spelling from the
      * file outranks the same text generated as initials) */
-    for (size_t i = kb->n; i > 0 && kb->keys[i - 1].area == area; i--) {
-        if (kb->keys[i - 1].len == len && memcmp(kb->keys[i - 1].text, text, len) == 0) {
-            if (key_tier(v) < key_tier(kb->keys[i - 1].variant))
-                kb->keys[i - 1].variant = v;
+    for (size_t i = kl->n; i > 0 && kl->keys[i - 1].area == area; i--) {
+        if (kl->keys[i - 1].len == len && memcmp(kl->keys[i - 1].text, text, len) == 0) {
+            if (key_tier(v) < key_tier(kl->keys[i - 1].variant))
+                kl->keys[i - 1].variant = v;
             return;
         }
     }
-    if (kb->n == kb->cap) {
-        kb->cap = kb->cap ? kb->cap * 2 : 256;
-        kb->keys = xrealloc(kb->keys, kb->cap * sizeof *kb->keys);
+    if (kl->n == kl->cap) {
+        kl->cap = kl->cap ? kl->cap * 2 : 256;
+        kl->keys = xrealloc(kl->keys, kl->cap * sizeof *kl->keys);
     }
-    k = &kb->keys[kb->n++];
+    k = &kl->keys[kl->n++];
     k->area = area;
     k->variant = v;
     k->text = xstrndup(text, len);
@@ -757,28 +755,12 @@ static void key_add(struct key_builder *kb, int area, enum key_variant v, const 
 
 static void skel_add(struct key_builder *kb, int area, const char *text, size_t len)
 {
-    struct gz_skel *k;
     char *tmp = xmalloc(len + 2);
     size_t n = skeleton(text, len, tmp);
 
-    if (n == 0) {
-        free(tmp);
-        return;
-    }
-    for (size_t i = kb->nskel; i > 0 && kb->skel[i - 1].area == area; i--) {
-        if (kb->skel[i - 1].len == n && memcmp(kb->skel[i - 1].text, tmp, n) == 0) {
-            free(tmp);
-            return;
-        }
-    }
-    if (kb->nskel == kb->skelcap) {
-        kb->skelcap = kb->skelcap ? kb->skelcap * 2 : 256;
-        kb->skel = xrealloc(kb->skel, kb->skelcap * sizeof *kb->skel);
-    }
-    k = &kb->skel[kb->nskel++];
-    k->area = area;
-    k->text = tmp;
-    k->len = n;
+    if (n > 0)
+        key_add(&kb->skel, area, KEY_SKELETON, tmp, n);
+    free(tmp);
 }
 
 /*
@@ -800,33 +782,25 @@ static void keys_add_spelling(struct key_builder *kb, int area, const char *spel
     tmp = xmalloc(3 * (flen + 2));
     v1 = tmp + flen + 2;
     v2 = v1 + flen + 2;
-    key_add(kb, area, KEY_AS_WRITTEN, folded, flen);
+    key_add(&kb->main, area, KEY_AS_WRITTEN, folded, flen);
     skel_add(kb, area, folded, flen);
     slen = strip_fillers_ex(folded, flen, tmp, &numbered);
     if (!numbered && (slen != flen || memcmp(tmp, folded, flen) != 0)) {
-        key_add(kb, area, KEY_STRIPPED, tmp, slen);
+        key_add(&kb->main, area, KEY_STRIPPED, tmp, slen);
     }
     initials(folded, flen, v1, &n1, v2, &n2);
     if (n1 >= 4)
-        key_add(kb, area, KEY_INITIAL, v1, n1);
+        key_add(&kb->main, area, KEY_INITIAL, v1, n1);
     if (n2 >= 4)
-        key_add(kb, area, KEY_INITIAL, v2, n2);
+        key_add(&kb->main, area, KEY_INITIAL, v2, n2);
     for (size_t i = 0; i < flen; i++) {
         if (folded[i] != ' ')
             tmp[jlen++] = folded[i];
     }
     if (jlen != flen && textnorm_decode(tmp, jlen, NULL, 0) >= 6)
-        key_add(kb, area, KEY_JOINED, tmp, jlen);
+        key_add(&kb->main, area, KEY_JOINED, tmp, jlen);
     free(tmp);
     free(folded);
-}
-
-static int skel_cmp(const void *a, const void *b)
-{
-    const struct gz_skel *x = a, *y = b;
-    int c = strcmp(x->text, y->text);
-
-    return c != 0 ? c : x->area - y->area;
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -847,9 +821,9 @@ static bool is_ancestor(const struct tl_gazetteer *gz, int anc, int of);
 /*
  * Drops a filler-free key when an enclosing area is written that way: "Malir
  * City" and "Gadap City" inside the towns Malir and Gadap must not take
- * the towns' own names. kb->keys must be sorted by text.
+ * the towns' own names. kl->keys must be sorted by text.
  */
-static void drop_shadowed(const struct tl_gazetteer *gz, struct key_builder *kb)
+static void drop_shadowed(const struct tl_gazetteer *gz, struct key_list *kb)
 {
     size_t out = 0;
 
@@ -877,7 +851,8 @@ static void drop_shadowed(const struct tl_gazetteer *gz, struct key_builder *kb)
 
 static void build_index(struct tl_gazetteer *gz)
 {
-    struct key_builder kb = {0};
+    struct key_builder b = {0};
+    struct key_list kb;
 
     gz->folded_name = xcalloc(gz->n, sizeof *gz->folded_name);
     gz->depth = xcalloc(gz->n, sizeof *gz->depth);
@@ -889,21 +864,22 @@ static void build_index(struct tl_gazetteer *gz)
             d++;
         gz->depth[i] = d;
         gz->folded_name[i] = textnorm_fold(a->name_en, strlen(a->name_en), NULL);
-        keys_add_spelling(&kb, (int)i, a->name_en);
+        keys_add_spelling(&b, (int)i, a->name_en);
         if (a->name_ur[0])
-            keys_add_spelling(&kb, (int)i, a->name_ur);
+            keys_add_spelling(&b, (int)i, a->name_ur);
         for (size_t j = 0; j < a->naliases; j++)
-            keys_add_spelling(&kb, (int)i, a->aliases[j]);
+            keys_add_spelling(&b, (int)i, a->aliases[j]);
     }
-    if (kb.n > 0)
-        qsort(kb.keys, kb.n, sizeof *kb.keys, key_cmp);
-    drop_shadowed(gz, &kb);
-    gz->keys = kb.keys;
-    gz->nkeys = kb.n;
-    if (kb.nskel > 0)
-        qsort(kb.skel, kb.nskel, sizeof *kb.skel, skel_cmp);
-    gz->skel = kb.skel;
-    gz->nskel = kb.nskel;
+    if (b.main.n > 0)
+        qsort(b.main.keys, b.main.n, sizeof *b.main.keys, key_cmp);
+    drop_shadowed(gz, &b.main);
+    gz->keys = b.main.keys;
+    gz->nkeys = b.main.n;
+    if (b.skel.n > 0)
+        qsort(b.skel.keys, b.skel.n, sizeof *b.skel.keys, key_cmp);
+    gz->skel = b.skel.keys;
+    gz->nskel = b.skel.n;
+    kb = b.main;
     /* counting sort by length for the fuzzy pass */
     gz->max_len = 0;
     for (size_t i = 0; i < kb.n; i++) {

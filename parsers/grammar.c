@@ -1603,31 +1603,33 @@ static void span_set(const struct tl_grammar *g, size_t a, size_t b, char *dst)
 
 /* --------------------------------------------------------- gazetteer --- */
 
+/* gazetteer_match_opts() on lexemes [a, b], within the per-message budget. */
+static enum tl_match_kind gz_match_opts(struct tl_grammar *g, size_t a, size_t b,
+                                        struct tl_area_candidate *cands, size_t *ncands,
+                                        unsigned opts)
+{
+    *ncands = 0;
+    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
+        g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
+        return TL_MATCH_NONE;
+    g->gz_calls++;
+    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
+                                TL_GRAMMAR_MAX_CANDS, ncands, opts);
+}
+
+/* Spans are probes: "did you mean" candidates come once, at the end
+ * (near_misses), for the area text the message settles on. */
 static enum tl_match_kind gz_match(struct tl_grammar *g, size_t a, size_t b,
                                    struct tl_area_candidate *cands, size_t *ncands)
 {
-    *ncands = 0;
-    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
-        g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
-        return TL_MATCH_NONE;
-    g->gz_calls++;
-    /* spans are probes: "did you mean" candidates come once, at the end
-     * (near_misses), for the area text the message settles on */
-    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
-                                TL_GRAMMAR_MAX_CANDS, ncands, TL_MATCH_OPT_NO_NEAR);
+    return gz_match_opts(g, a, b, cands, ncands, TL_MATCH_OPT_NO_NEAR);
 }
 
-/* gz_match() for exact names only (cheaper: no fuzzy pass). */
+/* Exact names only (cheaper: no fuzzy pass). */
 static enum tl_match_kind gz_match_exact(struct tl_grammar *g, size_t a, size_t b,
                                          struct tl_area_candidate *cands, size_t *ncands)
 {
-    *ncands = 0;
-    if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
-        g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
-        return TL_MATCH_NONE;
-    g->gz_calls++;
-    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
-                                TL_GRAMMAR_MAX_CANDS, ncands, TL_MATCH_OPT_EXACT);
+    return gz_match_opts(g, a, b, cands, ncands, TL_MATCH_OPT_EXACT);
 }
 
 /* An area text that matched nothing: the nearest spellings, for the
