@@ -1476,6 +1476,17 @@ static size_t skeleton_lookup(const struct tl_gazetteer *gz, const char *s, size
     return n;
 }
 
+/* Ranks list[0..n), fills the candidates; `clear` when one area stands out. */
+static enum tl_match_kind settle(const struct tl_gazetteer *gz, struct scored *list, size_t n,
+                                 enum tl_match_kind clear, struct tl_area_candidate *cands,
+                                 size_t max, size_t *ncands)
+{
+    size_t top = rank(gz, list, n), dummy;
+
+    fill(gz, list, n, cands, max, ncands ? ncands : &dummy);
+    return top == 1 ? clear : TL_MATCH_AMBIGUOUS;
+}
+
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands)
 {
@@ -1533,12 +1544,8 @@ enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const cha
         size_t nsk = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
 
         if (nsk > 0) {
-            size_t top = rank(gz, exact, nsk), dummy;
-
-            fill(gz, exact, nsk, cands, max, ncands ? ncands : &dummy);
-            free(folded);
-            free(stripped);
-            return top == 1 ? TL_MATCH_FUZZY : TL_MATCH_AMBIGUOUS;
+            kind = settle(gz, exact, nsk, TL_MATCH_FUZZY, cands, max, ncands);
+            goto done;
         }
     }
     if (nexact == 0 && nq == 2)
@@ -1546,33 +1553,19 @@ enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const cha
     if (nexact == 0)
         nexact = enclosed_lookup(gz, q[nq - 1], qlen[nq - 1], exact, EXACT_MAX);
     if (nexact > 0) {
-        size_t top = rank(gz, exact, nexact);
-        size_t dummy;
-
-        fill(gz, exact, nexact, cands, max, ncands ? ncands : &dummy);
-        free(folded);
-        free(stripped);
-        return top == 1 ? TL_MATCH_EXACT : TL_MATCH_AMBIGUOUS;
+        kind = settle(gz, exact, nexact, TL_MATCH_EXACT, cands, max, ncands);
+        goto done;
     }
-
-    if (exact_only) {
-        free(folded);
-        free(stripped);
-        return TL_MATCH_NONE;
-    }
+    if (exact_only)
+        goto done;
 
     /* 2. the same consonant skeleton: vowels, doubled letters, "-e-" joins */
     nexact = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
     if (nexact == 0 && nq == 2)
         nexact = skeleton_lookup(gz, q[1], qlen[1], exact, EXACT_MAX);
     if (nexact > 0) {
-        size_t top = rank(gz, exact, nexact);
-        size_t dummy;
-
-        fill(gz, exact, nexact, cands, max, ncands ? ncands : &dummy);
-        free(folded);
-        free(stripped);
-        return top == 1 ? TL_MATCH_FUZZY : TL_MATCH_AMBIGUOUS;
+        kind = settle(gz, exact, nexact, TL_MATCH_FUZZY, cands, max, ncands);
+        goto done;
     }
 
     /* 3. fuzzy */
@@ -1664,6 +1657,7 @@ enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const cha
         if (qcps[v] != stack_cps[v])
             free(qcps[v]);
     }
+done:
     free(folded);
     free(stripped);
     return kind;
