@@ -31,8 +31,11 @@
  *      report keyword later is a report ("HELP my son is missing"). When the
  *      first word is no keyword, in this order: "mil gaya"/"مل گیا"
  *      anywhere (found); a report keyword anywhere ("Meri beti Hina 6 saal
- *      Saddar se gum hai"); a misspelt first keyword; STOP/UNSUBSCRIBE
- *      anywhere ("please stop"); HELP anywhere.
+ *      Saddar se gum hai", "... Landhi se nahi mil rahi", "ghayab", "غائب");
+ *      a misspelt first keyword; STOP/UNSUBSCRIBE anywhere ("please stop");
+ *      HELP anywhere. A report whose keyword is not first needs a sign of a
+ *      person — an age, a relation or gender word, or a name while no
+ *      missing thing is named ("my phone is missing" is unknown).
  *   5. The arguments of each command are read as in §2: a case number (six
  *      digits; "482 918" and "case no. 482918" also read), a PIN (4–6
  *      digits after the case, VERIFY/FOUND/CANCEL only), an area (matched
@@ -47,7 +50,8 @@
  * any; a message with no word of either (a bare case number, a name) takes
  * the caller's hint.
  *
- * Ages: years as an integer; under a year ("8 months", "8 mahine") is 0.
+ * Ages: whole years, rounded down: under a year ("8 months", "8 mahine")
+ * is 0, "18 months" 1, "2.5 years"/"dhai saal"/"ڈھائی سال" 2, "dedh saal" 1.
  * An age above 17 is kept as typed: whether the person counts as a child is
  * the police's call, not the parser's. A bare number counts as an age only
  * when it has at most two digits and is not part of a phone number, a
