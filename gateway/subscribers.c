@@ -11,6 +11,7 @@
 #include "parsers/gazetteer.h"
 #include "common/result.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +60,21 @@ int subscribers_leave(struct tl_daemon *d, const struct tl_actor *a, const struc
                       struct tl_buf *reply)
 {
     int64_t id = 0;
+    bool ambiguous = p->area == NULL && p->area_match == TL_MATCH_AMBIGUOUS && p->ncands > 0;
 
-    if (p->area == NULL) /* STOP, LEAVE, UNSUB alone: everything */
+    if (p->area == NULL && !ambiguous) /* STOP, LEAVE, UNSUB alone: everything */
         return subscribers_stop(d, a->phone, a->channel, a->lang, reply);
     if (store_subscriber_touch(d->store, a->phone, grammar_lang_name(a->lang), a->channel,
-                               clock_now(), &id) != TL_OK ||
-        store_subscription_remove(d->store, id, p->area->code) < 0)
+                               clock_now(), &id) != TL_OK)
         return TL_ERR_STORE;
-    struct tl_text_field f[] = {{"area", texts_area_name(p->area, a->lang)}};
+    /* "UNSUB Gulberg" with Gulbergs in several of the sender's cities: no
+     * guess is needed to stop alerts — every place of that name goes */
+    for (size_t i = 0; i < (ambiguous ? p->ncands : 1); i++) {
+        if (store_subscription_remove(d->store, id, (ambiguous ? p->cands[i].area : p->area)->code) < 0)
+            return TL_ERR_STORE;
+    }
+    struct tl_text_field f[] = {
+        {"area", ambiguous ? p->area_text : texts_area_name(p->area, a->lang)}};
     texts_render(TX_UNSUBSCRIBED_AREA, a->lang, f, 1, reply);
     return TL_OK;
 }

@@ -172,6 +172,11 @@ sms(A, "JOIN Model Town")
 is_(subs(A), ["PK-PB-LHE-GBG", "PK-PB-LHE-NIS-MODELTOWN"],
     "a Lahore subscriber's 'Model Town' is Lahore's, without asking")
 
+sms(A, "JOIN Gulberg Karachi")
+sms(A, "UNSUB Gulberg")
+ok(last_reply(A).startswith("Talaash: no more alerts for Gulberg"), "UNSUB Gulberg (two cities) is answered")
+is_(subs(A), ["PK-PB-LHE-NIS-MODELTOWN"], "and ends the alerts of every Gulberg the number had, nothing else")
+
 B = "+923003000002"
 sms(B, "JOIN Rawalpindi")
 sms(B, "MISSING Sara 5 girl Saddar")
