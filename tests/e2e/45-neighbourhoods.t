@@ -96,24 +96,28 @@ ok(len(rows) >= 600, "talaash areas lists %d areas (>= 600)" % len(rows))
 ok(sum(1 for r in rows if r[0].startswith("PK-SD-KHI-")) >= 400, "of them >= 400 in Karachi")
 
 # ---- subscribers at every level of the tree ----
+# Bahadurabad's centre is its Wikipedia point (24.883, 67.067); the others'
+# are the sourced point of the place or of its town (data/areas/README.md).
 S = {
-    "nbh": "+923002000001",     # Bahadurabad (neighbourhood, Jamshed town)
-    "town": "+923002000002",    # Jamshed (town)
+    "nbh": "+923002000001",     # Bahadurabad (neighbourhood, Gulshan-e-Iqbal town)
+    "town": "+923002000002",    # Gulshan-e-Iqbal (town)
     "dist": "+923002000003",    # Karachi East (district)
     "city": "+923002000004",    # Karachi
-    "near": "+923002000005",    # Khadda Market (Saddar town): centre within 5 km
-    "sib": "+923002000006",     # Soldier Bazaar (Jamshed): same town
-    "landhi": "+923002000007",  # Dawood Chowrangi (Landhi): 19 km away
-    "kemari": "+923002000008",  # Shershah (Kemari): 16 km away
+    "near": "+923002000005",    # Teen Hatti (Liaquatabad): 3 km
+    "sib": "+923002000006",     # Soldier Bazaar (Jamshed), its own point: 3.7 km
+    "saddar": "+923002000011",  # Khadda Market (Saddar): 7 km
+    "landhi": "+923002000007",  # Dawood Chowrangi (Landhi): 14 km
+    "kemari": "+923002000008",  # Shershah (Kemari): 23 km
     "lahore": "+923002000009",  # Gulberg Lahore
-    "orangi": "+923002000010",  # Mominabad (Orangi): 11 km away
+    "orangi": "+923002000010",  # Mominabad (Orangi): 12.5 km
 }
-for key, text in [("nbh", "JOIN Bahadurabad"), ("town", "JOIN Jamshed"), ("dist", "JOIN Karachi East"),
-                  ("city", "JOIN Karachi"), ("near", "JOIN Khadda Market"), ("sib", "JOIN soldier bazar"),
-                  ("landhi", "JOIN Dawood Chowrangi"), ("kemari", "JOIN Sher Shah Karachi"),
-                  ("lahore", "JOIN Gulberg Lahore"), ("orangi", "JOIN Mominabad")]:
+for key, text in [("nbh", "JOIN Bahadurabad"), ("town", "JOIN Gulshan"), ("dist", "JOIN Karachi East"),
+                  ("city", "JOIN Karachi"), ("near", "JOIN Teen Hatti"), ("sib", "JOIN soldier bazar"),
+                  ("saddar", "JOIN Khadda Market"), ("landhi", "JOIN Dawood Chowrangi"),
+                  ("kemari", "JOIN Sher Shah Karachi"), ("lahore", "JOIN Gulberg Lahore"),
+                  ("orangi", "JOIN Mominabad")]:
     is_(sms(S[key], text), 200, "%s: %s" % (key, text))
-is_(subs(S["nbh"]), ["PK-SD-KHI-JAM-BAHADURABAD"], "JOIN Bahadurabad subscribes the neighbourhood")
+is_(subs(S["nbh"]), ["PK-SD-KHI-GUL-BAHADURABAD"], "JOIN Bahadurabad subscribes the neighbourhood")
 ok(last_reply(S["nbh"]).startswith("Talaash: you will get missing-child alerts for Bahadurabad"), "and says so")
 is_(subs(S["sib"]), ["PK-SD-KHI-JAM-SOLDIERBAZAAR"], "'soldier bazar' is Soldier Bazaar")
 is_(subs(S["kemari"]), ["PK-SD-KHI-KEM-SHERSHAH"], "'Sher Shah Karachi' is Karachi's Shershah, not Multan's")
@@ -126,7 +130,7 @@ reply = last_reply(PARENT)
 ok(reply and reply.startswith("Talaash: Zara, Bahadurabad ke liye case ") and "darj ho gaya" in reply,
    "a report without a keyword is taken (a Roman Urdu reply): %r" % reply)
 case_no, area, age, gender = gw.sql("SELECT case_no, area_code, age, gender FROM cases")[0]
-is_((area, age, gender), ("PK-SD-KHI-JAM-BAHADURABAD", 6, "female"), "case in Bahadurabad, 6, female")
+is_((area, age, gender), ("PK-SD-KHI-GUL-BAHADURABAD", 6, "female"), "case in Bahadurabad, 6, female")
 
 sms("+923002000099", "hello is this the police")
 ok(last_reply("+923002000099").startswith("Talaash: report a missing child"), "plain chatter gets the help reply")
@@ -134,14 +138,14 @@ is_(gw.sql("SELECT count(*) FROM cases")[0][0], 1, "and makes no case")
 
 # ---- police of the town verify; the first wave ----
 PO = "+923009990001"
-code, out, _ = police("add", PO, "--area", "Jamshed")
-is_(code, 0, "police registered for Jamshed town")
+code, out, _ = police("add", PO, "--area", "Gulshan-e-Iqbal")
+is_(code, 0, "police registered for Gulshan-e-Iqbal town")
 sms(PO, "VERIFY %s" % case_no)
 ok(last_reply(PO).startswith("Talaash: case %s verified" % case_no), "a town's police verify a neighbourhood's case")
 first = sorted([S["nbh"], S["town"], S["dist"], S["city"], S["near"], S["sib"], PO])
 is_(alert_phones(case_no), first,
-    "first wave: the neighbourhood, its town, district, city, a neighbourhood within 5 km, the same town's "
-    "other neighbourhood and the police; not Landhi, Orangi, Kemari or Lahore")
+    "first wave: the neighbourhood, its town, district and city, the neighbourhoods within 5 km "
+    "(Teen Hatti, Soldier Bazaar) and the police; not Saddar, Landhi, Orangi, Kemari or Lahore")
 
 # ---- WIDEN to a named neighbourhood (the officer's own city) ----
 sms(PO, "WIDEN %s Dawood Chowrangi" % case_no)
@@ -153,10 +157,11 @@ is_(alert_phones(case_no), sorted(first + [S["landhi"]]), "and nobody else, nobo
 # ---- escalation: 15 km from the neighbourhood's centre, then the city, never Lahore ----
 write_clock(clock_file, 3700)
 ok(wait_until(lambda: S["orangi"] in alert_phones(case_no), 10), "after 60 min the 15 km stage reaches Mominabad")
-is_(alert_phones(case_no), sorted(first + [S["landhi"], S["orangi"]]), "and not Shershah (18 km), nobody twice")
+is_(alert_phones(case_no), sorted(first + [S["landhi"], S["orangi"], S["saddar"]]),
+    "and Khadda Market (7 km), not Shershah (23 km), nobody twice")
 write_clock(clock_file, 6 * 3600 + 100)
 ok(wait_until(lambda: S["kemari"] in alert_phones(case_no), 10), "the city stage reaches Shershah")
-is_(alert_phones(case_no), sorted(first + [S["landhi"], S["orangi"], S["kemari"]]),
+is_(alert_phones(case_no), sorted(first + [S["landhi"], S["orangi"], S["saddar"], S["kemari"]]),
     "the whole city, nobody twice, not Lahore")
 
 # ---- ambiguous names over SMS ----
