@@ -270,11 +270,14 @@ static int cmd_areas(int argc, char **argv)
         return 1;
     }
     if (prefix != NULL) {
-        const struct tl_area *found[256];
-        size_t n = gazetteer_prefix(gz, prefix, found, 256);
+        size_t total = 0, n;
+        const struct tl_area **found = xcalloc(gazetteer_count(gz) + 1, sizeof *found);
+
+        n = gazetteer_prefix(gz, prefix, 0, found, gazetteer_count(gz), &total);
         for (size_t i = 0; i < n; i++)
             printf("%s\t%s\t%s\t%s\n", found[i]->code, found[i]->name_en, found[i]->name_ur,
                    kind_names[found[i]->kind]);
+        free(found);
     } else {
         for (size_t i = 0; i < gazetteer_count(gz); i++) {
             const struct tl_area *a = gazetteer_at(gz, i);

@@ -289,6 +289,9 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
 int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel);
 /* Subscribes subscriber_id to area_code (once); does nothing while the number is opted out. */
+/* The area codes a phone subscribed to, reported cases in or is police for
+ * (at most 32; *codes and each string owned by the caller). */
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n);
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */
