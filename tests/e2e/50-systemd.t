@@ -50,7 +50,10 @@ class FakeNotify:
 
 # ---- READY=1 after the store is open and the listener bound; the watchdog ----
 fake = FakeNotify()
-gw = Gateway(env={"NOTIFY_SOCKET": fake.path, "WATCHDOG_USEC": "200000"})
+# 1 s: systemd would kill a daemon silent that long; the pings come every 500 ms, and
+# a loaded machine (the test suite runs two at a time) can be late by a few hundred ms
+# without the daemon being at fault, so the test asks only what systemd asks.
+gw = Gateway(env={"NOTIFY_SOCKET": fake.path, "WATCHDOG_USEC": "1000000"})
 # Watch from the spawn: when READY=1 arrives, connect at once.
 ready_checks = {}
 
@@ -79,16 +82,16 @@ is_(first.get("STATUS"), "serving on 127.0.0.1:%d" % gw.port, "READY=1 carries S
 is_(len(fake.times("READY")), 1, "READY=1 is sent once")
 
 t0 = time.monotonic()
-ok(wait_until(lambda: len([t for t in fake.times("WATCHDOG") if t >= t0]) >= 5, 3),
-   "WATCHDOG=1 keeps coming (5 within 3 s at WATCHDOG_USEC=200 ms)")
+ok(wait_until(lambda: len([t for t in fake.times("WATCHDOG") if t >= t0]) >= 5, 6),
+   "WATCHDOG=1 keeps coming (5 within 6 s at WATCHDOG_USEC=1 s)")
 pings = [t for t in fake.times("WATCHDOG") if t >= t0]
 gaps = [b - a for a, b in zip(pings, pings[1:])]
 diag("watchdog gaps (s): %s" % " ".join("%.3f" % g for g in gaps))
-ok(gaps and max(gaps) < 0.2, "at half of WATCHDOG_USEC: no gap reaches 200 ms (max %.3f s)"
+ok(gaps and max(gaps) < 1.0, "no gap reaches WATCHDOG_USEC, 1 s (max %.3f s)"
    % (max(gaps) if gaps else -1))
-ok(gaps and min(gaps) > 0.05, "and not a busy loop: every gap above 50 ms (min %.3f s)"
+ok(gaps and min(gaps) > 0.25, "and not a busy loop: every gap above 250 ms (min %.3f s)"
    % (min(gaps) if gaps else -1))
-ok("event=watchdog interval_ms=100" in gw.log(), "the log says the watchdog interval (100 ms)")
+ok("event=watchdog interval_ms=500" in gw.log(), "the log says the watchdog interval (500 ms)")
 
 # ---- SIGHUP: RELOADING=1, then READY=1 again ----
 gw.proc.send_signal(signal.SIGHUP)
