@@ -98,6 +98,29 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
     return false;
 }
 
+/*
+ * An aggregator's callback that carried no message id (Kannel's post-url or
+ * get-url without id=%I): accepted with a local id, so a retried callback
+ * is processed again. A configuration error, logged once per channel.
+ */
+static void callback_warn_no_id(const struct tl_channel_conf *ch)
+{
+    static const struct tl_channel_conf *warned[32];
+    size_t i;
+
+    for (i = 0; i < sizeof(warned) / sizeof(warned[0]) && warned[i] != NULL; i++) {
+        if (warned[i] == ch)
+            return;
+    }
+    if (i < sizeof(warned) / sizeof(warned[0]))
+        warned[i] = ch;
+    log_warn("callback",
+             "event=config_error kind=sms channel=%s reason=\"callback without a message id: "
+             "a retry would be processed twice; add id=%%I to the Kannel get-url/post-url "
+             "(docs/kannel.md)\"",
+             ch->name);
+}
+
 void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const char *name)
 {
     const struct tl_provider *p = NULL;
@@ -133,6 +156,8 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
                              xstrdup("sender is not a phone number"));
         goto out;
     }
+    if (sms.local_id && strcmp(p->name, "console") != 0)
+        callback_warn_no_id(ch);
     if (sms.provider_id == NULL) {
         /* No aggregator id (console, a hand-made request): no dedupe is possible. */
         static unsigned long long local_seq;

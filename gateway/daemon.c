@@ -1,6 +1,9 @@
 /*
  * daemon.c — `talaash serve`: builds the loop and its parts from the config,
- * runs it, and takes it down in order (see daemon.h).
+ * runs it, and takes it down in order (see daemon.h). It also speaks to
+ * systemd (sd_notify, a no-op without NOTIFY_SOCKET): READY=1 once the store
+ * is open and the listener bound, WATCHDOG=1 from the loop at half of
+ * WATCHDOG_USEC, RELOADING=1/READY=1 around a SIGHUP, STOPPING=1 on stop.
  */
 #include "gateway/daemon.h"
 #include "gateway/alerts.h"
@@ -25,9 +28,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
 
 static struct event *shutdown_timer;
 static struct event *tick_timer;
+static struct event *watchdog_timer;
+
+/*
+ * Keep-alive for systemd's WatchdogSec=: sent from a loop timer, so a loop
+ * that hangs (a stuck callback, a store call that never returns) stops the
+ * pings and systemd restarts the service.
+ */
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+/* Starts the watchdog timer when systemd asks for one (WATCHDOG_USEC for us). */
+static void watchdog_start(struct tl_daemon *d)
+{
+    uint64_t usec = 0;
+
+    if (getenv("NOTIFY_SOCKET") == NULL || sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        return;
+    uint64_t half = usec / 2;
+    struct timeval tv = {(time_t)(half / 1000000), (suseconds_t)(half % 1000000)};
+    watchdog_timer = event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);
+    event_add(watchdog_timer, &tv);
+    sd_notify(0, "WATCHDOG=1");
+    log_info("daemon", "event=watchdog interval_ms=%llu", (unsigned long long)(half / 1000));
+}
 
 /*
  * Once a second: a store that failed a write is tried again (so it is seen
@@ -113,6 +146,7 @@ void daemon_stop(struct tl_daemon *d)
     if (d->stopping)
         return;
     d->stopping = true;
+    sd_notify(0, "STOPPING=1");
     log_info("daemon", "event=stopping inflight=%zu", http_inflight(d->http));
     http_stop_accepting(d->http);
     sender_stop(d->sender);
@@ -128,10 +162,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        /* systemctl reload (ExecReload sends SIGHUP): reopening the log is the reload. */
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)(clock_mono_ms() * 1000));
         if (log_reopen() < 0)
             log_error("daemon", "event=log_reopen_failed");
         else
             log_info("daemon", "event=log_reopened");
+        sd_notify(0, "READY=1");
         return;
     }
     log_info("daemon", "event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
@@ -228,6 +266,17 @@ int daemon_run(struct tl_config *cfg)
     log_info("daemon", "event=started listen=%s store=%s schema=%d channels=%zu areas=%zu",
              cfg->listen, cfg->store_path, store_schema_version(d.store), cfg->nchannels,
              areas_count(d.gz));
+    const struct tl_channel_conf *ach = config_channel(cfg, alerts_channel(&d));
+    if (ach != NULL && strcmp(ach->provider, "kannel") == 0 && ach->max_parts < cfg->max_segments)
+        log_warn("daemon",
+                 "event=config_warning channel=%s reason=\"alerts use up to %ld SMS parts "
+                 "([alerts] max_segments) but the channel carries %d (max_parts): alerts are "
+                 "shortened to %d; set max_parts to the sendsms-user's max-messages "
+                 "(docs/kannel.md)\"",
+                 ach->name, cfg->max_segments, ach->max_parts, ach->max_parts);
+    /* The store is open and the listener bound: connections are accepted from now on. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->listen);
+    watchdog_start(&d);
 
     event_base_dispatch(d.base);
 
@@ -240,6 +289,10 @@ out:
     if (tick_timer != NULL) {
         event_free(tick_timer);
         tick_timer = NULL;
+    }
+    if (watchdog_timer != NULL) {
+        event_free(watchdog_timer);
+        watchdog_timer = NULL;
     }
     if (shutdown_timer != NULL) {
         event_free(shutdown_timer);

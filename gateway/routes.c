@@ -48,6 +48,7 @@ const struct tl_route http_routes[] = {
     {"GET", "/healthz", healthz_cb},
     {"HEAD", "/healthz", healthz_cb},
     {"POST", "/sms/", callbacks_sms_cb},
+    {"GET", "/sms/", callbacks_sms_cb}, /* Kannel's get-url and other GET-style aggregators */
     {"POST", "/dlr/", callbacks_dlr_cb},
     {"GET", "/dlr/", callbacks_dlr_cb},
     {"POST", "/ussd/", callbacks_ussd_cb},

@@ -33,6 +33,17 @@ int store_schema_latest(void);
 int store_integrity_check(struct tl_store *st, char **cause);
 
 /*
+ * Copies the store at path into the file dest, consistently while a daemon
+ * serves from it (SQLite's online backup API, one read transaction): the
+ * copy holds every transaction committed before the call and none half.
+ * It is checked (integrity_check) before it replaces dest, atomically
+ * (written as dest.tmp, renamed). *pages and *version get its page count and
+ * schema version. TL_OK, or TL_ERR_STORE / TL_ERR_IO with *cause set.
+ */
+int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+                 int *version, char **cause);
+
+/*
  * Explicit transactions for multi-row writes. They nest: the outermost is
  * BEGIN IMMEDIATE … COMMIT, inner ones are savepoints, so a commit inside
  * an open transaction (a group commit, group.h) only keeps the work for the
@@ -278,6 +289,9 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
 int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel);
 /* Subscribes subscriber_id to area_code (once); does nothing while the number is opted out. */
+/* The area codes a phone subscribed to, reported cases in or is police for
+ * (at most 32; *codes and each string owned by the caller). */
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n);
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */
