@@ -748,6 +748,28 @@ static void delete_police(struct api_call *c)
     write_end(c, 200, &b);
 }
 
+static void post_police_unlock(struct api_call *c)
+{
+    char phone[TL_PHONE_MAX];
+
+    if (c->body != NULL) {
+        static const struct field_spec none[] = {{NULL, F_STRING, 0, 0}};
+        if (!body_check(c, none))
+            return;
+    }
+    if (!phone_arg(c, c->args[0], "phone", phone) || !write_begin(c))
+        return;
+    int64_t n = police_unlock(c->d->store, phone);
+    if (n < 0 || store_audit(c->d->store, c->actor, "police unlock", 0, n > 0 ? "ok" : "nothing locked",
+                             NULL, clock_now()) != TL_OK) {
+        write_fail(c);
+        return;
+    }
+    struct tl_buf b = {0};
+    tl_buf_appendf(&b, "{\"phone\":\"%s\",\"cleared\":%lld}", phone, (long long)n);
+    write_end(c, 200, &b);
+}
+
 static void post_block(struct api_call *c)
 {
     static const struct field_spec fields[] = {
@@ -851,6 +873,7 @@ const struct tl_api_route api_routes[] = {
     {"GET", "police", TL_ROLE_VIEWER},
     {"POST", "police", TL_ROLE_OPERATOR},
     {"DELETE", "police/{phone}", TL_ROLE_OPERATOR},
+    {"POST", "police/{phone}/unlock", TL_ROLE_OPERATOR},
     {"GET", "blocks", TL_ROLE_OPERATOR},
     {"POST", "blocks", TL_ROLE_OPERATOR},
     {"DELETE", "blocks/{phone}", TL_ROLE_OPERATOR},
@@ -869,6 +892,7 @@ static const struct api_route_impl api_impls[] = {
     {get_police, false, false},
     {post_police, true, true},
     {delete_police, true, false},
+    {post_police_unlock, true, false},
     {get_blocks, false, false},
     {post_block, true, true},
     {delete_block, true, false},

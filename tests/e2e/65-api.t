@@ -220,6 +220,24 @@ with Gateway(conf_extra=API_CONF) as gw:
     status, _, _ = call(gw, "DELETE", "police/03009990002", token=OPER)
     is_(status, 404, "DELETE of an unregistered number: 404")
 
+    # ---- PIN lockout ended by an operator ----
+    call(gw, "POST", "police", token=OPER, body={"phone": "03009990003", "area": "Korangi", "pin": "5555"})
+    for _ in range(5):
+        _, reply = sms(gw, "03009990003", "FOUND %s 1111" % case_api)
+    ok("too many wrong PINs" in reply or "locked" in reply, "five wrong PINs lock the officer (%r)" % reply)
+    _, reply = sms(gw, "03009990003", "FOUND %s 5555" % case_api)
+    ok("locked" in reply, "the right PIN is refused while locked (%r)" % reply)
+    status, _, doc = call(gw, "POST", "police/03009990003/unlock", token=VIEW)
+    is_(status, 403, "viewer may not unlock")
+    status, _, doc = call(gw, "POST", "police/03009990003/unlock", token=OPER)
+    ok(status == 200 and doc["phone"] == "+923009990003" and doc["cleared"] >= 1,
+       "operator unlocks by API (%r)" % (doc,))
+    is_(gw.sql("SELECT actor, outcome FROM audit_log WHERE action = 'police unlock'"),
+        [("api:op", "ok")], "the unlock is audited")
+    call(gw, "DELETE", "police/03009990003", token=OPER)
+    is_(gw.sql("SELECT state FROM cases WHERE case_no = ?", (case_api,))[0][0], "active",
+        "no wrong PIN changed the case")
+
     # ---- subscribers ----
     status, _, doc = call(gw, "GET", "subscribers", token=VIEW)
     is_(status, 200, "subscriber counts")
