@@ -48,6 +48,10 @@ const struct tl_config_option config_options[] = {
      "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
     {"store", "busy_timeout", TL_OPT_INT, "5000", 0, 60000, NULL, 0,
      "milliseconds to wait for a lock held by another process", SRV(busy_timeout_ms)},
+    {"store", "keep_sent", TL_OPT_DURATION, "30d", 60, 36500.0 * 86400, NULL, 0,
+     "sent, delivered, failed and expired messages are folded into per-alert counts and"
+     " deleted this long after their case ended (or, tied to no case, after their last change)",
+     SRV(keep_sent)},
 
     {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
      "lowest level written", SRV(log_level)},

@@ -69,6 +69,7 @@ struct tl_config {
     /* [store] */
     char *store_path;
     long busy_timeout_ms;
+    long keep_sent; /* seconds */
 
     /* [log] */
     char *log_level;

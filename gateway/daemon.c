@@ -10,6 +10,7 @@
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/prune.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
@@ -155,6 +156,11 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
+    if (prune_new(&d, &d.pruner) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=pruner");
+        status = 1;
+        goto out;
+    }
     if (http_start(&d, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
@@ -188,6 +194,7 @@ out:
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    prune_free(d.pruner);
     group_free(d.group);
     http_free(d.http);
     sender_free(d.sender);

@@ -166,7 +166,10 @@ int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now);
 /* The earliest next_attempt_ms of a channel's queued messages; 0 when none. */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
-/* At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1. */
+/*
+ * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
+ * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
+ */
 int64_t store_outbox_recover(struct tl_store *st);
 
 /* A delivery report, matched by the aggregator's id or by our outbox id. */
@@ -187,8 +190,45 @@ struct tl_outbox_dlr {
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
 /* Forgets delivery reports that waited since before `before` for a message that never came. */
 int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
-/* Messages in each state (index = enum tl_outbox_state). */
+/* Messages now in the outbox in each state (index = enum tl_outbox_state); pruned ones are
+ * counted by store_alert_counts. */
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* Messages of one alert (alert_id) in each state, on channel (NULL: any),
+ * with those folded into outbox_tallies by pruning: every message it ever had. */
+int store_alert_counts(struct tl_store *st, int64_t alert_id, const char *channel,
+                       int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* ---- bounded growth (store_prune.c; prune.c drives it) ---- */
+
+enum tl_prune_table {
+    TL_PRUNE_OUTBOX = 0,       /* final messages, folded into outbox_tallies */
+    TL_PRUNE_INBOUND = 1,      /* messages of no case, rate-limited, or of redacted cases */
+    TL_PRUNE_RATE_WINDOWS = 2, /* rate windows that ended */
+};
+#define TL_PRUNE_NTABLES 3
+
+/* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
+struct tl_prune_cursor {
+    int64_t id;       /* rowid tables: the last id stepped over */
+    char *key, *key2; /* rate_windows: the last (phone, kind) stepped over (owned) */
+};
+void store_prune_cursor_clear(struct tl_prune_cursor *c);
+/*
+ * One step of a pass over table t: looks at the next `rows` rows after the
+ * cursor and deletes those due (outbox: final and last changed before cut,
+ * of a case ended before cut or of none; inbound: received before cut, of
+ * no case, rate-limited, or of a redacted case; rate windows: started
+ * before cut), in one transaction (a savepoint inside an open one). Returns
+ * 1 (more rows follow), 0 (the pass over t is done; nothing was changed) or
+ * -1 (store error; nothing was changed); *deleted gets the rows deleted.
+ */
+int store_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
+                     struct tl_prune_cursor *c, size_t rows, int64_t *deleted);
+/* 1 when a case ended before sent_before that no pass went through exists, 0 if not, -1. */
+int store_prune_due(struct tl_store *st, int64_t sent_before);
+/* Marks the cases ended before sent_before as gone through by a pass. */
+int store_prune_mark_cases(struct tl_store *st, int64_t sent_before, int64_t now);
 
 /* ---- cases ---- */
 

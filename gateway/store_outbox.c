@@ -233,8 +233,7 @@ static int apply_pending_dlr(struct tl_store *st, const char *channel, const cha
 /* Staged provider ids are moved into provider_ids once this many wait. */
 #define PROVIDER_IDS_MOVE_AT 20000
 
-/* Moves every staged provider id into provider_ids, in key order, atomically. */
-static int provider_ids_move(struct tl_store *st)
+int store_provider_ids_move(struct tl_store *st)
 {
     static const char move[] =
         "INSERT OR IGNORE INTO provider_ids (channel, provider_id, outbox_id)"
@@ -307,7 +306,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
         staged = sqlite3_last_insert_rowid(st->db); /* rowids restart at 1 after each move */
     }
     sqlite3_reset(s);
-    if (staged >= PROVIDER_IDS_MOVE_AT && provider_ids_move(st) != TL_OK)
+    if (staged >= PROVIDER_IDS_MOVE_AT && store_provider_ids_move(st) != TL_OK)
         goto fail;
     bool pending = false;
     if ((s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM dlr_pending)")) == NULL)
@@ -347,8 +346,11 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
 
 int64_t store_outbox_recover(struct tl_store *st)
 {
-    if (sqlite3_exec(st->db, "UPDATE outbox SET state = 'queued' WHERE state = 'sending'", NULL,
-                     NULL, NULL) != SQLITE_OK)
+    /* INDEXED BY: the partial index of migration 3, or an error, never a scan of the outbox. */
+    if (sqlite3_exec(st->db,
+                     "UPDATE outbox INDEXED BY outbox_sending SET state = 'queued'"
+                     " WHERE state = 'sending'",
+                     NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     return sqlite3_changes(st->db);
 }
@@ -407,7 +409,7 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
     if (matched == 0 && d->provider_id != NULL) {
         if ((staged = provider_ids_staged(st)) < 0)
             return TL_ERR_STORE;
-        if (staged && (provider_ids_move(st) != TL_OK || (matched = dlr_apply(st, d, state, now)) < 0))
+        if (staged && (store_provider_ids_move(st) != TL_OK || (matched = dlr_apply(st, d, state, now)) < 0))
             return TL_ERR_STORE;
     }
     if (matched > 0)
