@@ -10,13 +10,16 @@ bench-inbound's wrk script.
 
   1. --subscribers Karachi subscribers straight in the store, a police
      officer for Karachi, the daemon with the test clock (TALAASH_TEST_CLOCK_FILE)
-     and the default [store] keep_sent = 30d;
+     and the default [store] keep_sent = 30d, [alerts] retention_days = 30
+     (default 90: inbound rows of no case would stay three cycles, so the
+     size would settle only from the third cycle on);
   2. --cycles times: a new parent reports, the officer VERIFYs (a wave to
      every subscriber), every alert is sent; FOUND (an update to each), every
-     update is sent; the test clock moves on keep_sent + 1 day, and the
-     pruner's pass goes through the case (cases.outbox_pruned_at is set at
-     a pass's end); then wrk (bench_inbound.lua) runs --wrk-seconds of
-     inbound SMS (each queues a reply) against the same store;
+     update is sent; wrk (bench_inbound.lua) runs --wrk-seconds of inbound
+     SMS (each queues a reply, sent at once) against the store holding the
+     cycle's two million messages; then the test clock moves on keep_sent
+     + 1 day, and the pruner's pass goes through the case
+     (cases.outbox_pruned_at is set at a pass's end) and the rest;
   3. prints per cycle: the database file's size and used pages (page_count
      - freelist_count), the WAL's size, outbox / inbound / tally rows, the
      pass's wall time, inbound requests/s with p50/p99;
@@ -45,7 +48,8 @@ KEEP_SENT = 30 * DAY
 
 
 class GrowthDaemon(bb.Daemon):
-    """bench_broadcast's daemon, with replies sent as fast as the mock takes them."""
+    """bench_broadcast's daemon, with replies sent as fast as the mock takes them and
+    [alerts] retention_days = 30 (inbound messages and redaction)."""
 
     def write_config(self):
         super().write_config()
@@ -53,6 +57,8 @@ class GrowthDaemon(bb.Daemon):
             text = f.read()
         text = text.replace("sender = 21512\nrate = 1000\n",
                             "sender = 21512\nrate = 100000\nbatch_size = 100\n")
+        # inbound messages kept as long as sent ones, so one cycle ages out all of them
+        text = text.replace("[alerts]\n", "[alerts]\nretention_days = 30\n")
         with open(self.conf, "w") as f:
             f.write(text)
 
@@ -152,6 +158,8 @@ def main():
             send_s = bb.mono() - t0
             sent = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND state = 'sent'",
                          (case_id,))[0][0]
+            r = wrk_run(WrkArgs(args.connections), d.port, args.wrk_seconds, 10 + cycle)
+            drained(d, 300, "cycle %d replies" % cycle)
             offset += KEEP_SENT + DAY
             write_clock(clock_file, offset)
             t1 = bb.mono()
@@ -165,7 +173,6 @@ def main():
             left = d.sql("SELECT count(*) FROM outbox WHERE case_id = ?", (case_id,))[0][0]
             if left:
                 fails.append("cycle %d: %d rows of the case left after its pass" % (cycle, left))
-            r = wrk_run(WrkArgs(args.connections), d.port, args.wrk_seconds, 10 + cycle)
             db, wal, used = sizes(d)
             outbox, inbound, tallies = d.sql("SELECT (SELECT count(*) FROM outbox),"
                                              " (SELECT count(*) FROM inbound),"

@@ -1,7 +1,8 @@
 /*
  * prune.c — drives the pruning passes on the loop (see prune.h); the SQL
  * is store_prune.c's. A pass deletes, in order: final outbox rows of cases
- * ended keep_sent ago (folded into counts first), inbound messages past
+ * ended keep_sent ago (folded into counts first), the provider ids of the
+ * rows gone, inbound messages past
  * [alerts] retention_days, and rate windows idle for a day (the longest
  * window). Each step is its own transaction; a step that fails is logged
  * and the pass is given up, to be tried again at the next due check.
@@ -24,7 +25,8 @@
 /* A rate window is idle once the longest window (reports_per_day) has ended. */
 #define RATE_WINDOW_IDLE 86400
 
-static const char *const table_names[TL_PRUNE_NTABLES] = {"outbox", "inbound", "rate_windows"};
+static const char *const table_names[TL_PRUNE_NTABLES] = {"outbox", "provider_ids", "inbound",
+                                                           "rate_windows"};
 
 struct tl_pruner {
     struct tl_daemon *d;
@@ -55,6 +57,7 @@ static void pass_start(struct tl_pruner *p, int64_t now)
     p->table = TL_PRUNE_OUTBOX;
     store_prune_cursor_clear(&p->cursor);
     p->cuts[TL_PRUNE_OUTBOX] = now - cfg->keep_sent;
+    p->cuts[TL_PRUNE_PROVIDER_IDS] = now;
     p->cuts[TL_PRUNE_INBOUND] = now - cfg->retention_days * 86400;
     p->cuts[TL_PRUNE_RATE_WINDOWS] = now - RATE_WINDOW_IDLE;
     for (size_t i = 0; i < TL_PRUNE_NTABLES; i++)
@@ -77,9 +80,10 @@ static void pass_end(struct tl_pruner *p, bool failed)
     if (store_prune_mark_cases(p->d->store, p->cuts[TL_PRUNE_OUTBOX], p->pass_now) != TL_OK)
         log_error("prune", "event=mark_failed detail=\"%s\"", store_errmsg(p->d->store));
     log_info("prune",
-             "event=pass outbox=%lld inbound=%lld rate_windows=%lld steps=%zu busy_ms=%.1f"
-             " max_step_ms=%.1f took_ms=%.0f",
-             (long long)p->deleted[TL_PRUNE_OUTBOX], (long long)p->deleted[TL_PRUNE_INBOUND],
+             "event=pass outbox=%lld provider_ids=%lld inbound=%lld rate_windows=%lld steps=%zu"
+             " busy_ms=%.1f max_step_ms=%.1f took_ms=%.0f",
+             (long long)p->deleted[TL_PRUNE_OUTBOX], (long long)p->deleted[TL_PRUNE_PROVIDER_IDS],
+             (long long)p->deleted[TL_PRUNE_INBOUND],
              (long long)p->deleted[TL_PRUNE_RATE_WINDOWS], p->steps, p->busy_ms, p->max_step_ms,
              clock_mono_ms() - p->started_ms);
 }

@@ -203,23 +203,24 @@ int store_alert_counts(struct tl_store *st, int64_t alert_id, const char *channe
 
 enum tl_prune_table {
     TL_PRUNE_OUTBOX = 0,       /* final messages, folded into outbox_tallies */
-    TL_PRUNE_INBOUND = 1,      /* messages of no case, rate-limited, or of redacted cases */
-    TL_PRUNE_RATE_WINDOWS = 2, /* rate windows that ended */
+    TL_PRUNE_PROVIDER_IDS = 1, /* ids of messages no longer in the outbox (after it) */
+    TL_PRUNE_INBOUND = 2,      /* messages of no case, rate-limited, or of redacted cases */
+    TL_PRUNE_RATE_WINDOWS = 3, /* rate windows that ended */
 };
-#define TL_PRUNE_NTABLES 3
+#define TL_PRUNE_NTABLES 4
 
 /* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
 struct tl_prune_cursor {
-    int64_t id;       /* rowid tables: the last id stepped over */
-    char *key, *key2; /* rate_windows: the last (phone, kind) stepped over (owned) */
+    int64_t id;       /* the last rowid (or provider_ids' outbox_id) stepped over */
+    char *key, *key2; /* keyed tables: the last key stepped over (owned) */
 };
 void store_prune_cursor_clear(struct tl_prune_cursor *c);
 /*
  * One step of a pass over table t: looks at the next `rows` rows after the
  * cursor and deletes those due (outbox: final and last changed before cut,
- * of a case ended before cut or of none; inbound: received before cut, of
- * no case, rate-limited, or of a redacted case; rate windows: started
- * before cut), in one transaction (a savepoint inside an open one). Returns
+ * of a case ended before cut or of none; provider ids: of no outbox row
+ * (cut unused); inbound: received before cut, of no case, rate-limited, or
+ * of a redacted case; rate windows: started before cut), in one transaction (a savepoint inside an open one). Returns
  * 1 (more rows follow), 0 (the pass over t is done; nothing was changed) or
  * -1 (store error; nothing was changed); *deleted gets the rows deleted.
  */

@@ -143,6 +143,8 @@ static void setup(void)
     /* case 2 (active) and 3 (ended 10 days ago): stay. */
     rows(18, 3, "2", "2", "alert", "delivered", old, true);
     rows(21, 3, "3", "3", "alert", "delivered", old, false);
+    /* an id of an earlier attempt of row 18 (it has another now): goes */
+    exec("INSERT INTO provider_ids (channel, provider_id, outbox_id) VALUES ('at', 'old-18', 18)");
     /* case 4, an abandoned draft: its question goes. */
     rows(24, 1, "4", "NULL", "reply", "sent", old, false);
     /* no case: an old reply goes, a new one and an old failed one… */
@@ -180,7 +182,7 @@ static void setup(void)
 /* A whole pass over every table in steps of `step` rows; the rows deleted per table. */
 static bool pass(size_t step, int64_t deleted[TL_PRUNE_NTABLES], size_t *steps)
 {
-    const int64_t cuts[TL_PRUNE_NTABLES] = {NOW - KEEP_SENT, NOW - RETENTION, NOW - DAY};
+    const int64_t cuts[TL_PRUNE_NTABLES] = {NOW - KEEP_SENT, NOW, NOW - RETENTION, NOW - DAY};
 
     *steps = 0;
     for (int t = 0; t < TL_PRUNE_NTABLES; t++) {
@@ -230,6 +232,8 @@ static void test_pass(size_t step)
     }
     diag("step %zu: %zu steps", step, steps);
     is_int(deleted[TL_PRUNE_OUTBOX], 17, "step %zu: 17 outbox rows deleted", step);
+    is_int(deleted[TL_PRUNE_PROVIDER_IDS], 11,
+           "step %zu: 11 provider ids deleted (10 of rows gone, 1 of an earlier attempt)", step);
     is_int(deleted[TL_PRUNE_INBOUND], 3, "step %zu: 3 inbound rows deleted", step);
     is_int(deleted[TL_PRUNE_RATE_WINDOWS], 3, "step %zu: 3 rate windows deleted", step);
     is_int(one("SELECT group_concat(id) FROM (SELECT id FROM outbox ORDER BY id)") >= 0, 1,
@@ -281,8 +285,8 @@ static void test_pass(size_t step)
     /* A second pass finds nothing more; the tallies stay. */
     long long tallied = one("SELECT sum(n) FROM outbox_tallies");
     if (pass(step, deleted, &steps)) {
-        is_int(deleted[TL_PRUNE_OUTBOX] + deleted[TL_PRUNE_INBOUND] +
-                   deleted[TL_PRUNE_RATE_WINDOWS],
+        is_int(deleted[TL_PRUNE_OUTBOX] + deleted[TL_PRUNE_PROVIDER_IDS] +
+                   deleted[TL_PRUNE_INBOUND] + deleted[TL_PRUNE_RATE_WINDOWS],
                0, "step %zu: a second pass deletes nothing", step);
     }
     is_int(one("SELECT sum(n) FROM outbox_tallies"), tallied,
