@@ -6,6 +6,10 @@
  * [alerts] retention_days, and rate windows idle for a day (the longest
  * window). Each step is its own transaction; a step that fails is logged
  * and the pass is given up, to be tried again at the next due check.
+ *
+ * The same way, off the hot path, the provider ids that send results stage
+ * are moved into their index in slices of the lowest keys (mover_cb), each
+ * a few milliseconds, once STORE_PROVIDER_IDS_MOVE_AT wait.
  */
 #include "gateway/prune.h"
 #include "gateway/clock.h"
@@ -22,6 +26,10 @@
 
 #define PRUNE_ROWS_MIN 100
 #define PRUNE_ROWS_MAX 20000
+/* How often the mover looks whether STORE_PROVIDER_IDS_MOVE_AT provider ids wait. */
+#define MOVER_CHECK_MS 50
+/* Provider ids per slice of a move (a few milliseconds at 300,000 ids in the index). */
+#define MOVE_SLICE 2000
 /* A rate window is idle once the longest window (reports_per_day) has ended. */
 #define RATE_WINDOW_IDLE 86400
 
@@ -40,6 +48,10 @@ struct tl_pruner {
     size_t rows;                      /* rows per step, adapted to PRUNE_STEP_MS */
     size_t steps;
     double started_ms, busy_ms, max_step_ms;
+    /* Provider ids staged by send results, moved into their index in slices. */
+    struct event *mover;
+    struct tl_prune_cursor *slices; /* the move under way: each slice's last key (owned) */
+    size_t nslices, slice;          /* slices, the next one */
 };
 
 static void arm(struct tl_pruner *p, long ms)
@@ -47,6 +59,15 @@ static void arm(struct tl_pruner *p, long ms)
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
     evtimer_add(p->ev, &tv);
+}
+
+/* Rows per step follow the time a step takes: doubled under half the aim, halved over it. */
+static void adapt(size_t *rows, double took_ms, size_t lo, size_t hi)
+{
+    if (took_ms < PRUNE_STEP_MS / 2 && *rows < hi)
+        *rows *= 2;
+    else if (took_ms > PRUNE_STEP_MS && *rows > lo)
+        *rows /= 2;
 }
 
 static void pass_start(struct tl_pruner *p, int64_t now)
@@ -105,11 +126,7 @@ static bool pass_step(struct tl_pruner *p)
         return false;
     }
     p->deleted[p->table] += n;
-    /* Rows per step follow the time a step takes (the machine, the table). */
-    if (took < PRUNE_STEP_MS / 2 && p->rows < PRUNE_ROWS_MAX)
-        p->rows *= 2;
-    else if (took > PRUNE_STEP_MS && p->rows > PRUNE_ROWS_MIN)
-        p->rows /= 2;
+    adapt(&p->rows, took, PRUNE_ROWS_MIN, PRUNE_ROWS_MAX); /* the machine, the table */
     if (rc == 0) {
         store_prune_cursor_clear(&p->cursor);
         if (++p->table == TL_PRUNE_NTABLES) {
@@ -141,6 +158,48 @@ static void prune_cb(evutil_socket_t fd, short what, void *arg)
     arm(p, 1000);
 }
 
+static void slices_free(struct tl_pruner *p)
+{
+    for (size_t i = 0; i < p->nslices; i++)
+        store_prune_cursor_clear(&p->slices[i]);
+    free(p->slices);
+    p->slices = NULL;
+    p->nslices = p->slice = 0;
+}
+
+/* Moves staged provider ids one slice per call; plans a move once enough wait. */
+static void mover_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct tl_pruner *p = arg;
+    struct tl_store *st = p->d->store;
+    struct timeval tv = {0, MOVER_CHECK_MS * 1000};
+    int rc = TL_OK;
+
+    (void)fd;
+    (void)what;
+    if (p->d->stopping)
+        return;
+    if (p->nslices == 0 && store_provider_ids_staged(st) >= STORE_PROVIDER_IDS_MOVE_AT)
+        rc = store_provider_ids_plan(st, MOVE_SLICE, &p->slices, &p->nslices);
+    else if (p->slice < p->nslices) {
+        int64_t moved;
+        rc = store_provider_ids_move_range(st, p->slice > 0 ? &p->slices[p->slice - 1] : NULL,
+                                           &p->slices[p->slice], &moved);
+        p->slice++;
+    }
+    if (rc != TL_OK) {
+        log_error("prune", "event=provider_ids_move_failed detail=\"%s\"", store_errmsg(st));
+        slices_free(p);
+        tv.tv_sec = 1;
+        tv.tv_usec = 0;
+    } else if (p->nslices > 0 && p->slice == p->nslices) {
+        slices_free(p); /* done; ids staged meanwhile wait for the next move */
+    } else if (p->nslices > 0) {
+        tv.tv_usec = PRUNE_PAUSE_MS * 1000;
+    }
+    evtimer_add(p->mover, &tv);
+}
+
 int prune_new(struct tl_daemon *d, struct tl_pruner **out)
 {
     struct tl_pruner *p = xcalloc(1, sizeof(*p));
@@ -149,11 +208,19 @@ int prune_new(struct tl_daemon *d, struct tl_pruner **out)
     p->rows = 1000;
     p->last_pass = clock_now(); /* rows of no case: an hour after start, then hourly */
     p->ev = evtimer_new(d->base, prune_cb, p);
-    if (p->ev == NULL) {
+    p->mover = evtimer_new(d->base, mover_cb, p);
+    if (p->ev == NULL || p->mover == NULL) {
+        if (p->ev != NULL)
+            event_free(p->ev);
+        if (p->mover != NULL)
+            event_free(p->mover);
+    slices_free(p);
         free(p);
         return TL_ERR_IO;
     }
     arm(p, 1000);
+    struct timeval tv = {0, MOVER_CHECK_MS * 1000};
+    evtimer_add(p->mover, &tv);
     *out = p;
     return TL_OK;
 }
@@ -163,6 +230,8 @@ void prune_free(struct tl_pruner *p)
     if (p == NULL)
         return;
     event_free(p->ev);
+    event_free(p->mover);
+    slices_free(p);
     store_prune_cursor_clear(&p->cursor);
     free(p);
 }

@@ -7,6 +7,8 @@
  * the inbound messages and the rate windows in steps (store_prune_step),
  * each a few milliseconds of work, with a pause between steps that lets the
  * loop serve everything else. What goes and what stays: store_prune.c.
+ * The pruner also moves the provider ids that send results stage into
+ * their index, in slices of the same few milliseconds (store.h).
  */
 #ifndef TALAASH_PRUNE_H
 #define TALAASH_PRUNE_H

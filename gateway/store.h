@@ -188,6 +188,33 @@ struct tl_outbox_dlr {
  * when the send result arrives.
  */
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
+/* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
+struct tl_prune_cursor {
+    int64_t id;       /* the last rowid (or provider_ids' outbox_id) stepped over */
+    char *key, *key2; /* keyed tables: the last key stepped over (owned) */
+};
+void store_prune_cursor_clear(struct tl_prune_cursor *c);
+
+/*
+ * Provider ids are staged by send results (an append) and moved into their
+ * index in key order (see migration 2). The daemon moves them off the hot
+ * path in slices (prune.c): once STORE_PROVIDER_IDS_MOVE_AT wait
+ * (store_provider_ids_staged), store_provider_ids_plan cuts the staged keys
+ * in sorted order into slices of about `every` keys, placed by a sample
+ * (*bounds: each slice's last key, the last one past every key; the caller
+ * frees each with store_prune_cursor_clear, then the array), and each
+ * store_provider_ids_move_range moves one slice (after, upto], a
+ * transaction that rewrites only that key range of the index. Ids staged
+ * meanwhile wait for the next move. (One move of 20,000 ids from a send
+ * result held the loop 160-225 ms in bench-inbound.)
+ */
+#define STORE_PROVIDER_IDS_MOVE_AT 20000
+int64_t store_provider_ids_staged(struct tl_store *st);
+int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
+                            size_t *n);
+/* after NULL: from the first key. */
+int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
+                                  const struct tl_prune_cursor *upto, int64_t *moved);
 /* Forgets delivery reports that waited since before `before` for a message that never came. */
 int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
 /* Messages now in the outbox in each state (index = enum tl_outbox_state); pruned ones are
@@ -209,12 +236,6 @@ enum tl_prune_table {
 };
 #define TL_PRUNE_NTABLES 4
 
-/* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
-struct tl_prune_cursor {
-    int64_t id;       /* the last rowid (or provider_ids' outbox_id) stepped over */
-    char *key, *key2; /* keyed tables: the last key stepped over (owned) */
-};
-void store_prune_cursor_clear(struct tl_prune_cursor *c);
 /*
  * One step of a pass over table t: looks at the next `rows` rows after the
  * cursor and deletes those due (outbox: final and last changed before cut,
