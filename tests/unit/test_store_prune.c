@@ -1,5 +1,5 @@
 /*
- * test_prune.c — bounded growth (store_prune_* in gateway/store.h): which
+ * test_store_prune.c — bounded growth (store_prune_* in gateway/store.h): which
  * outbox rows, provider ids, inbound messages and rate windows a pass
  * deletes and which it keeps, that an alert's counts are the same after
  * as before (folded into outbox_tallies), that small steps with cursors
