@@ -117,34 +117,44 @@ static int64_t range_end(struct tl_store *st, const char *next_sql, const char *
     return end;
 }
 
+/*
+ * A step over a rowid table: the range (cursor, the rows-th id after it],
+ * then each of sqls (NULL-terminated; ?1, ?2 the range, ?3 the cut) in
+ * order; the last one's changes are the rows deleted.
+ */
+static int prune_rowids(struct tl_store *st, const char *next, const char *last,
+                        const char *const *sqls, int64_t cut, struct tl_prune_cursor *c,
+                        size_t rows, int64_t *deleted)
+{
+    int64_t hi = range_end(st, next, last, c->id, rows), n = 0;
+
+    if (hi <= 0)
+        return (int)hi; /* 0: nothing after the cursor; -1: error */
+    for (const char *const *sql = sqls; *sql != NULL; sql++) {
+        if ((n = run_range(st, *sql, c->id, hi, cut)) < 0)
+            return -1;
+    }
+    *deleted = n;
+    c->id = hi;
+    return 1;
+}
+
 static int prune_outbox(struct tl_store *st, int64_t cut, struct tl_prune_cursor *c, size_t rows,
                         int64_t *deleted)
 {
     static const char next[] = "SELECT id FROM outbox WHERE id > ?1 ORDER BY id LIMIT 1 OFFSET ?2";
     static const char last[] = "SELECT max(id) FROM outbox WHERE id > ?1";
-    static const char tally[] =
+    static const char *const sqls[] = {
         "INSERT INTO outbox_tallies (case_id, alert_id, kind, channel, state, n)"
         " SELECT coalesce(o.case_id, 0), coalesce(o.alert_id, 0), o.kind, o.channel, o.state,"
         "  count(*) FROM outbox o WHERE" OUTBOX_PRUNABLE " GROUP BY 1, 2, 3, 4, 5"
-        " ON CONFLICT (case_id, alert_id, kind, channel, state) DO UPDATE SET n = n + excluded.n";
-    static const char rows_sql[] = "DELETE FROM outbox AS o WHERE" OUTBOX_PRUNABLE;
-    int64_t hi = range_end(st, next, last, c->id, rows);
+        " ON CONFLICT (case_id, alert_id, kind, channel, state) DO UPDATE SET n = n + excluded.n",
+        "DELETE FROM outbox AS o WHERE" OUTBOX_PRUNABLE,
+        NULL,
+    };
 
-    if (hi < 0)
-        return -1;
-    if (hi == 0)
-        return 0;
-    /* A staged id is not in provider_ids yet: move them first, or it would stay behind. */
-    if (c->id == 0 && store_provider_ids_move(st) != TL_OK)
-        return -1;
-    if (run_range(st, tally, c->id, hi, cut) < 0)
-        return -1;
-    int64_t n = run_range(st, rows_sql, c->id, hi, cut);
-    if (n < 0)
-        return -1;
-    *deleted = n;
-    c->id = hi;
-    return 1;
+    /* Ids still staged for rows deleted here are moved later and go with the next pass. */
+    return prune_rowids(st, next, last, sqls, cut, c, rows, deleted);
 }
 
 static int prune_inbound(struct tl_store *st, int64_t cut, struct tl_prune_cursor *c, size_t rows,
@@ -152,22 +162,14 @@ static int prune_inbound(struct tl_store *st, int64_t cut, struct tl_prune_curso
 {
     static const char next[] = "SELECT id FROM inbound WHERE id > ?1 ORDER BY id LIMIT 1 OFFSET ?2";
     static const char last[] = "SELECT max(id) FROM inbound WHERE id > ?1";
-    static const char del[] =
+    static const char *const sqls[] = {
         "DELETE FROM inbound AS i WHERE i.id > ?1 AND i.id <= ?2 AND i.received_at < ?3"
         " AND (i.case_id IS NULL OR i.state = 'limited' OR EXISTS (SELECT 1 FROM cases c"
-        "  WHERE c.id = i.case_id AND c.redacted_at IS NOT NULL))";
-    int64_t hi = range_end(st, next, last, c->id, rows);
+        "  WHERE c.id = i.case_id AND c.redacted_at IS NOT NULL))",
+        NULL,
+    };
 
-    if (hi < 0)
-        return -1;
-    if (hi == 0)
-        return 0;
-    int64_t n = run_range(st, del, c->id, hi, cut);
-    if (n < 0)
-        return -1;
-    *deleted = n;
-    c->id = hi;
-    return 1;
+    return prune_rowids(st, next, last, sqls, cut, c, rows, deleted);
 }
 
 /*

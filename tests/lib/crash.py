@@ -11,6 +11,7 @@ result stored (it is never claimed again). So the bound checked is: extra
 copies at the mock <= the sum over kills of the 'sending' alert rows, and
 every phone received twice was 'sending' at some kill.
 
+    gw = Gateway(channels=channels(mock.url, rate, batch, concurrency))
     run = CrashRun(gw, mock, rng, target)   # target: the set of phones the wave must reach
     run.after_kill("label")                 # after each gw.kill9(): checks, records in-flight rows
     run.kill_at_random(min_kills, max_kills, pause=(0.02, 0.8))
@@ -22,6 +23,37 @@ import time
 
 from tap import ok, is_, diag
 from talaash import wait_until
+
+
+CHANNELS = """
+[alerts]
+channel = alerts
+verification = police
+radius_km = 5
+
+[channel at]
+provider = africastalking
+base_url = %(M)s
+username = u
+api_key = k
+sender = 21512
+rate = 1000
+
+[channel alerts]
+provider = africastalking
+base_url = %(M)s
+username = u
+api_key = k
+sender = TALAASH
+rate = %(R)d
+batch_size = %(B)d
+concurrency = %(C)d
+"""
+
+
+def channels(mock_url, rate, batch, concurrency):
+    """The config of both: replies on `at`, alerts (from TALAASH) on `alerts`, both at the mock."""
+    return CHANNELS % {"M": mock_url, "R": rate, "B": batch, "C": concurrency}
 
 
 class CrashRun:

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tap import ok, is_, diag, done_testing  # noqa: E402
 from talaash import Gateway, binary, wait_until  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
-from crash import CrashRun  # noqa: E402
+from crash import CrashRun, channels as crash_channels  # noqa: E402
 
 T0 = time.monotonic()
 SEED = int(os.environ.get("TALAASH_CRASH_SEED") or int(time.time() * 1000) % 1000000007)
@@ -45,30 +45,7 @@ RATE = int(os.environ.get("SOAK_RATE") or 2000)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 mock = MockAggregator().start()
-channels = """
-[alerts]
-channel = alerts
-verification = police
-radius_km = 5
-
-[channel at]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-
-[channel alerts]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = TALAASH
-rate = %(R)d
-batch_size = %(B)d
-concurrency = %(C)d
-""" % {"M": mock.url, "R": RATE, "B": BATCH, "C": CONCURRENCY}
+channels = crash_channels(mock.url, RATE, BATCH, CONCURRENCY)
 
 gw = Gateway(channels=channels).start()
 
