@@ -123,7 +123,7 @@ static int cmd_options(void)
         else if (o->type == TL_OPT_SIZE)
             snprintf(range, sizeof(range), "%gk – %gk", o->min / 1024, o->max / 1024);
         else if (o->type == TL_OPT_DURATION)
-            snprintf(range, sizeof(range), "%gs – %gs", o->min, o->max);
+            snprintf(range, sizeof(range), "%.10gs – %.10gs", o->min, o->max);
         else if (o->type == TL_OPT_INT || o->type == TL_OPT_DOUBLE)
             snprintf(range, sizeof(range), "%.10g – %.10g", o->min, o->max);
         printf("| `%s` | %s | %s | %s | %s%s |\n", o->name, type_names[o->type],
