@@ -7,6 +7,11 @@
  * window). Each step is its own transaction; a step that fails is logged
  * and the pass is given up, to be tried again at the next due check.
  *
+ * A step that runs while the callbacks' group transaction is open (a timer
+ * between a callback and its flush, group.h) nests in it as a savepoint
+ * and commits with it; should the group roll back, so does the step, and
+ * its rows wait for the next pass (the cursor moved on), counts intact.
+ *
  * The same way, off the hot path, the provider ids that send results stage
  * are moved into their index in slices of the lowest keys (mover_cb), each
  * a few milliseconds, once STORE_PROVIDER_IDS_MOVE_AT wait.
