@@ -10,9 +10,9 @@ bench-inbound's wrk script.
 
   1. --subscribers Karachi subscribers straight in the store, a police
      officer for Karachi, the daemon with the test clock (TALAASH_TEST_CLOCK_FILE)
-     and the default [store] keep_sent = 30d, [alerts] retention_days = 30
-     (default 90: inbound rows of no case would stay three cycles, so the
-     size would settle only from the third cycle on);
+     and the default [store] keep_sent = 30d, keep_inbound = 30d (default
+     90d: inbound rows of no case would stay three cycles, so the size would
+     settle only from the third cycle on);
   2. --cycles times: a new parent reports, the officer VERIFYs (a wave to
      every subscriber), every alert is sent; FOUND (an update to each), every
      update is sent; wrk (bench_inbound.lua) runs --wrk-seconds of inbound
@@ -52,7 +52,7 @@ KEEP_SENT = 30 * DAY
 
 class GrowthDaemon(bb.Daemon):
     """bench_broadcast's daemon, with replies sent as fast as the mock takes them and
-    [alerts] retention_days = 30 (inbound messages and redaction)."""
+    [store] keep_inbound = 30d."""
 
     def write_config(self):
         super().write_config()
@@ -61,7 +61,7 @@ class GrowthDaemon(bb.Daemon):
         text = text.replace("sender = 21512\nrate = 1000\n",
                             "sender = 21512\nrate = 100000\nbatch_size = 100\n")
         # inbound messages kept as long as sent ones, so one cycle ages out all of them
-        text = text.replace("[alerts]\n", "[alerts]\nretention_days = 30\n")
+        text = text.replace("[store]\n", "[store]\nkeep_inbound = 30d\n")
         with open(self.conf, "w") as f:
             f.write(text)
 

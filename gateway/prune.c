@@ -2,9 +2,8 @@
  * prune.c — drives the pruning passes on the loop (see prune.h); the SQL
  * is store_prune.c's. A pass deletes, in order: final outbox rows of cases
  * ended keep_sent ago (folded into counts first), the provider ids of the
- * rows gone, inbound messages past
- * [alerts] retention_days, and rate windows idle for a day (the longest
- * window). Each step is its own transaction; a step that fails is logged
+ * rows gone, inbound messages past [store] keep_inbound, and rate windows
+ * idle for a day (the longest window). Each step is its own transaction; a step that fails is logged
  * and the pass is given up, to be tried again at the next due check.
  *
  * A step that runs while the callbacks' group transaction is open (a timer
@@ -84,7 +83,7 @@ static void pass_start(struct tl_pruner *p, int64_t now)
     store_prune_cursor_clear(&p->cursor);
     p->cuts[TL_PRUNE_OUTBOX] = now - cfg->keep_sent;
     p->cuts[TL_PRUNE_PROVIDER_IDS] = now;
-    p->cuts[TL_PRUNE_INBOUND] = now - cfg->retention_days * 86400;
+    p->cuts[TL_PRUNE_INBOUND] = now - cfg->keep_inbound;
     p->cuts[TL_PRUNE_RATE_WINDOWS] = now - RATE_WINDOW_IDLE;
     for (size_t i = 0; i < TL_PRUNE_NTABLES; i++)
         p->deleted[i] = 0;

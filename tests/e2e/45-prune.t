@@ -8,9 +8,10 @@ stranger asks for HELP and one number runs into the per-minute limit. Then:
     those outbox rows is gone, folded into outbox_tallies with the same
     counts per alert, kind and state; the idle rate windows are gone; the
     inbound messages and the audit log stay;
-  - at +91 days (past [alerts] retention_days = 90) the inbound messages of
-    no case and the rate-limited ones are gone; those of the case go once
-    the case is redacted (a pass an hour later); the audit log stays.
+  - at +91 days (past [store] keep_inbound = 90d, the default, and
+    [alerts] retention_days = 90) the inbound messages of no case and the
+    rate-limited ones are gone; those of the case go once the case is
+    redacted (a pass an hour later); the audit log stays.
 
 The store's SQL is tested row by row in tests/unit/test_store_prune.c; this
 checks the daemon runs it by itself, off the requests, on the real data.
@@ -117,7 +118,7 @@ is_(one("SELECT count(*) FROM outbox_tallies WHERE case_id = ? AND kind = 'alert
 is_(one("SELECT count(*) FROM rate_windows WHERE phone IN (?, ?, ?)", (NOISY, STRANGER, VOL)), 0,
     "the idle rate windows are gone")
 is_(one("SELECT count(*) FROM inbound WHERE provider_id NOT LIKE 'probe-%'"), inbound_before,
-    "the inbound messages stay until retention_days")
+    "the inbound messages stay until keep_inbound")
 is_(one("SELECT count(*) FROM audit_log"), audit_before, "the audit log stays")
 is_(one("SELECT state FROM cases WHERE id = ?", (case_id,)), "found", "the case stays")
 
