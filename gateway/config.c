@@ -55,6 +55,14 @@ const struct tl_config_option config_options[] = {
      "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
     {"store", "busy_timeout", TL_OPT_INT, "5000", 0, 60000, NULL, 0,
      "milliseconds to wait for a lock held by another process", SRV(busy_timeout_ms)},
+    {"store", "keep_sent", TL_OPT_DURATION, "30d", 60, 3650.0 * 86400, NULL, 0,
+     "sent, delivered, failed and expired messages are folded into per-alert counts and"
+     " deleted this long after their case ended (or, tied to no case, after their last change)",
+     SRV(keep_sent)},
+    {"store", "keep_inbound", TL_OPT_DURATION, "90d", 3600, 3650.0 * 86400, NULL, 0,
+     "inbound messages of no case, rate-limited ones and those of redacted cases are deleted"
+     " this long after they arrived",
+     SRV(keep_inbound)},
 
     {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
      "lowest level written", SRV(log_level)},

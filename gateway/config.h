@@ -84,6 +84,8 @@ struct tl_config {
     /* [store] */
     char *store_path;
     long busy_timeout_ms;
+    long keep_sent;    /* seconds */
+    long keep_inbound; /* seconds */
 
     /* [log] */
     char *log_level;

@@ -16,6 +16,7 @@
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/routes.h"
+#include "gateway/prune.h"
 #include "gateway/sender.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
@@ -250,6 +251,11 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
+    if (prune_new(&d, &d.pruner) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=pruner");
+        status = 1;
+        goto out;
+    }
     if (http_start(&d, http_routes, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
@@ -298,6 +304,7 @@ out:
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    prune_free(d.pruner);
     group_free(d.group);
     api_free(d.api); /* answers the reads it still holds, before the server goes */
     http_free(d.http);

@@ -27,6 +27,7 @@ struct tl_grammar;
 struct tl_http;
 struct tl_sender;
 struct tl_group;
+struct tl_pruner;
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -50,6 +51,7 @@ struct tl_daemon {
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
     struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
+    struct tl_pruner *pruner; /* bounded growth (prune.h) */
     bool stopping;
     /*
      * Hook wired by daemon_run (NULL: nobody listens): committed outbox

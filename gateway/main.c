@@ -126,7 +126,7 @@ static void option_range(const struct tl_config_option *o, char *out, size_t n)
     else if (o->type == TL_OPT_SIZE)
         snprintf(out, n, "%gk – %gk", o->min / 1024, o->max / 1024);
     else if (o->type == TL_OPT_DURATION)
-        snprintf(out, n, "%gs – %gs", o->min, o->max);
+        snprintf(out, n, "%.10gs – %.10gs", o->min, o->max);
     else if (o->type == TL_OPT_INT || o->type == TL_OPT_DOUBLE)
         snprintf(out, n, "%.10g – %.10g", o->min, o->max);
 }

@@ -203,7 +203,10 @@ int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now);
 /* The earliest next_attempt_ms of a channel's queued messages; 0 when none. */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
-/* At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1. */
+/*
+ * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
+ * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
+ */
 int64_t store_outbox_recover(struct tl_store *st);
 
 /* A delivery report, matched by the aggregator's id or by our outbox id. */
@@ -222,10 +225,69 @@ struct tl_outbox_dlr {
  * when the send result arrives.
  */
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
+/* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
+struct tl_prune_cursor {
+    int64_t id;       /* the last rowid (or provider_ids' outbox_id) stepped over */
+    char *key, *key2; /* keyed tables: the last key stepped over (owned) */
+};
+void store_prune_cursor_clear(struct tl_prune_cursor *c);
+
+/*
+ * Provider ids are staged by send results (an append) and moved into their
+ * index in key order (see migration 2). The daemon moves them off the hot
+ * path in slices (prune.c): once STORE_PROVIDER_IDS_MOVE_AT wait
+ * (store_provider_ids_staged), store_provider_ids_plan cuts the staged keys
+ * in sorted order into slices of about `every` keys, placed by a sample
+ * (*bounds: each slice's last key, the last one past every key; the caller
+ * frees each with store_prune_cursor_clear, then the array), and each
+ * store_provider_ids_move_range moves one slice (after, upto], a
+ * transaction that rewrites only that key range of the index. Ids staged
+ * meanwhile wait for the next move. (One move of 20,000 ids from a send
+ * result held the loop 160-225 ms in bench-inbound.)
+ */
+#define STORE_PROVIDER_IDS_MOVE_AT 20000
+int64_t store_provider_ids_staged(struct tl_store *st);
+int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
+                            size_t *n);
+/* after NULL: from the first key. */
+int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
+                                  const struct tl_prune_cursor *upto, int64_t *moved);
 /* Forgets delivery reports that waited since before `before` for a message that never came. */
 int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
-/* Messages in each state (index = enum tl_outbox_state). */
+/* Messages now in the outbox in each state (index = enum tl_outbox_state); pruned ones are
+ * counted by store_alert_counts. */
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* Messages of one alert (alert_id) in each state, on channel (NULL: any),
+ * with those folded into outbox_tallies by pruning: every message it ever had. */
+int store_alert_counts(struct tl_store *st, int64_t alert_id, const char *channel,
+                       int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* ---- bounded growth (store_prune.c; prune.c drives it) ---- */
+
+enum tl_prune_table {
+    TL_PRUNE_OUTBOX = 0,       /* final messages, folded into outbox_tallies */
+    TL_PRUNE_PROVIDER_IDS = 1, /* ids of messages no longer in the outbox (after it) */
+    TL_PRUNE_INBOUND = 2,      /* messages of no case, rate-limited, or of redacted cases */
+    TL_PRUNE_RATE_WINDOWS = 3, /* rate windows that ended */
+};
+#define TL_PRUNE_NTABLES 4
+
+/*
+ * One step of a pass over table t: looks at the next `rows` rows after the
+ * cursor and deletes those due (outbox: final and last changed before cut,
+ * of a case ended before cut or of none; provider ids: of no outbox row
+ * (cut unused); inbound: received before cut, of no case, rate-limited, or
+ * of a redacted case; rate windows: started before cut), in one transaction (a savepoint inside an open one). Returns
+ * 1 (more rows follow), 0 (the pass over t is done; nothing was changed) or
+ * -1 (store error; nothing was changed); *deleted gets the rows deleted.
+ */
+int store_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
+                     struct tl_prune_cursor *c, size_t rows, int64_t *deleted);
+/* 1 when a case ended before sent_before that no pass went through exists, 0 if not, -1. */
+int store_prune_due(struct tl_store *st, int64_t sent_before);
+/* Marks the cases ended before sent_before as gone through by a pass. */
+int store_prune_mark_cases(struct tl_store *st, int64_t sent_before, int64_t now);
 
 /* ---- cases ---- */
 

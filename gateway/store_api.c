@@ -60,18 +60,26 @@ static void reader_ctx_free(void *p)
     free(r);
 }
 
-/* tl_counts(case_id, kind): that kind of the case's outbox rows by state, as JSON. */
+/*
+ * tl_counts(case_id, kind): that kind of the case's outbox rows by state, as
+ * JSON — the rows still there and those the pruner folded into
+ * outbox_tallies (prune.c), so a case's figures stay after its rows go.
+ */
 static void sql_counts_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 {
     static const char sql[] =
-        "SELECT json_object('queued', count(*) FILTER (WHERE state = 'queued'),"
-        " 'sending', count(*) FILTER (WHERE state = 'sending'),"
-        " 'sent', count(*) FILTER (WHERE state = 'sent'),"
-        " 'delivered', count(*) FILTER (WHERE state = 'delivered'),"
-        " 'failed', count(*) FILTER (WHERE state = 'failed'),"
-        " 'expired', count(*) FILTER (WHERE state = 'expired'),"
-        " 'cancelled', count(*) FILTER (WHERE state = 'cancelled'), 'total', count(*))"
-        " FROM outbox WHERE case_id = ?1 AND kind = ?2";
+        "SELECT json_object('queued', coalesce(sum(n) FILTER (WHERE state = 'queued'), 0),"
+        " 'sending', coalesce(sum(n) FILTER (WHERE state = 'sending'), 0),"
+        " 'sent', coalesce(sum(n) FILTER (WHERE state = 'sent'), 0),"
+        " 'delivered', coalesce(sum(n) FILTER (WHERE state = 'delivered'), 0),"
+        " 'failed', coalesce(sum(n) FILTER (WHERE state = 'failed'), 0),"
+        " 'expired', coalesce(sum(n) FILTER (WHERE state = 'expired'), 0),"
+        " 'cancelled', coalesce(sum(n) FILTER (WHERE state = 'cancelled'), 0),"
+        " 'total', coalesce(sum(n), 0))"
+        " FROM (SELECT state, count(*) AS n FROM outbox WHERE case_id = ?1 AND kind = ?2"
+        "   GROUP BY state"
+        "  UNION ALL SELECT state, sum(n) FROM outbox_tallies WHERE case_id = ?1 AND kind = ?2"
+        "   GROUP BY state)";
     struct reader_ctx *r = sqlite3_user_data(cx);
     int64_t case_id = sqlite3_value_int64(argv[0]);
     const char *kind = (const char *)sqlite3_value_text(argv[1]);

@@ -77,6 +77,9 @@ int store_step_done(sqlite3_stmt *s);
 int store_checkpointer_start(struct tl_store *st, const char *path);
 void store_checkpointer_stop(struct tl_store *st);
 
+/* Moves every staged provider id into provider_ids, in key order, atomically (store_outbox.c). */
+int store_provider_ids_move(struct tl_store *st);
+
 /* Binds text (copied by reference: the caller keeps v alive until the step), or NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
 

@@ -381,6 +381,35 @@ static const char *const migration_4[] = {
     NULL,
 };
 
+/*
+ * Migration 5 (issue #15): bounded growth (prune.c, store_prune.c). Sent, delivered,
+ * failed, expired and cancelled outbox rows of ended cases are deleted
+ * keep_sent after the case ended (rows tied to no case keep_sent after
+ * their last change); before they go, they are added to outbox_tallies,
+ * one row per (case, alert, kind, channel, state) with its count, so the
+ * figures of every alert stay. cases.outbox_pruned_at marks a case whose
+ * rows a pruning pass has been through (it starts a pass only for a case
+ * not yet marked). outbox_sending indexes only the rows that can be in
+ * flight, so start-up recovery reads those and not the whole outbox (at
+ * 10M rows: a scan of seconds, now an index of at most a few thousand).
+ */
+static const char *const migration_5[] = {
+    "CREATE TABLE outbox_tallies ("
+    "  case_id INTEGER NOT NULL,"  /* 0: none */
+    "  alert_id INTEGER NOT NULL," /* 0: none */
+    "  kind TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (case_id, alert_id, kind, channel, state)"
+    ") WITHOUT ROWID;"
+    ,
+    "ALTER TABLE cases ADD COLUMN outbox_pruned_at INTEGER;"
+    ,
+    "CREATE INDEX outbox_sending ON outbox(id) WHERE state = 'sending';",
+    NULL,
+};
+
 const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4};
+                                                migration_4, migration_5};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

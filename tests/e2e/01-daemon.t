@@ -3,6 +3,7 @@
 routing errors, config errors, signals, and a store that survives kill -9."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess

@@ -531,7 +531,28 @@ static void test_provider_ids_staged(void)
     int64_t last = n ? msgs[n - 1].id : 0;
     store_outbox_msgs_free(msgs, n);
     is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
-    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "moved once enough wait");
+    is_int(store_provider_ids_staged(st), MANY, "staged: a send result does not move them");
+    struct tl_prune_cursor *bounds = NULL;
+    size_t nb = 0;
+    is_int(store_provider_ids_plan(st, 2000, &bounds, &nb), TL_OK, "a move planned");
+    is_int(nb, 11, "in slices of about 2,000: 11");
+    int64_t moved_all = 0, smallest = MANY, largest = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int64_t moved = -1;
+        is_int(store_provider_ids_move_range(st, i ? &bounds[i - 1] : NULL, &bounds[i], &moved),
+               TL_OK, "slice %zu moved", i);
+        moved_all += moved;
+        smallest = moved < smallest ? moved : smallest;
+        largest = moved > largest ? moved : largest;
+    }
+    for (size_t i = 0; i < nb; i++)
+        store_prune_cursor_clear(&bounds[i]);
+    diag("slices of %lld to %lld ids", (long long)smallest, (long long)largest);
+    ok(smallest >= 1000 && largest <= 4000, "each slice about 2,000 ids (%lld-%lld)",
+       (long long)smallest, (long long)largest);
+    free(bounds);
+    is_int(moved_all, MANY, "every staged id moved");
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "none left staged");
     is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
            "every id is in provider_ids");
     struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};
