@@ -10,7 +10,9 @@
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/sender.h"
+#include "gateway/stats.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
 #include "common/result.h"
@@ -108,6 +110,7 @@ int daemon_run(struct tl_config *cfg)
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
     signal(SIGPIPE, SIG_IGN);
     log_route_libevent();
+    metrics_init(cfg);
 
     if (areas_load(cfg, &d.gz, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=areas detail=\"%s\"", cause);
@@ -155,6 +158,12 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
+    if (stats_new(&d, &d.stats, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=stats detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
     if (http_start(&d, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
@@ -188,6 +197,7 @@ out:
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    stats_free(d.stats); /* answers the scrapes waiting for it: before http_free */
     group_free(d.group);
     http_free(d.http);
     sender_free(d.sender);
@@ -196,5 +206,6 @@ out:
     areas_free(d.gz);
     if (d.base != NULL)
         event_base_free(d.base);
+    metrics_reset();
     return status;
 }

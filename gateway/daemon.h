@@ -20,6 +20,7 @@ struct tl_grammar;
 struct tl_http;
 struct tl_sender;
 struct tl_group;
+struct tl_stats;
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -32,6 +33,7 @@ struct tl_daemon {
     struct tl_http *http;
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
+    struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
     bool stopping;
 };
 

@@ -6,6 +6,7 @@
 #include "gateway/callbacks.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
+#include "gateway/metrics_http.h"
 #include "gateway/store.h"
 #include "common/result.h"
 
@@ -28,6 +29,7 @@ static void healthz_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
 const struct tl_route http_routes[] = {
     {"GET", "/healthz", healthz_cb},
     {"HEAD", "/healthz", healthz_cb},
+    {"GET", "/metrics", metrics_http_cb},
     {"POST", "/sms/", callbacks_sms_cb},
     {"POST", "/dlr/", callbacks_dlr_cb},
     {"GET", "/dlr/", callbacks_dlr_cb},

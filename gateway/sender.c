@@ -20,6 +20,7 @@
 #include "gateway/daemon.h"
 #include "gateway/group.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "parsers/gsm7.h"
 #include "providers/provider.h"
@@ -229,6 +230,7 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
     struct tl_outbox_result *results = xcalloc(t->n, sizeof(*results));
     int64_t now_ms = clock_now_ms();
     size_t sent = 0, retry = 0, failed = 0;
+    const char *first_error = why; /* the channel's last error, for the operator */
     char esc[LOG_PEER_BUFSZ];
 
     ch->provider->classify_send(ch->conf, t->out, t->n, http_status, tl_buf_str(&t->response),
@@ -238,6 +240,8 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
         r->id = t->msgs[i].id;
         r->provider_id = outcomes[i].provider_id;
         r->error = outcomes[i].error ? outcomes[i].error : why;
+        if (first_error == NULL && outcomes[i].result != TL_SEND_SENT)
+            first_error = r->error;
         switch (outcomes[i].result) {
         case TL_SEND_SENT:
             r->state = TL_OUTBOX_SENT;
@@ -262,9 +266,13 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
             break;
         }
     }
-    if (store_outbox_results(d->store, ch->conf->name, results, t->n, now_ms / 1000) != TL_OK)
+    metrics_send(ch->conf, http_status, (clock_mono_ms() - t->started_ms) / 1000.0, sent, retry,
+                 failed, first_error);
+    if (store_outbox_results(d->store, ch->conf->name, results, t->n, now_ms / 1000) != TL_OK) {
+        metrics_store_error(TL_MW_SENDER);
         log_error("sender", "event=store_failed channel=%s n=%zu detail=\"%s\"", ch->conf->name,
                   t->n, store_errmsg(d->store));
+    }
     log_info("sender",
              "event=request channel=%s recipients=%zu http=%ld sent=%zu retry=%zu failed=%zu "
              "ms=%.1f%s%s",
@@ -308,6 +316,7 @@ static void check_multi_info(struct tl_sender *s)
         finished = true;
     }
     if (tx && store_tx_commit(s->d->store) != TL_OK) {
+        metrics_store_error(TL_MW_SENDER);
         log_error("sender", "event=store_failed detail=\"%s\"", store_errmsg(s->d->store));
         store_tx_rollback(s->d->store); /* the rows stay 'sending' and are retried after a restart */
     }
@@ -462,6 +471,7 @@ static void pump(struct sender_channel *ch)
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
             log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                       store_errmsg(s->d->store));
+            metrics_store_error(TL_MW_SENDER);
             wake_in(ch, 1000);
             return;
         }
@@ -589,6 +599,11 @@ void sender_stop(struct tl_sender *s)
 size_t sender_inflight(const struct tl_sender *s)
 {
     return s ? s->inflight : 0;
+}
+
+size_t sender_channel_inflight(const struct tl_sender *s, size_t i)
+{
+    return s != NULL && i < s->nchannels ? s->channels[i].inflight : 0;
 }
 
 void sender_free(struct tl_sender *s)

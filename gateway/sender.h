@@ -23,6 +23,8 @@ void sender_kick(struct tl_sender *s);
 void sender_stop(struct tl_sender *s);
 /* Requests in flight. */
 size_t sender_inflight(const struct tl_sender *s);
+/* Requests in flight to the channel at index i of the config's channels (0 if none). */
+size_t sender_channel_inflight(const struct tl_sender *s, size_t i);
 void sender_free(struct tl_sender *s);
 
 #endif
