@@ -95,7 +95,8 @@ void http_reply_since(struct evhttp_request *req, int status, const char *conten
 
     if (content_type != NULL)
         evhttp_add_header(hdrs, "Content-Type", content_type);
-    evhttp_add_header(hdrs, "Cache-Control", "no-store");
+    if (evhttp_find_header(hdrs, "Cache-Control") == NULL) /* a handler may allow caching */
+        evhttp_add_header(hdrs, "Cache-Control", "no-store");
     if (len > 0)
         evbuffer_add(out, body, len);
     double ms = clock_mono_ms() - started_ms;

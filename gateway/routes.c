@@ -5,6 +5,7 @@
 #include "gateway/routes.h"
 #include "gateway/callbacks.h"
 #include "gateway/daemon.h"
+#include "gateway/feed.h"
 #include "gateway/log.h"
 #include "gateway/metrics_http.h"
 #include "gateway/store.h"
@@ -30,6 +31,8 @@ const struct tl_route http_routes[] = {
     {"GET", "/healthz", healthz_cb},
     {"HEAD", "/healthz", healthz_cb},
     {"GET", "/metrics", metrics_http_cb},
+    {"GET", "/alerts.atom", feed_atom_cb},
+    {"GET", "/alerts/", feed_cap_cb},
     {"POST", "/sms/", callbacks_sms_cb},
     {"POST", "/dlr/", callbacks_dlr_cb},
     {"GET", "/dlr/", callbacks_dlr_cb},
