@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/xmalloc.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,26 @@ static void histogram_render(struct tl_buf *out, const char *name, const char *l
                        (unsigned long long)h->count);
 }
 
+/* A counter family by channel and one more label; the values are the uint64_t array at `at`. */
+static void channel_counters(struct tl_buf *out, const char *name, const char *help,
+                             const char *label, const char *const *values, size_t nvalues,
+                             size_t at)
+{
+    char labels[160];
+
+    metrics_family(out, name, "counter", help);
+    for (size_t i = 0; i < m.nchannels; i++) {
+        const uint64_t *v = (const uint64_t *)(const void *)((const char *)&m.ch[i] + at);
+        for (size_t k = 0; k < nvalues; k++) {
+            if (values[k] == NULL)
+                continue;
+            snprintf(labels, sizeof(labels), "channel=\"%s\",%s=\"%s\"", m.channels[i].name,
+                     label, values[k]);
+            metrics_sample(out, name, labels, (double)v[k]);
+        }
+    }
+}
+
 void metrics_render(struct tl_buf *out)
 {
     char labels[160];
@@ -284,36 +305,15 @@ void metrics_render(struct tl_buf *out)
                                (double)m.ch[i].inbound[k][o]);
             }
 
-    metrics_family(out, "talaash_delivery_reports_total", "counter",
-                   "Delivery reports received by channel and the state they report.");
-    for (size_t i = 0; i < m.nchannels; i++)
-        for (size_t s = 0; s < DLR_N; s++) {
-            if (dlr_names[s] == NULL)
-                continue;
-            snprintf(labels, sizeof(labels), "channel=\"%s\",state=\"%s\"", m.channels[i].name,
-                     dlr_names[s]);
-            metrics_sample(out, "talaash_delivery_reports_total", labels, (double)m.ch[i].dlr[s]);
-        }
-
-    metrics_family(out, "talaash_outbound_messages_total", "counter",
-                   "Outgoing messages by channel and the result of their send attempt.");
-    for (size_t i = 0; i < m.nchannels; i++)
-        for (size_t s = 0; s < TL_MS_N; s++) {
-            snprintf(labels, sizeof(labels), "channel=\"%s\",result=\"%s\"", m.channels[i].name,
-                     send_names[s]);
-            metrics_sample(out, "talaash_outbound_messages_total", labels,
-                           (double)m.ch[i].sent[s]);
-        }
-
-    metrics_family(out, "talaash_send_requests_total", "counter",
-                   "Requests to the aggregators by channel and answer class (none: no answer).");
-    for (size_t i = 0; i < m.nchannels; i++)
-        for (size_t a = 0; a < ANSWER_N; a++) {
-            snprintf(labels, sizeof(labels), "channel=\"%s\",answer=\"%s\"", m.channels[i].name,
-                     answer_names[a]);
-            metrics_sample(out, "talaash_send_requests_total", labels,
-                           (double)m.ch[i].requests[a]);
-        }
+    channel_counters(out, "talaash_delivery_reports_total",
+                     "Delivery reports received by channel and the state they report.", "state",
+                     dlr_names, DLR_N, offsetof(struct channel_metrics, dlr));
+    channel_counters(out, "talaash_outbound_messages_total",
+                     "Outgoing messages by channel and the result of their send attempt.",
+                     "result", send_names, TL_MS_N, offsetof(struct channel_metrics, sent));
+    channel_counters(out, "talaash_send_requests_total",
+                     "Requests to the aggregators by channel and answer class (none: no answer).",
+                     "answer", answer_names, ANSWER_N, offsetof(struct channel_metrics, requests));
 
     metrics_family(out, "talaash_send_duration_seconds", "histogram",
                    "Time from starting a send request to its answer, by channel.");
