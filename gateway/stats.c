@@ -48,6 +48,7 @@ struct tl_stats {
     struct tl_store_stats done; /* the thread's last result */
     int done_rc;
     double done_ms;             /* what it took */
+    char done_why[200];         /* why it failed (logged by the loop: the thread never logs) */
     char *path;
     long busy_timeout_ms;
     /* the loop's */
@@ -80,15 +81,16 @@ static void *stats_main(void *arg)
         double t0 = clock_mono_ms();
         struct tl_store_stats fresh;
         int rc = TL_ERR_STORE;
+        char why[200] = "";
+        memset(&fresh, 0, sizeof(fresh));
         if (r == NULL && store_reader_open(s->path, s->busy_timeout_ms, &r, &cause) != TL_OK) {
-            log_error("stats", "event=open_failed detail=\"%s\"", cause);
+            snprintf(why, sizeof(why), "open: %s", cause);
             free(cause);
             cause = NULL;
-            memset(&fresh, 0, sizeof(fresh));
         } else {
             rc = store_stats_read(r, &fresh);
             if (rc != TL_OK)
-                log_error("stats", "event=read_failed detail=\"%s\"", store_reader_errmsg(r));
+                snprintf(why, sizeof(why), "read: %s", store_reader_errmsg(r));
         }
         double took = clock_mono_ms() - t0;
         pthread_mutex_lock(&s->mu);
@@ -96,10 +98,12 @@ static void *stats_main(void *arg)
         s->done = fresh;
         s->done_rc = rc;
         s->done_ms = took;
+        memcpy(s->done_why, why, sizeof(why));
         pthread_mutex_unlock(&s->mu);
         uint64_t one = 1;
-        if (write(s->efd, &one, sizeof(one)) < 0)
-            log_error("stats", "event=wake_failed");
+        /* An eventfd write fails only when the counter would overflow: the loop is woken anyway. */
+        ssize_t w = write(s->efd, &one, sizeof(one));
+        (void)w;
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -133,6 +137,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     int rc = s->done_rc;
     double took = s->done_ms;
     struct tl_store_stats fresh = s->done;
+    char why[sizeof(s->done_why)];
+    memcpy(why, s->done_why, sizeof(why));
     memset(&s->done, 0, sizeof(s->done));
     pthread_mutex_unlock(&s->mu);
     s->refreshing = false;
@@ -146,6 +152,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         s->cur_unix_ms = s->asked_unix_ms;
         s->cur_took_ms = took;
     } else {
+        log_error("stats", "event=snapshot_failed detail=\"%s\"", why);
         store_stats_clear(&fresh);
         metrics_store_error(TL_MW_STATS);
     }
