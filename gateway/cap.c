@@ -120,13 +120,19 @@ static void xw_attr(struct xw *x, const char *name, const char *value)
         x->rc = -1;
 }
 
-/* An element with text; texts that may quote people are masked of phone numbers. */
+/* An element with text of our own making (identifiers, times, codes). */
 static void xw_el(struct xw *x, const char *name, const char *text)
+{
+    if (xmlTextWriterWriteElement(x->w, BAD_CAST name, BAD_CAST(text ? text : "")) < 0)
+        x->rc = -1;
+}
+
+/* An element with text people wrote (alert texts, names): phone-like runs masked. */
+static void xw_text(struct xw *x, const char *name, const char *text)
 {
     char *masked = log_mask_numbers(text ? text : "");
 
-    if (xmlTextWriterWriteElement(x->w, BAD_CAST name, BAD_CAST masked) < 0)
-        x->rc = -1;
+    xw_el(x, name, masked);
     free(masked);
 }
 
@@ -187,7 +193,7 @@ static void cap_area(struct xw *x, const struct tl_cap_ctx *cx, const struct tl_
     }
     snprintf(circle, sizeof(circle), "%.5f,%.5f %.1f", a->lat, a->lon, radius);
     xw_start(x, "area");
-    xw_el(x, "areaDesc", texts_area_name(a, lang));
+    xw_text(x, "areaDesc", texts_area_name(a, lang));
     xw_el(x, "circle", circle);
     xw_end(x);
 }
@@ -212,9 +218,9 @@ static void cap_info(struct xw *x, const struct tl_cap_ctx *cx, const struct tl_
     xw_el(x, "severity", cancel ? "Minor" : "Severe");
     xw_el(x, "certainty", cancel || c->police_verified ? "Observed" : "Likely");
     xw_el(x, "senderName", "Talaash");
-    xw_el(x, "headline", headline);
+    xw_text(x, "headline", headline);
     if (text != NULL)
-        xw_el(x, "description", text);
+        xw_text(x, "description", text);
     xw_el(x, "contact", cx->contact);
     cap_area(x, cx, c, lang);
     xw_end(x);
@@ -301,10 +307,10 @@ int cap_write_atom(const struct tl_cap_ctx *cx, const struct tl_feed_case *cases
         atom_time(m.sent, when);
         xw_start(&x, "entry");
         xw_el(&x, "id", id);
-        xw_el(&x, "title", title);
+        xw_text(&x, "title", title);
         xw_el(&x, "updated", when);
         if (m.wave != NULL && m.wave->text_en != NULL)
-            xw_el(&x, "summary", m.wave->text_en);
+            xw_text(&x, "summary", m.wave->text_en);
         xw_start(&x, "category");
         xw_attr(&x, "term", m.msg_type);
         xw_end(&x);
