@@ -97,6 +97,9 @@ class Scraper(threading.Thread):
         conn = None
         while not self.quit.is_set():
             if not self.running.wait(0.05):
+                if conn is not None:  # paused: the server would time the idle connection out
+                    conn.close()
+                    conn = None
                 continue
             t0 = time.monotonic()
             try:
@@ -104,6 +107,7 @@ class Scraper(threading.Thread):
                 self.step(conn)
             except (OSError, http.client.HTTPException) as e:
                 self.failures.append("scrape failed: %s" % e)
+                conn.close()
                 conn = None
             time.sleep(max(0.0, self.interval - (time.monotonic() - t0)))
 
@@ -121,7 +125,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--duration", type=int, default=24,
+    ap.add_argument("--duration", type=int, default=40,
                     help="seconds of measured load per server and mode, over all rounds")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=4)

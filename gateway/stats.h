@@ -9,7 +9,8 @@
  * an API call) and the snapshot is older than STATS_MAX_AGE_MS, and never
  * sooner after the last one than STATS_COST_FACTOR times what that one
  * took — so a huge store costs the writer's core nothing and the stats
- * thread at most 1/STATS_COST_FACTOR of another. Who asks with
+ * thread at most 1/STATS_COST_FACTOR of another, at nice 19 (idle time
+ * first when the cores are busy with callbacks). Who asks with
  * stats_when_fresh() is called back once the refresh is in (the loop keeps
  * running meanwhile); the JSON renderers serve the snapshot there is.
  */

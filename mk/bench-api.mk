@@ -12,7 +12,7 @@
 # BENCH_API_FLAGS=--metrics-only scrapes /metrics alone (no [api] section:
 # for a build without the operator API).
 
-BENCH_API_SECONDS ?= 24
+BENCH_API_SECONDS ?= 40
 BENCH_API_ROUNDS ?= 4
 BENCH_API_INTERVAL_MS ?= 100
 BENCH_API_MAX_DROP ?= 2.0
