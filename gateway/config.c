@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Where an option lives: offset and width of its field. */
 #define SRV(field) offsetof(struct tl_config, field), sizeof(((struct tl_config *)0)->field)
@@ -103,6 +104,18 @@ const struct tl_config_option config_options[] = {
     {"ussd", "session_timeout", TL_OPT_DURATION, "180s", 10, 3600, NULL, 0,
      "a USSD session's state is forgotten this long after its last step",
      SRV(ussd_session_timeout)},
+
+    {"api", "tokens", TL_OPT_STRING, "", 0, 0, NULL, 1,
+     "operator API tokens, comma-separated NAME:ROLE:SECRET (ROLE viewer|operator|admin, SECRET "
+     "16+ characters); write ${NAME} to read them from the environment",
+     SRV(api_tokens)},
+    {"api", "token_file", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "file of more tokens, one NAME:ROLE:SECRET per line (# comments); must not be readable by "
+     "others",
+     SRV(api_token_file)},
+    {"api", "console_dir", TL_OPT_STRING, "console", 0, 0, NULL, 0,
+     "folder of the web console's files, served under /console/; empty = no console",
+     SRV(console_dir)},
 
     {"channel", "provider", TL_OPT_ENUM, "", 0, 0, "africastalking|twilio|kannel|generic|console",
      0, "aggregator protocol of this account (required)", CHN(provider)},
@@ -484,6 +497,133 @@ static int scan_sections(struct config_reader *r, const char *text)
     return 0;
 }
 
+const char *config_role_name(enum tl_role role)
+{
+    switch (role) {
+    case TL_ROLE_VIEWER:
+        return "viewer";
+    case TL_ROLE_OPERATOR:
+        return "operator";
+    case TL_ROLE_ADMIN:
+        return "admin";
+    }
+    return "?";
+}
+
+static bool token_name_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+            return false;
+    }
+    return true;
+}
+
+/* Adds one "NAME:ROLE:SECRET" item (spaces around it ignored); NULL or the reason. */
+static char *token_add(struct tl_config *cfg, const char *item, size_t len)
+{
+    while (len > 0 && isspace((unsigned char)*item))
+        item++, len--;
+    while (len > 0 && isspace((unsigned char)item[len - 1]))
+        len--;
+    const char *c1 = memchr(item, ':', len);
+    const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - item)) : NULL;
+    if (c2 == NULL)
+        return xasprintf("a token is NAME:ROLE:SECRET");
+    size_t nlen = (size_t)(c1 - item), rlen = (size_t)(c2 - c1 - 1);
+    const char *secret = c2 + 1;
+    size_t slen = len - (size_t)(secret - item);
+    if (!token_name_valid(item, nlen))
+        return xasprintf("token name '%.*s' must be 1-32 of A-Z a-z 0-9 _ - .", (int)nlen, item);
+    enum tl_role role;
+    if (rlen == 6 && memcmp(c1 + 1, "viewer", 6) == 0)
+        role = TL_ROLE_VIEWER;
+    else if (rlen == 8 && memcmp(c1 + 1, "operator", 8) == 0)
+        role = TL_ROLE_OPERATOR;
+    else if (rlen == 5 && memcmp(c1 + 1, "admin", 5) == 0)
+        role = TL_ROLE_ADMIN;
+    else
+        return xasprintf("token '%.*s': role must be viewer, operator or admin", (int)nlen, item);
+    if (slen < 16 || slen > 256)
+        return xasprintf("token '%.*s': the secret must be 16-256 characters", (int)nlen, item);
+    for (size_t i = 0; i < slen; i++) {
+        if ((unsigned char)secret[i] <= ' ' || secret[i] == ',' || (unsigned char)secret[i] >= 0x7f)
+            return xasprintf("token '%.*s': the secret must be printable ASCII without spaces "
+                             "or commas",
+                             (int)nlen, item);
+    }
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        if (strlen(cfg->tokens[i].name) == nlen && memcmp(cfg->tokens[i].name, item, nlen) == 0)
+            return xasprintf("token '%.*s' is defined twice", (int)nlen, item);
+        if (strlen(cfg->tokens[i].secret) == slen && memcmp(cfg->tokens[i].secret, secret, slen) == 0)
+            return xasprintf("tokens '%s' and '%.*s' have the same secret", cfg->tokens[i].name,
+                             (int)nlen, item);
+    }
+    cfg->tokens = xrealloc(cfg->tokens, (cfg->ntokens + 1) * sizeof(*cfg->tokens));
+    struct tl_api_token *t = &cfg->tokens[cfg->ntokens++];
+    t->name = xstrndup(item, nlen);
+    t->role = role;
+    t->secret = xstrndup(secret, slen);
+    return NULL;
+}
+
+/* [api] tokens and the lines of token_file; NULL or the reason. */
+static char *tokens_load(struct tl_config *cfg)
+{
+    const char *p = cfg->api_tokens;
+    char *why = NULL;
+
+    while (p != NULL && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        bool blank = true;
+        for (size_t i = 0; i < len; i++)
+            blank = blank && isspace((unsigned char)p[i]);
+        if (!blank && (why = token_add(cfg, p, len)) != NULL)
+            return why;
+        p = comma ? comma + 1 : p + len;
+    }
+    if (cfg->api_token_file[0] == '\0')
+        return NULL;
+    FILE *f = fopen(cfg->api_token_file, "r");
+    if (f == NULL)
+        return xasprintf("token_file %s: %s", cfg->api_token_file, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & S_IROTH)) {
+        fclose(f);
+        return xasprintf("token_file %s is readable by others (chmod o-r)", cfg->api_token_file);
+    }
+    char line[512];
+    int n = 0;
+    while (why == NULL && fgets(line, sizeof(line), f) != NULL) {
+        n++;
+        size_t len = strcspn(line, "\r\n");
+        const char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '#' || (size_t)(s - line) >= len)
+            continue;
+        char *inner = token_add(cfg, s, len - (size_t)(s - line));
+        if (inner != NULL) {
+            why = xasprintf("%s:%d: %s", cfg->api_token_file, n, inner);
+            free(inner);
+        }
+    }
+    fclose(f);
+    return why;
+}
+
+void config_tokens_free(struct tl_api_token *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(t[i].name);
+        free(t[i].secret);
+    }
+    free(t);
+}
+
 /* Rules that need the whole file. Sets r->error and r->error_line. */
 static int check_whole(struct config_reader *r)
 {
@@ -510,6 +650,12 @@ static int check_whole(struct config_reader *r)
         return -1;
     }
     free(config_parse_schedule(cfg->escalation, cfg->stages, &cfg->nstages)); /* checked when set */
+    char *why = tokens_load(cfg);
+    if (why != NULL) {
+        r->error = xasprintf("[api] %s", why);
+        free(why);
+        return -1;
+    }
     if (cfg->public_url[0] == '\0') {
         free(cfg->public_url);
         cfg->public_url = xasprintf("http://%s", cfg->listen);
@@ -536,6 +682,7 @@ int config_load_string(const char *name, const char *text, struct tl_config **ou
     apply_defaults("limits", cfg);
     apply_defaults("outbox", cfg);
     apply_defaults("ussd", cfg);
+    apply_defaults("api", cfg);
 
     if (scan_sections(&r, text) == 0) {
         line = ini_parse_string(text, ini_handler_cb, &r);
@@ -621,6 +768,8 @@ void config_free(struct tl_config *cfg)
     free_strings("limits", cfg);
     free_strings("outbox", cfg);
     free_strings("ussd", cfg);
+    free_strings("api", cfg);
+    config_tokens_free(cfg->tokens, cfg->ntokens);
     for (size_t i = 0; i < cfg->nchannels; i++) {
         free_strings("channel", &cfg->channels[i]);
         free((char *)cfg->channels[i].name);

@@ -6,7 +6,7 @@
  * reference and the test that gateway.conf.example is complete all read that
  * table, so an option cannot exist in one place and be missing in another.
  *
- * Sections: [server], [store], [log], [alerts], [limits], [outbox], [ussd], and one
+ * Sections: [server], [store], [log], [alerts], [limits], [outbox], [ussd], [api], and one
  * [channel NAME] per aggregator account. A value written `${NAME}` is taken
  * from the environment (for secrets). Unknown sections and keys and bad
  * values are errors reported as `file:line: reason`.
@@ -53,6 +53,20 @@ struct tl_config_option {
 
 extern const struct tl_config_option config_options[];
 extern const size_t config_noptions;
+
+/* What an operator API token may do; each role includes the ones before it. */
+enum tl_role {
+    TL_ROLE_VIEWER = 0,   /* read; no reporter phone, no PINs, other numbers masked */
+    TL_ROLE_OPERATOR = 1, /* also act on cases, police, blocks, resends */
+    TL_ROLE_ADMIN = 2,    /* also the API's own audit (tokens, refusals) and full numbers */
+};
+struct tl_api_token {
+    char *name;
+    enum tl_role role;
+    char *secret; /* never logged */
+};
+const char *config_role_name(enum tl_role role);
+void config_tokens_free(struct tl_api_token *t, size_t n);
 
 struct tl_config {
     char *file;
@@ -101,6 +115,13 @@ struct tl_config {
 
     /* [ussd] */
     long ussd_session_timeout;
+
+    /* [api] */
+    char *api_tokens;
+    char *api_token_file;
+    char *console_dir;
+    struct tl_api_token *tokens; /* parsed from api_tokens and api_token_file */
+    size_t ntokens;
 
     /* [channel NAME], in file order */
     struct tl_channel_conf *channels;

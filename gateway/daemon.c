@@ -4,6 +4,7 @@
  */
 #include "gateway/daemon.h"
 #include "gateway/alerts.h"
+#include "gateway/api.h"
 #include "gateway/areas.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
@@ -35,8 +36,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!d->stopping)
+    if (!d->stopping) {
         alerts_tick(d);
+        api_tick(d);
+    }
 }
 static double shutdown_started_ms;
 
@@ -164,6 +167,12 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
+    if (api_new(&d, &d.api, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=api detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
     if (http_start(&d, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
@@ -199,6 +208,7 @@ out:
     }
     stats_free(d.stats); /* answers the scrapes waiting for it: before http_free */
     group_free(d.group);
+    api_free(d.api); /* answers the reads it still holds, before the server goes */
     http_free(d.http);
     sender_free(d.sender);
     store_close(d.store);

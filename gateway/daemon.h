@@ -34,6 +34,7 @@ struct tl_daemon {
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
     struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
+    struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
     bool stopping;
 };
 

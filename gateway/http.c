@@ -154,7 +154,13 @@ static void router_cb(struct evhttp_request *req, void *arg)
         size_t n = strlen(r->path);
         const char *rest = NULL;
 
-        if (r->path[n - 1] == '/') {
+        if (n >= 2 && r->path[n - 1] == '*' && r->path[n - 2] == '/') {
+            /* subtree route (slash, asterisk): any rest, slashes included, even none */
+            if (strncmp(path, r->path, n - 1) == 0)
+                rest = path + n - 1;
+            else
+                continue;
+        } else if (r->path[n - 1] == '/') {
             /* prefix route: exactly one non-empty segment follows */
             if (strncmp(path, r->path, n) == 0 && path[n] != '\0' && strchr(path + n, '/') == NULL)
                 rest = path + n;

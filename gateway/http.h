@@ -21,7 +21,11 @@ struct evhttp_request;
 struct tl_daemon;
 struct tl_http;
 
-/* One route: method and path; a path ending in '/' takes one more segment (the channel). */
+/*
+ * One route: method and path; a path ending in '/' takes one more segment
+ * (the channel), one ending in a slash and an asterisk the whole rest of the
+ * path, slashes included (the API).
+ */
 struct tl_route {
     const char *method;
     const char *path;

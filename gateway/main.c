@@ -5,7 +5,9 @@
  */
 #include "gateway/areas.h"
 #include "gateway/cmd_parse.h"
+#include "gateway/api.h"
 #include "gateway/config.h"
+#include "gateway/store.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
@@ -29,6 +31,7 @@ static void usage(FILE *out)
           "       talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
           "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
           "       talaash options                  the config options as a Markdown table\n"
+          "       talaash api-routes               the operator API's routes and their roles\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
           out);
@@ -207,8 +210,10 @@ int main(int argc, char **argv)
         return cmd_areas(argc - 1, argv + 1);
     if (strcmp(cmd, "options") == 0)
         return cmd_options();
+    if (strcmp(cmd, "api-routes") == 0)
+        return api_routes_main();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("talaash %s\n", TALAASH_VERSION);
+        printf("talaash %s (store schema %d)\n", TALAASH_VERSION, store_schema_latest());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

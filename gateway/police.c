@@ -88,25 +88,72 @@ static void police_usage(void)
           stderr);
 }
 
-/* Resolves NAME (an area code, or a name matched as in SMS) or explains on stderr. */
-static const struct tl_area *resolve_area(const struct tl_gazetteer *gz, const char *name)
+/* Resolves NAME (an area code, or a name matched as in SMS), or NULL and why in *cause. */
+static const struct tl_area *resolve_area(const struct tl_gazetteer *gz, const char *name,
+                                          char **cause)
 {
     struct tl_area_candidate cands[5];
     size_t n = 0;
     const struct tl_area *a = gazetteer_by_code(gz, name);
+    struct tl_buf why = {0};
 
     if (a != NULL)
         return a;
     enum tl_match_kind k = gazetteer_match(gz, name, strlen(name), cands, 5, &n);
     if ((k == TL_MATCH_EXACT || k == TL_MATCH_FUZZY) && n > 0)
         return cands[0].area;
-    fprintf(stderr, "talaash police: area '%s' is %s", name,
-            k == TL_MATCH_AMBIGUOUS ? "ambiguous" : "not known");
+    tl_buf_appendf(&why, "area '%s' is %s", name,
+                   k == TL_MATCH_AMBIGUOUS ? "ambiguous" : "not known");
     for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s%s (%s)", i ? ", " : "; did you mean ", cands[i].area->name_en,
-                cands[i].area->code);
-    fputc('\n', stderr);
+        tl_buf_appendf(&why, "%s%s (%s)", i ? ", " : "; did you mean ", cands[i].area->name_en,
+                       cands[i].area->code);
+    *cause = tl_buf_steal(&why);
     return NULL;
+}
+
+bool police_pin_valid(const char *pin)
+{
+    size_t n = strlen(pin);
+    bool digits = n >= 4 && n <= 6;
+
+    for (size_t i = 0; digits && i < n; i++)
+        digits = pin[i] >= '0' && pin[i] <= '9';
+    return digits;
+}
+
+int police_register(struct tl_store *st, const struct tl_gazetteer *gz, const char *country_code,
+                    const struct tl_police_registration *r, char phone[TL_PHONE_MAX],
+                    const struct tl_area **area, char **cause)
+{
+    if (phone_normalize(r->phone, strlen(r->phone), country_code, phone) != TL_OK) {
+        *cause = xasprintf("'%s' is not a phone number", r->phone);
+        return TL_ERR_INVALID;
+    }
+    if (r->pin != NULL && !police_pin_valid(r->pin)) {
+        *cause = xstrdup("a PIN is 4 to 6 digits");
+        return TL_ERR_INVALID;
+    }
+    *area = resolve_area(gz, r->area, cause);
+    if (*area == NULL)
+        return TL_ERR_INVALID;
+    char *hash = r->pin ? police_pin_hash(phone, r->pin) : NULL;
+    int64_t now = clock_now();
+    int rc = store_police_add(st, phone, (*area)->code, hash, now);
+    free(hash);
+    if (rc == TL_OK)
+        rc = store_audit(st, r->actor, "police add", 0, "ok", (*area)->code, now);
+    if (rc != TL_OK)
+        *cause = xstrdup(store_errmsg(st));
+    return rc == TL_OK ? TL_OK : TL_ERR_STORE;
+}
+
+int64_t police_deregister(struct tl_store *st, const char *phone, const char *actor)
+{
+    int64_t n = store_police_remove(st, phone);
+
+    if (n >= 0 && store_audit(st, actor, "police remove", 0, "ok", NULL, clock_now()) != TL_OK)
+        return -1;
+    return n;
 }
 
 int police_main(int argc, char **argv)
@@ -143,15 +190,9 @@ int police_main(int argc, char **argv)
         police_usage();
         return 2;
     }
-    if (pin != NULL) {
-        size_t n = strlen(pin);
-        bool digits = n >= 4 && n <= 6;
-        for (size_t i = 0; digits && i < n; i++)
-            digits = pin[i] >= '0' && pin[i] <= '9';
-        if (!digits) {
-            fputs("talaash police: a PIN is 4 to 6 digits\n", stderr);
-            return 2;
-        }
+    if (pin != NULL && !police_pin_valid(pin)) {
+        fputs("talaash police: a PIN is 4 to 6 digits\n", stderr);
+        return 2;
     }
     if (config_load(cfgfile, &cfg, &cause) != TL_OK) {
         fprintf(stderr, "%s\n", cause);
@@ -173,28 +214,23 @@ int police_main(int argc, char **argv)
         goto out;
     }
     if (strcmp(args[0], "add") == 0) {
-        const struct tl_area *a = resolve_area(gz, area_name);
-        if (a == NULL) {
-            status = 2;
-            goto out;
-        }
-        char *hash = pin ? police_pin_hash(phone, pin) : NULL;
-        int64_t now = clock_now();
-        if (store_police_add(st, phone, a->code, hash, now) != TL_OK ||
-            store_audit(st, "cli", "police add", 0, "ok", a->code, now) != TL_OK) {
-            fprintf(stderr, "talaash police: %s\n", store_errmsg(st));
-            status = 1;
+        struct tl_police_registration reg = {
+            .phone = args[1], .area = area_name, .pin = pin, .actor = "cli"};
+        const struct tl_area *a = NULL;
+        int rc = police_register(st, gz, cfg->country_code, &reg, phone, &a, &cause);
+        if (rc != TL_OK) {
+            fprintf(stderr, "talaash police: %s\n", cause);
+            free(cause);
+            status = rc == TL_ERR_INVALID ? 2 : 1;
         } else {
             printf("%s registered for %s (%s)%s\n", phone, a->name_en, a->code,
                    pin ? " with a PIN" : "");
         }
-        free(hash);
     } else if (strcmp(args[0], "remove") == 0) {
-        int64_t n = store_police_remove(st, phone);
+        int64_t n = police_deregister(st, phone, "cli");
         if (n < 0) {
             status = 1;
         } else {
-            store_audit(st, "cli", "police remove", 0, "ok", NULL, clock_now());
             printf("%s: %lld registration%s removed\n", phone, (long long)n, n == 1 ? "" : "s");
             status = n > 0 ? 0 : 1;
         }

@@ -6,6 +6,9 @@
 #define TALAASH_POLICE_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "parsers/phone.h"
 
 struct tl_daemon;
 struct tl_store;
@@ -33,6 +36,26 @@ enum tl_police_verdict police_authorize(struct tl_store *st, const struct tl_gaz
                                         const char *pin);
 /* True when phone has any police registration. */
 bool police_is_registered(struct tl_store *st, const char *phone);
+
+/* A PIN is 4 to 6 digits. */
+bool police_pin_valid(const char *pin);
+
+struct tl_police_registration {
+    const char *phone; /* as typed (0300…, +92300…) */
+    const char *area;  /* an area code or a name matched as in SMS */
+    const char *pin;   /* or NULL */
+    const char *actor; /* for the audit: "cli", "api:NAME" */
+};
+/*
+ * Registers a police number for an area (the CLI and the API): phone
+ * (E.164, out) and *area get what was registered. TL_OK; TL_ERR_INVALID
+ * with the reason in *cause (bad number, PIN or area); TL_ERR_STORE.
+ */
+int police_register(struct tl_store *st, const struct tl_gazetteer *gz, const char *country_code,
+                    const struct tl_police_registration *r, char phone[TL_PHONE_MAX],
+                    const struct tl_area **area, char **cause);
+/* Removes every registration of phone (E.164), audited; returns how many, or -1. */
+int64_t police_deregister(struct tl_store *st, const char *phone, const char *actor);
 
 /* `talaash police …`; argv[0] is "police". Returns the exit status. */
 int police_main(int argc, char **argv);

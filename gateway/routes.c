@@ -1,8 +1,10 @@
 /*
  * routes.c — the route table and the small handlers that need no module of
- * their own (health). Aggregator callbacks are in callbacks.c.
+ * their own (health). Aggregator callbacks are in callbacks.c, the operator
+ * API and the console in api.c.
  */
 #include "gateway/routes.h"
+#include "gateway/api.h"
 #include "gateway/callbacks.h"
 #include "gateway/daemon.h"
 #include "gateway/feed.h"
@@ -37,5 +39,10 @@ const struct tl_route http_routes[] = {
     {"POST", "/dlr/", callbacks_dlr_cb},
     {"GET", "/dlr/", callbacks_dlr_cb},
     {"POST", "/ussd/", callbacks_ussd_cb},
+    {"GET", "/api/v1/*", api_cb},
+    {"POST", "/api/v1/*", api_cb},
+    {"DELETE", "/api/v1/*", api_cb},
+    {"GET", "/console", api_console_cb},
+    {"GET", "/console/*", api_console_cb},
     {NULL, NULL, NULL},
 };

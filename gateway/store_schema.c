@@ -334,17 +334,48 @@ static const char *const migration_2[] = {
 };
 
 /*
- * Migration 3: the public feed (store_feed.c, issue #11). A case's waves
+ * Migration 3: the operator API (gateway/api.c, store_api.c).
+ *
+ * A case's police notices and closing updates found by index (its alert
+ * rows already are, by outbox_alert_once): partial indexes on exactly the
+ * kinds they hold, so a wave's million alert rows pay nothing for them.
+ * The audit of one case by index. And the answers to API requests that
+ * carried an Idempotency-Key, so a client's retry gets the first answer
+ * instead of acting twice (kept a day).
+ */
+static const char *const migration_3[] = {
+    "CREATE INDEX outbox_updates_by_case ON outbox(case_id) WHERE kind = 'update';"
+    ,
+    "CREATE INDEX outbox_police_by_case ON outbox(case_id) WHERE kind = 'police';"
+    ,
+    "CREATE INDEX audit_by_case ON audit_log(case_id) WHERE case_id IS NOT NULL;"
+    ,
+    "CREATE TABLE api_idempotency ("
+    "  token TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (token, key)"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+/*
+ * Migration 4: the public feed (store_feed.c, issue #11). A case's waves
  * are read by case (alerts had no index but its primary key), and the
  * cases that ended in the last 24 hours by closed_at, so the feed reads
  * index ranges however long the history grows.
  */
-static const char *const migration_3[] = {
+static const char *const migration_4[] = {
     "CREATE INDEX alerts_by_case ON alerts(case_id, id);"
     ,
     "CREATE INDEX cases_by_closed ON cases(closed_at) WHERE closed_at IS NOT NULL;",
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1, migration_2, migration_3};
+const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
