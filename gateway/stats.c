@@ -56,6 +56,7 @@ struct tl_stats {
     /* the loop's */
     int efd;
     struct event *ev;
+    struct event *wait_timer; /* waiters get the older snapshot after STATS_WAIT_MAX_MS */
     bool refreshing;
     double asked_mono_ms, asked_unix_ms; /* when the running refresh was asked for */
     bool have;                  /* cur holds a snapshot */
@@ -122,6 +123,8 @@ static void *stats_main(void *arg)
 
 static void call_waiters(struct tl_stats *s)
 {
+    if (s->wait_timer != NULL)
+        evtimer_del(s->wait_timer);
     /* A waiter may ask again (and be queued anew): take the list first. */
     struct stats_waiter *w = s->waiters;
     size_t n = s->nwaiters;
@@ -168,6 +171,14 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     call_waiters(s);
 }
 
+/* A refresh is slow (a huge store, busy cores): the waiters get the snapshot there is. */
+static void wait_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    call_waiters(arg);
+}
+
 int stats_new(struct tl_daemon *d, struct tl_stats **out, char **cause)
 {
     struct tl_stats *s = xcalloc(1, sizeof(*s));
@@ -180,7 +191,8 @@ int stats_new(struct tl_daemon *d, struct tl_stats **out, char **cause)
     pthread_cond_init(&s->cond, NULL);
     if (s->efd >= 0)
         s->ev = event_new(d->base, s->efd, EV_READ | EV_PERSIST, done_cb, s);
-    if (s->ev == NULL || event_add(s->ev, NULL) != 0 ||
+    s->wait_timer = evtimer_new(d->base, wait_timeout_cb, s);
+    if (s->ev == NULL || s->wait_timer == NULL || event_add(s->ev, NULL) != 0 ||
         pthread_create(&s->thread, NULL, stats_main, s) != 0) {
         *cause = xstrdup("cannot start the stats thread");
         stats_free(s);
@@ -205,6 +217,8 @@ void stats_free(struct tl_stats *s)
     }
     if (s->ev != NULL)
         event_free(s->ev);
+    if (s->wait_timer != NULL)
+        event_free(s->wait_timer);
     if (s->efd >= 0)
         close(s->efd);
     pthread_cond_destroy(&s->cond);
@@ -251,6 +265,11 @@ void stats_when_fresh(struct tl_daemon *d, void (*ready)(struct tl_daemon *d, vo
         s->waiters = xrealloc(s->waiters, s->capwaiters * sizeof(*s->waiters));
     }
     s->waiters[s->nwaiters++] = (struct stats_waiter){ready, arg};
+    /* The first snapshot is worth waiting for; a fresher one only so long. */
+    if (s->nwaiters == 1 && s->have) {
+        struct timeval tv = {0, (suseconds_t)(STATS_WAIT_MAX_MS * 1000)};
+        evtimer_add(s->wait_timer, &tv);
+    }
 }
 
 /* The current snapshot, or NULL; asks for a fresher one in passing. */

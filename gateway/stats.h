@@ -25,6 +25,8 @@ struct tl_stats;
 
 #define STATS_MAX_AGE_MS 1000.0
 #define STATS_COST_FACTOR 20.0
+/* How long a waiter waits for a refresh when an older snapshot exists. */
+#define STATS_WAIT_MAX_MS 250.0
 
 /* Starts the stats thread on d's store path; TL_OK, or TL_ERR_STORE with *cause. */
 int stats_new(struct tl_daemon *d, struct tl_stats **out, char **cause);
@@ -34,7 +36,9 @@ void stats_free(struct tl_stats *s);
 /*
  * Calls ready(d, arg) on the loop once the snapshot is at most
  * STATS_MAX_AGE_MS old — at once when it is, or when a refresh may not
- * start yet (then with the older one). The snapshot may still be missing
+ * start yet (then with the older one), and after STATS_WAIT_MAX_MS with
+ * the older one when the refresh is slow (a scrape never waits long; only
+ * the very first snapshot is waited for until it comes). The snapshot may still be missing
  * (the store failed from the start): the renderers say so.
  */
 void stats_when_fresh(struct tl_daemon *d, void (*ready)(struct tl_daemon *d, void *arg),
