@@ -125,10 +125,10 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--duration", type=int, default=40,
+    ap.add_argument("--duration", type=int, default=60,
                     help="seconds of measured load per server and mode, over all rounds")
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--interval-ms", type=int, default=100)
     ap.add_argument("--max-drop", type=float, default=2.0, help="points")
     ap.add_argument("--metrics-only", action="store_true",
@@ -154,6 +154,7 @@ def main():
     bare = None
     scraper = None
     quiet, scraped, bares = [], [], []
+    cpu = {"quiet": [0.0, 0], "scraped": [0.0, 0]}  # daemon CPU seconds, requests
     failures = []
     try:
         gw.start()
@@ -167,8 +168,13 @@ def main():
             for mode in (("quiet", "scraped") if i % 2 == 0 else ("scraped", "quiet")):
                 if mode == "scraped":
                     scraper.running.set()
+                c0 = bi.cpu_seconds(gw.proc.pid)
                 r = bi.wrk(args, gw.port, seconds, phase)
+                c1 = bi.cpu_seconds(gw.proc.pid)
                 scraper.running.clear()
+                if c0 is not None and c1 is not None:
+                    cpu[mode][0] += c1 - c0
+                    cpu[mode][1] += r["requests"]
                 (scraped if mode == "scraped" else quiet).append(r)
                 bares.append(bi.wrk(args, bare.port, seconds, phase))
                 phase += 1
@@ -195,6 +201,9 @@ def main():
           "(target <= %.1f)" % ("ratio", 100 * rq, 100 * rs, drop, args.max_drop))
     print("  %-16s: %s" % ("rounds", ", ".join(
         "alone %.0f / scraped %.0f" % (a["rps"], c["rps"]) for a, c in zip(quiet, scraped))))
+    print("  %-16s: alone %.1f us, scraped %.1f us per request (all its threads, with the "
+          "scrapes' own work)" % ("daemon CPU", *(1e6 * cpu[k][0] / max(1, cpu[k][1])
+                                                  for k in ("quiet", "scraped"))))
     print(summary("GET /metrics", scraper.lat["metrics"]))
     if not args.metrics_only:
         print(summary("GET cases page", scraper.lat["cases"]))

@@ -290,6 +290,19 @@ static void channel_counters(struct tl_buf *out, const char *name, const char *h
     }
 }
 
+/* A gauge family by channel; the value is the double at `at` of each channel's table. */
+static void channel_gauge(struct tl_buf *out, const char *name, const char *help, size_t at)
+{
+    char labels[100];
+
+    metrics_family(out, name, "gauge", help);
+    for (size_t i = 0; i < m.nchannels; i++) {
+        const double *v = (const double *)(const void *)((const char *)&m.ch[i] + at);
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", m.channels[i].name);
+        metrics_sample(out, name, labels, *v);
+    }
+}
+
 void metrics_render(struct tl_buf *out)
 {
     char labels[160];
@@ -323,20 +336,12 @@ void metrics_render(struct tl_buf *out)
                          latency_bounds, LATENCY_NB);
     }
 
-    metrics_family(out, "talaash_channel_last_success_timestamp_seconds", "gauge",
-                   "When a send request of the channel last got a message accepted (0: never).");
-    for (size_t i = 0; i < m.nchannels; i++) {
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", m.channels[i].name);
-        metrics_sample(out, "talaash_channel_last_success_timestamp_seconds", labels,
-                       m.ch[i].last_success_at);
-    }
-    metrics_family(out, "talaash_channel_last_error_timestamp_seconds", "gauge",
-                   "When a send request of the channel last failed or was retried (0: never).");
-    for (size_t i = 0; i < m.nchannels; i++) {
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", m.channels[i].name);
-        metrics_sample(out, "talaash_channel_last_error_timestamp_seconds", labels,
-                       m.ch[i].last_error_at);
-    }
+    channel_gauge(out, "talaash_channel_last_success_timestamp_seconds",
+                  "When a send request of the channel last got a message accepted (0: never).",
+                  offsetof(struct channel_metrics, last_success_at));
+    channel_gauge(out, "talaash_channel_last_error_timestamp_seconds",
+                  "When a send request of the channel last failed or was retried (0: never).",
+                  offsetof(struct channel_metrics, last_error_at));
 
     metrics_family(out, "talaash_http_requests_total", "counter",
                    "HTTP requests answered, by route family and status code.");

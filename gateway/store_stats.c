@@ -5,6 +5,12 @@
  * The outbox is counted by reading its four small columns row by row and
  * adding them up in C: SQLite would sort a million rows for the GROUP BY
  * (no index has those columns), and a handful of groups fit a short array.
+ * It is read in runs of OUTBOX_RUN rows by rowid, each its own short read
+ * transaction: a long one would keep the checkpointer from copying the WAL
+ * past it (and the writer's commits trying to finish that copy), for as
+ * long as a million-row scan on a busy nice-19 thread takes. The counts of
+ * one snapshot may therefore straddle a few state changes — a gauge's
+ * worth of exactness.
  */
 #include "gateway/store_stats.h"
 #include "gateway/store.h"
@@ -107,13 +113,15 @@ static void people_row(sqlite3_stmt *s, struct tl_store_stats *out)
 static const char *const outbox_states[TL_OUTBOX_NSTATES] = {
     "queued", "sending", "sent", "delivered", "failed", "expired", "cancelled"};
 
+#define OUTBOX_RUN 20000
+
 static void outbox_row(sqlite3_stmt *s, struct tl_store_stats *out)
 {
-    const char *channel = (const char *)sqlite3_column_text(s, 0);
-    int kind = name_index((const char *)sqlite3_column_text(s, 1), store_outbox_kind_names,
+    const char *channel = (const char *)sqlite3_column_text(s, 1);
+    int kind = name_index((const char *)sqlite3_column_text(s, 2), store_outbox_kind_names,
                           TL_OUTBOX_NKINDS);
-    int priority = sqlite3_column_int(s, 2);
-    int state = name_index((const char *)sqlite3_column_text(s, 3), outbox_states,
+    int priority = sqlite3_column_int(s, 3);
+    int state = name_index((const char *)sqlite3_column_text(s, 4), outbox_states,
                            TL_OUTBOX_NSTATES);
 
     if (channel == NULL || kind < 0 || state < 0)
@@ -132,6 +140,34 @@ static void outbox_row(sqlite3_stmt *s, struct tl_store_stats *out)
         .channel = xstrdup(channel), .kind = kind, .priority = priority, .state = state, .n = 1};
 }
 
+/* The outbox in runs of OUTBOX_RUN rows by id, each its own read transaction. */
+static int count_outbox(struct tl_store_reader *r, struct tl_store_stats *out)
+{
+    sqlite3_stmt *s;
+    int64_t after = 0;
+    int rc = SQLITE_DONE;
+    size_t n;
+
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT id, channel, kind, priority, state FROM outbox WHERE id > ?1"
+                           " ORDER BY id LIMIT ?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return TL_ERR_STORE;
+    do {
+        sqlite3_bind_int64(s, 1, after);
+        sqlite3_bind_int(s, 2, OUTBOX_RUN);
+        n = 0;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            after = sqlite3_column_int64(s, 0);
+            outbox_row(s, out);
+            n++;
+        }
+        sqlite3_reset(s); /* ends this run's read transaction */
+    } while (rc == SQLITE_DONE && n == OUTBOX_RUN);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
 int store_stats_read(struct tl_store_reader *r, struct tl_store_stats *out)
 {
     int rc;
@@ -146,9 +182,9 @@ int store_stats_read(struct tl_store_reader *r, struct tl_store_stats *out)
                       " (SELECT count(*) FROM subscribers WHERE opted_out <> 0),"
                       " (SELECT count(*) FROM subscriptions), (SELECT count(*) FROM police)",
                       people_row, out);
-    if (rc == TL_OK)
-        rc = each_row(r, "SELECT channel, kind, priority, state FROM outbox", outbox_row, out);
     sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == TL_OK)
+        rc = count_outbox(r, out);
     if (rc != TL_OK)
         store_stats_clear(out);
     return rc;

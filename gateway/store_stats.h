@@ -5,7 +5,8 @@
  * A reader is one read-only SQLite connection owned by one thread (the
  * stats thread): WAL lets it read while the daemon's connection writes, so
  * these scans — the outbox has a million rows after a wave — never hold up
- * the event loop. Each read is one read transaction: a consistent picture.
+ * the event loop. Cases and people are counted in one read transaction,
+ * the outbox in short runs of its own (see store_stats.c).
  */
 #ifndef TALAASH_STORE_STATS_H
 #define TALAASH_STORE_STATS_H

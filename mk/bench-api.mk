@@ -12,8 +12,8 @@
 # BENCH_API_FLAGS=--metrics-only scrapes /metrics alone (no [api] section:
 # for a build without the operator API).
 
-BENCH_API_SECONDS ?= 40
-BENCH_API_ROUNDS ?= 4
+BENCH_API_SECONDS ?= 60
+BENCH_API_ROUNDS ?= 6
 BENCH_API_INTERVAL_MS ?= 100
 BENCH_API_MAX_DROP ?= 2.0
 BENCH_API_FLAGS ?=
