@@ -157,6 +157,7 @@ def main():
     quiet, scraped, bares = [], [], []
     paired = {"quiet": [], "scraped": []}  # the bare responder run right after each gateway run
     cpu = {"quiet": [0.0, 0], "scraped": [0.0, 0]}  # daemon CPU seconds, requests
+    own = {"quiet": [0.0, 0.0], "scraped": [0.0, 0.0]}  # this process's CPU seconds, wall seconds
     failures = []
     try:
         gw.start()
@@ -170,9 +171,11 @@ def main():
             for mode in (("quiet", "scraped") if i % 2 == 0 else ("scraped", "quiet")):
                 if mode == "scraped":
                     scraper.running.set()
-                c0 = bi.cpu_seconds(gw.proc.pid)
+                c0, o0, t0 = bi.cpu_seconds(gw.proc.pid), os.times(), time.monotonic()
                 r = bi.wrk(args, gw.port, seconds, phase)
-                c1 = bi.cpu_seconds(gw.proc.pid)
+                c1, o1, t1 = bi.cpu_seconds(gw.proc.pid), os.times(), time.monotonic()
+                own[mode][0] += (o1.user + o1.system) - (o0.user + o0.system)
+                own[mode][1] += t1 - t0
                 scraper.running.clear()
                 if c0 is not None and c1 is not None:
                     cpu[mode][0] += c1 - c0
@@ -212,6 +215,9 @@ def main():
     print("  %-16s: alone %.1f us, scraped %.1f us per request (all its threads, with the "
           "scrapes' own work)" % ("daemon CPU", *(1e6 * cpu[k][0] / max(1, cpu[k][1])
                                                   for k in ("quiet", "scraped"))))
+    print("  %-16s: alone %.1f %%, scraped %.1f %% of a core (the scraper's own cost, not the "
+          "gateway's)" % ("bench process CPU", *(100 * own[k][0] / max(1e-9, own[k][1])
+                                                 for k in ("quiet", "scraped"))))
     print(summary("GET /metrics", scraper.lat["metrics"]))
     if not args.metrics_only:
         print(summary("GET cases page", scraper.lat["cases"]))
