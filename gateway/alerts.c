@@ -9,7 +9,6 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
@@ -144,7 +143,7 @@ int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct 
     tl_buf_free(&en);
     tl_buf_free(&ur);
     tl_buf_free(&rur);
-    sender_kick(d->sender);
+    daemon_outbox_ready(d);
     return rc;
 }
 

@@ -26,6 +26,7 @@
 #include "gateway/api_reader.h"
 #include "gateway/cases.h"
 #include "gateway/clock.h"
+#include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
@@ -1092,17 +1093,19 @@ int api_new(struct tl_daemon *d, struct tl_api **out, char **cause)
         return TL_ERR_STORE;
     }
     size_t loaded = 0;
+    char *console_dir = config_console_dir(d->cfg); /* NULL: no console */
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         api->files[i] = names[i];
-        if (d->cfg->console_dir[0] == '\0')
+        if (console_dir == NULL)
             continue;
-        char *path = xasprintf("%s/%s", d->cfg->console_dir, names[i].name);
+        char *path = xasprintf("%s/%s", console_dir, names[i].name);
         api->files[i].data = file_read(path, &api->files[i].len);
         loaded += api->files[i].data != NULL;
         free(path);
     }
-    if (d->cfg->console_dir[0] != '\0' && loaded < 3)
-        log_warn("api", "event=console_incomplete dir=%s files=%zu", d->cfg->console_dir, loaded);
+    if (console_dir != NULL && loaded < 3)
+        log_warn("api", "event=console_incomplete dir=%s files=%zu", console_dir, loaded);
+    free(console_dir);
     log_info("api", "event=ready tokens=%zu console=%s", d->cfg->ntokens,
              loaded == 3 ? "yes" : "no");
     *out = api;

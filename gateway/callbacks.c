@@ -93,10 +93,34 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
     if (group_join(d->group) == TL_OK)
         return true;
     metrics_store_error(TL_MW_CALLBACK);
-    log_error("callback", "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
-              store_errmsg(d->store));
+    LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+           "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
+           store_errmsg(d->store));
     http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
     return false;
+}
+
+/*
+ * An aggregator's callback that carried no message id (Kannel's post-url or
+ * get-url without id=%I): accepted with a local id, so a retried callback
+ * is processed again. A configuration error, logged once per channel.
+ */
+static void callback_warn_no_id(const struct tl_channel_conf *ch)
+{
+    static const struct tl_channel_conf *warned[32];
+    size_t i;
+
+    for (i = 0; i < sizeof(warned) / sizeof(warned[0]) && warned[i] != NULL; i++) {
+        if (warned[i] == ch)
+            return;
+    }
+    if (i < sizeof(warned) / sizeof(warned[0]))
+        warned[i] = ch;
+    log_warn("callback",
+             "event=config_error kind=sms channel=%s reason=\"callback without a message id: "
+             "a retry would be processed twice; add id=%%I to the Kannel get-url/post-url "
+             "(docs/kannel.md)\"",
+             ch->name);
 }
 
 void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const char *name)
@@ -138,6 +162,8 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
                              xstrdup("sender is not a phone number"));
         goto out;
     }
+    if (sms.local_id && strcmp(p->name, "console") != 0)
+        callback_warn_no_id(ch);
     if (sms.provider_id == NULL) {
         /* No aggregator id (console, a hand-made request): no dedupe is possible. */
         static unsigned long long local_seq;
@@ -173,8 +199,9 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         goto out;
     }
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
-        log_error("callback", "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         metrics_store_error(TL_MW_CALLBACK);
         metrics_inbound(ch, TL_MK_SMS, TL_MI_FAILED);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
@@ -270,8 +297,9 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     };
     rc = store_outbox_dlr(d->store, &od, clock_now());
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         metrics_store_error(TL_MW_CALLBACK);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
@@ -334,8 +362,9 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
     struct tl_ussd_screen screen = {0};
     rc = ussd_step(d, ch, &step, &screen);
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
         metrics_store_error(TL_MW_CALLBACK);
         metrics_inbound(ch, TL_MK_USSD, TL_MI_FAILED);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);

@@ -8,6 +8,7 @@
  * fields alone (alerts_render).
  */
 #include "gateway/cases.h"
+#include "gateway/areas.h"
 #include "gateway/alerts.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
@@ -102,7 +103,7 @@ static void ask_next(struct tl_daemon *d, const struct tl_case *c, enum tl_lang 
     } else if (c->missing & TL_FIELD_AGE) {
         texts_render(c->asked > 0 ? TX_AGE_AGAIN : TX_ASK_AGE, lang, f, 3, reply);
     } else if (p != NULL && p->area_text[0] && p->ncands > 0) {
-        texts_area_list(p->cands, p->ncands, lang, &cands);
+        texts_area_list(d->gz, p->cands, p->ncands, lang, &cands);
         f[1].value = p->area_text;
         f[2].value = tl_buf_str(&cands);
         texts_render(TX_ASK_AREA_CANDIDATES, lang, f, 3, reply);
@@ -269,6 +270,7 @@ int cases_answer(struct tl_daemon *d, const struct tl_actor *a, struct tl_case *
     int rc;
 
     grammar_parse_answer(d->grammar, d->gz, text, len, a->lang, draft->missing, ans);
+    areas_resolve(d->gz, d->store, a->phone, ans);
     merge_fields(draft, ans);
     if (a->inbound_id > 0 && store_inbound_set_case(d->store, a->inbound_id, draft->id) != TL_OK) {
         free(ans);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Where an option lives: offset and width of its field. */
 #define SRV(field) offsetof(struct tl_config, field), sizeof(((struct tl_config *)0)->field)
@@ -53,7 +54,9 @@ const struct tl_config_option config_options[] = {
     {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
      "lowest level written", SRV(log_level)},
     {"log", "file", TL_OPT_STRING, "", 0, 0, NULL, 0,
-     "log file (reopened on SIGHUP); empty = standard error", SRV(log_file)},
+     "log file (reopened on SIGHUP); empty = standard error; not used when standard error is "
+     "systemd's journal",
+     SRV(log_file)},
 
     {"alerts", "channel", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
@@ -114,7 +117,9 @@ const struct tl_config_option config_options[] = {
      "others",
      SRV(api_token_file)},
     {"api", "console_dir", TL_OPT_STRING, "console", 0, 0, NULL, 0,
-     "folder of the web console's files, served under /console/; empty = no console",
+     "folder of the web console's files, served under /console/; a relative one missing from "
+     "the working directory is looked for beside the binary (PREFIX/share/talaash/); empty = no "
+     "console",
      SRV(console_dir)},
 
     {"channel", "provider", TL_OPT_ENUM, "", 0, 0, "africastalking|twilio|kannel|generic|console",
@@ -147,6 +152,10 @@ const struct tl_config_option config_options[] = {
      "recipients per request where the aggregator takes several", CHN(batch_size)},
     {"channel", "concurrency", TL_OPT_INT, "8", 1, 256, NULL, 0,
      "requests to this aggregator in flight at once", CHN(concurrency)},
+    {"channel", "max_parts", TL_OPT_INT, "1", 1, 10, NULL, 0,
+     "Kannel: SMS parts its sendsms-user carries (its max-messages, with concatenation); "
+     "a longer message is shortened to fit",
+     CHN(max_parts)},
 };
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
@@ -843,4 +852,43 @@ const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const 
             return &cfg->channels[i];
     }
     return NULL;
+}
+
+static bool dir_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * A relative folder is found from where the binary is when the working
+ * directory does not have it, so any PREFIX works without a path built in:
+ * PREFIX/sbin/talaash looks in PREFIX/share/talaash/, build/talaash (and
+ * build/san/talaash) in the source tree above it.
+ */
+char *config_console_dir(const struct tl_config *cfg)
+{
+    static const char *const candidates[] = {"/../share/talaash/", "/../", "/../../"};
+    const char *dir = cfg->console_dir;
+    char exe[4096];
+
+    if (dir[0] == '\0')
+        return NULL;
+    if (dir[0] == '/' || dir_exists(dir))
+        return xstrdup(dir);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return xstrdup(dir);
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        char *path = xasprintf("%s%s%s", exe, candidates[i], dir);
+        char *real = dir_exists(path) ? realpath(path, NULL) : NULL;
+        free(path);
+        if (real != NULL)
+            return real; /* malloc'd by realpath: the caller's free() fits */
+    }
+    return xstrdup(dir);
 }

@@ -143,6 +143,15 @@ void config_free(struct tl_config *cfg);
  */
 char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages, size_t *n);
 
+/*
+ * The web console's folder, [api] console_dir: NULL when empty (no
+ * console); an absolute path, or a relative one that exists from the
+ * working directory, as it is; else the first that exists of it beside the
+ * binary: PREFIX/share/talaash/DIR (an installed PREFIX/sbin/talaash) or
+ * the source tree's DIR (build/talaash). Allocated: the caller frees.
+ */
+char *config_console_dir(const struct tl_config *cfg);
+
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * http.c — the evhttp server mechanism: binding, limits, the router, replies
- * and the request log line. The route table itself is in routes.c.
+ * and the request log line. The route table is the owner's (routes.c,
+ * handed over by daemon.c), so the server knows no handler.
  */
 #include "gateway/http.h"
 #include "gateway/clock.h"
@@ -8,7 +9,6 @@
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
-#include "gateway/routes.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -27,6 +27,7 @@ struct tl_http {
     struct tl_daemon *daemon;
     struct evhttp *evh;
     struct evhttp_bound_socket *bound;
+    const struct tl_route *routes; /* borrowed: ends with a NULL path */
     size_t inflight;
     size_t max_uri;
 };
@@ -150,7 +151,7 @@ static void router_cb(struct evhttp_request *req, void *arg)
         return;
     }
     path = request_path(req);
-    for (const struct tl_route *r = http_routes; r->path != NULL; r++) {
+    for (const struct tl_route *r = h->routes; r->path != NULL; r++) {
         size_t n = strlen(r->path);
         const char *rest = NULL;
 
@@ -190,7 +191,8 @@ static void router_cb(struct evhttp_request *req, void *arg)
     free(path);
 }
 
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause)
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause)
 {
     struct tl_http *h = xcalloc(1, sizeof(*h));
     const struct tl_config *cfg = d->cfg;
@@ -198,6 +200,7 @@ int http_start(struct tl_daemon *d, struct tl_http **out, char **cause)
     long port;
 
     h->daemon = d;
+    h->routes = routes;
     h->max_uri = cfg->max_uri;
     h->evh = evhttp_new(d->base);
     if (h->evh == NULL) {

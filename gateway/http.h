@@ -32,8 +32,12 @@ struct tl_route {
     void (*handler)(struct tl_daemon *d, struct evhttp_request *req, const char *param);
 };
 
-/* Binds [server] listen and starts serving. TL_OK, or an error with *cause. */
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause);
+/*
+ * Binds [server] listen and starts serving the routes (borrowed, ending with
+ * a NULL path; routes.h). TL_OK, or an error with *cause.
+ */
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause);
 /* Stops accepting new connections; requests already read still get answers. */
 void http_stop_accepting(struct tl_http *h);
 /* Requests received and not yet answered. */

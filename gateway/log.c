@@ -4,6 +4,9 @@
  * Writes go through one stdio stream, line-buffered, so a line is never
  * interleaved with another. The file is reopened on SIGHUP by the daemon
  * calling log_reopen() from the event loop (never from the signal handler).
+ * Under systemd with standard error connected to the journal (log_use_journal),
+ * lines go to stderr without our timestamp (the journal stamps them) and
+ * start with the syslog priority the journal reads: `<6>info http …`.
  */
 #include "gateway/log.h"
 #include "common/buf.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -23,8 +27,31 @@ enum tl_log_level log_threshold = TL_LOG_INFO;
 
 static FILE *log_stream;
 static char *log_path;
+static bool log_to_journal;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* syslog priorities of the levels: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
+static const int level_priorities[] = {7, 6, 4, 3};
+
+bool log_stderr_is_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char tail;
+
+    /* "DEV:INO" of the stream systemd connected; stderr may since have been redirected. */
+    if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+        return false;
+    if (fstat(fileno(stderr), &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_use_journal(bool on)
+{
+    log_to_journal = on;
+}
 
 int log_open(const char *path, enum tl_log_level level)
 {
@@ -90,12 +117,16 @@ void log_write(enum tl_log_level level, const char *subsystem, const char *fmt, 
     va_list ap;
     int saved_errno = errno;
 
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     flockfile(out);
-    fprintf(out, "%s.%03dZ %s %s ", stamp, (int)(tv.tv_usec / 1000), log_level_name(level),
-            subsystem);
+    if (log_to_journal && out == stderr) {
+        fprintf(out, "<%d>%s %s ", level_priorities[level], log_level_name(level), subsystem);
+    } else {
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(out, "%s.%03dZ %s %s ", stamp, (int)(tv.tv_usec / 1000), log_level_name(level),
+                subsystem);
+    }
     va_start(ap, fmt);
     vfprintf(out, fmt, ap);
     va_end(ap);

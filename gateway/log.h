@@ -1,7 +1,9 @@
 /*
  * log.h — the daemon's one logger.
  *
- * One line per event: `2026-11-23T11:40:00.123Z info http key=value …`.
+ * One line per event: `2026-11-23T11:40:00.123Z info http key=value …`;
+ * to the journal (log_use_journal) `<6>info http key=value …`, the journal's
+ * own timestamp and the syslog priority <3> error … <7> debug instead.
  * The level is checked before any formatting (the macros below), formats are
  * printf-checked, and the rules of STYLE.md hold everywhere:
  *   - bytes from peers go through log_peer() (escaped, quoted, capped);
@@ -13,6 +15,7 @@
 #ifndef TALAASH_LOG_H
 #define TALAASH_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum tl_log_level {
@@ -29,6 +32,13 @@ int log_open(const char *path, enum tl_log_level level);
 /* Reopens the log file (SIGHUP, after rotation); a no-op for stderr. */
 int log_reopen(void);
 void log_close(void);
+/*
+ * True when standard error is the journal stream systemd connected
+ * (JOURNAL_STREAM names its device:inode, as systemd.exec(5) says to check).
+ */
+bool log_stderr_is_journal(void);
+/* Journal format for lines written to standard error (see the top). */
+void log_use_journal(bool on);
 /* "debug", "info", "warn", "error" → level; -1 when unknown. */
 int log_level_parse(const char *name);
 const char *log_level_name(enum tl_log_level level);

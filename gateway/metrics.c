@@ -76,6 +76,7 @@ struct channel_metrics {
     struct histogram send_latency;
     char *last_error; /* masked; NULL = none yet */
     double last_error_at, last_success_at;
+    double in_flight; /* send requests (a double: rendered by channel_gauge) */
 };
 
 static struct {
@@ -206,6 +207,14 @@ void metrics_send(const struct tl_channel_conf *ch, long http_status, double sec
     }
 }
 
+void metrics_send_inflight(const struct tl_channel_conf *ch, int delta)
+{
+    struct channel_metrics *c = channel_of(ch);
+
+    if (c != NULL && (delta > 0 || c->in_flight > 0))
+        c->in_flight += delta;
+}
+
 void metrics_group_commit(size_t n, int committed)
 {
     m.group_commits[committed ? 1 : 0]++;
@@ -230,6 +239,7 @@ void metrics_channel_status(const struct tl_channel_conf *ch,
     out->last_error = c->last_error ? c->last_error : "";
     out->last_error_at = c->last_error_at;
     out->last_success_at = c->last_success_at;
+    out->in_flight = (size_t)c->in_flight;
 }
 
 /* ---- exposition ---- */
@@ -339,6 +349,9 @@ void metrics_render(struct tl_buf *out)
     channel_gauge(out, "talaash_channel_last_success_timestamp_seconds",
                   "When a send request of the channel last got a message accepted (0: never).",
                   offsetof(struct channel_metrics, last_success_at));
+    channel_gauge(out, "talaash_send_requests_in_flight",
+                  "Requests to the aggregator in flight, by channel.",
+                  offsetof(struct channel_metrics, in_flight));
     channel_gauge(out, "talaash_channel_last_error_timestamp_seconds",
                   "When a send request of the channel last failed or was retried (0: never).",
                   offsetof(struct channel_metrics, last_error_at));

@@ -82,6 +82,8 @@ void metrics_dlr(const struct tl_channel_conf *ch, int outbox_state);
  */
 void metrics_send(const struct tl_channel_conf *ch, long http_status, double seconds,
                   size_t n_sent, size_t n_retried, size_t n_failed, const char *error);
+/* A send request to ch started (+1) or ended (-1): the channel's requests in flight. */
+void metrics_send_inflight(const struct tl_channel_conf *ch, int delta);
 /* A group commit of n callbacks: committed or not. */
 void metrics_group_commit(size_t n, int committed);
 void metrics_store_error(enum tl_metrics_store_where where);
@@ -91,6 +93,7 @@ struct tl_metrics_channel_status {
     const char *last_error;
     double last_error_at;
     double last_success_at;
+    size_t in_flight; /* send requests in flight */
 };
 void metrics_channel_status(const struct tl_channel_conf *ch,
                             struct tl_metrics_channel_status *out);

@@ -1,8 +1,8 @@
 /*
  * metrics_http.c — GET /metrics: one Prometheus text exposition (format
  * 0.0.4) of the in-memory counters (metrics.c), the store snapshot's
- * gauges (stats.c), the live figures of the loop (requests and sends in
- * flight) and the process (memory, descriptors, CPU).
+ * gauges (stats.c), the HTTP requests in flight and the process (memory,
+ * descriptors, CPU).
  *
  * A scrape never reads the store on the loop: when the snapshot is older
  * than a second the answer waits (the loop runs on) until the stats thread
@@ -13,7 +13,6 @@
 #include "gateway/daemon.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
-#include "gateway/sender.h"
 #include "gateway/stats.h"
 #include "common/buf.h"
 #include "common/xmalloc.h"
@@ -77,18 +76,9 @@ static void render_process(struct tl_buf *out)
 
 static void render_live(struct tl_daemon *d, struct tl_buf *out)
 {
-    char labels[120];
-
     metrics_family(out, "talaash_http_requests_in_flight", "gauge",
                    "HTTP requests read and not yet answered (callbacks wait for their commit).");
     metrics_sample(out, "talaash_http_requests_in_flight", NULL, (double)http_inflight(d->http));
-    metrics_family(out, "talaash_send_requests_in_flight", "gauge",
-                   "Requests to the aggregator in flight, by channel.");
-    for (size_t i = 0; i < d->cfg->nchannels; i++) {
-        snprintf(labels, sizeof(labels), "channel=\"%s\"", d->cfg->channels[i].name);
-        metrics_sample(out, "talaash_send_requests_in_flight", labels,
-                       (double)sender_channel_inflight(d->sender, i));
-    }
     /*
      * ACCEPT ERRORS (for the coordinator, at the merge with `hostile`):
      * that branch adds `uint64_t http_accept_errors_total(const struct

@@ -15,7 +15,6 @@
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/store_stats.h"
 #include "providers/provider.h"
@@ -414,7 +413,7 @@ cJSON *stats_channels_json(struct tl_daemon *d)
             cJSON_AddNumberToObject(o, "queue_depth", (double)queued_of_channel(st, ch->name));
         else
             cJSON_AddNullToObject(o, "queue_depth");
-        cJSON_AddNumberToObject(o, "in_flight", (double)sender_channel_inflight(d->sender, i));
+        cJSON_AddNumberToObject(o, "in_flight", (double)ms.in_flight);
         if (ms.last_error[0] != '\0')
             cJSON_AddStringToObject(o, "last_error", ms.last_error);
         else

@@ -33,6 +33,17 @@ int store_schema_latest(void);
 int store_integrity_check(struct tl_store *st, char **cause);
 
 /*
+ * Copies the store at path into the file dest, consistently while a daemon
+ * serves from it (SQLite's online backup API, one read transaction): the
+ * copy holds every transaction committed before the call and none half.
+ * It is checked (integrity_check) before it replaces dest, atomically
+ * (written as dest.tmp, renamed). *pages and *version get its page count and
+ * schema version. TL_OK, or TL_ERR_STORE / TL_ERR_IO with *cause set.
+ */
+int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+                 int *version, char **cause);
+
+/*
  * Explicit transactions for multi-row writes. They nest: the outermost is
  * BEGIN IMMEDIATE … COMMIT, inner ones are savepoints, so a commit inside
  * an open transaction (a group commit, group.h) only keeps the work for the
@@ -44,6 +55,32 @@ void store_tx_rollback(struct tl_store *st);
 
 /* The last SQLite error message of this connection (for logs). */
 const char *store_errmsg(struct tl_store *st);
+
+/*
+ * Write health. Every outermost transaction that cannot begin or commit
+ * (the disk full, the file read-only, a lock held by another process past
+ * busy_timeout) makes the store unwritable, with a reason such as
+ * "SQLITE_FULL: database or disk is full", until a write transaction
+ * commits again: a caller's, or store_write_probe's. Meanwhile a write
+ * waits at most 100 ms for a lock, not the whole busy_timeout, so a lock
+ * fault answers each callback quickly. The connection stays usable
+ * throughout; nothing needs reopening.
+ */
+bool store_writable(struct tl_store *st, const char **reason);
+/*
+ * Tries a write: an empty transaction that rewrites the header's
+ * user_version (one page to the WAL, so a full disk shows). TL_OK when it
+ * committed; inside an open transaction it does nothing and says TL_OK.
+ */
+int store_write_probe(struct tl_store *st);
+/*
+ * Calls cb at each change of write health (writable or not, with the
+ * reason, and how many writes failed in between), from the call that saw
+ * it. The owner wires it (daemon.c logs one line per change).
+ */
+void store_on_health(struct tl_store *st,
+                     void (*cb)(void *arg, bool writable, const char *reason, long failures),
+                     void *arg);
 
 /* ---- areas (a mirror of the gazetteer, for joins) ---- */
 
@@ -252,6 +289,9 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
 int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel);
 /* Subscribes subscriber_id to area_code (once); does nothing while the number is opted out. */
+/* The area codes a phone subscribed to, reported cases in or is police for
+ * (at most 32; *codes and each string owned by the caller). */
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n);
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */

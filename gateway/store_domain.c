@@ -389,6 +389,40 @@ int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const cha
     return store_step_done(s);
 }
 
+/* Runs sql with one text parameter and collects its first column (strings,
+ * owned by the caller: store_strings_free). */
+static int strings_query(struct tl_store *st, const char *sql, const char *param, char ***out,
+                         size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, param);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+        (*out)[(*n)++] = store_column_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n)
+{
+    /* Where this number already belongs: its subscriptions, the areas of the
+     * cases it reported, its police registrations. Only read for a message
+     * whose area name is ambiguous. */
+    static const char sql[] = "SELECT area_code FROM subscriptions WHERE phone = ?1"
+                              " UNION SELECT area_code FROM cases WHERE reporter_phone = ?1"
+                              " AND area_code IS NOT NULL"
+                              " UNION SELECT area_code FROM police WHERE phone = ?1 LIMIT 32";
+
+    return strings_query(st, sql, phone, codes, n);
+}
+
 int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
                                   const char *area_code)
 {
@@ -496,20 +530,8 @@ int store_police_phones_for(struct tl_store *st, const char *area_codes_json, ch
 {
     static const char sql[] = "SELECT DISTINCT phone FROM police WHERE area_code IN"
                               " (SELECT value FROM json_each(?1)) ORDER BY phone";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    int rc;
 
-    *phones = NULL;
-    *n = 0;
-    if (s == NULL)
-        return TL_ERR_STORE;
-    store_bind_text(s, 1, area_codes_json);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        *phones = xrealloc(*phones, (*n + 1) * sizeof(**phones));
-        (*phones)[(*n)++] = store_column_dup(s, 0);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+    return strings_query(st, sql, area_codes_json, phones, n);
 }
 
 void store_strings_free(char **v, size_t n)

@@ -278,10 +278,20 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 
     if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
+    /*
+     * A message still 'sending' takes the result. One whose delivery report
+     * came first (Kannel's dlr-url can beat sendsms's answer) keeps the
+     * report's state, and takes the result's provider id and note (an error
+     * it has none of) when the result is a success.
+     */
     if (store_prepare(st, &st->stmts.outbox_result,
-                      "UPDATE outbox SET state = ?2, provider_id = coalesce(?3, provider_id),"
-                      " error = ?4, next_attempt_ms = ?5, updated_at = ?6"
-                      " WHERE id = ?1 AND state = 'sending'") != TL_OK)
+                      "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN ?2 ELSE state END,"
+                      " provider_id = coalesce(?3, provider_id),"
+                      " error = CASE WHEN state = 'sending' THEN ?4 ELSE coalesce(error, ?4) END,"
+                      " next_attempt_ms = CASE WHEN state = 'sending' THEN ?5"
+                      "   ELSE next_attempt_ms END, updated_at = ?6"
+                      " WHERE id = ?1 AND (state = 'sending'"
+                      "   OR (?2 = 'sent' AND dlr_status IS NOT NULL))") != TL_OK)
         goto fail;
     s = st->stmts.outbox_result;
     for (size_t i = 0; i < n; i++) {
@@ -333,9 +343,20 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
     sqlite3_stmt *s;
     int64_t when = 0;
 
+    /*
+     * One index seek per priority (outbox_due is channel, priority,
+     * next_attempt_ms): a min over the channel alone walked every queued
+     * row, ~100 ms at 1M rows, and the sender asks once a second while its
+     * queue waits (an aggregator away, sender.c).
+     */
     if (store_prepare(st, &st->stmts.outbox_next_due,
-                      "SELECT min(next_attempt_ms) FROM outbox"
-                      " WHERE channel = ?1 AND state = 'queued'") != TL_OK)
+                      "SELECT min(m) FROM ("
+                      " SELECT (SELECT min(next_attempt_ms) FROM outbox WHERE channel = ?1"
+                      "  AND state = 'queued' AND priority = 0) AS m"
+                      " UNION ALL SELECT (SELECT min(next_attempt_ms) FROM outbox"
+                      "  WHERE channel = ?1 AND state = 'queued' AND priority = 1)"
+                      " UNION ALL SELECT (SELECT min(next_attempt_ms) FROM outbox"
+                      "  WHERE channel = ?1 AND state = 'queued' AND priority = 2))") != TL_OK)
         return 0;
     s = st->stmts.outbox_next_due;
     store_bind_text(s, 1, channel);
@@ -353,6 +374,9 @@ int64_t store_outbox_recover(struct tl_store *st)
     return sqlite3_changes(st->db);
 }
 
+/* The states no delivery report moves a message out of (SQL list). */
+#define DLR_FINAL_STATES "('delivered','failed','expired','cancelled')"
+
 /* Applies a report to the messages it names; how many matched, or -1 on error. */
 static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, const char *state,
                          int64_t now)
@@ -361,8 +385,11 @@ static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, con
     int rc;
 
     /*
-     * The new state applies unless the message is already final or the
-     * report is 'sent' for a message already past it. An unknown status
+     * A final message (delivered, failed, expired, cancelled) keeps its
+     * state, raw status and error: a final status is never overwritten, so
+     * Kannel's 8 (SMSC) after 1 (delivered) or an unknown status after a
+     * final one only matches. Otherwise the new state applies unless the
+     * report is 'sent' for a message already past it, and an unknown status
      * (state NULL) only records the raw status. The candidates are the
      * messages provider_ids maps the id to, and our id; a message matches
      * by our id, or by the provider id it has now.
@@ -370,10 +397,14 @@ static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, con
     if (store_prepare(st, &st->stmts.outbox_dlr,
                       "UPDATE outbox SET"
                       " state = CASE WHEN ?4 IS NULL THEN state"
-                      "   WHEN state IN ('delivered','failed','expired','cancelled') THEN state"
+                      "   WHEN state IN " DLR_FINAL_STATES " THEN state"
                       "   WHEN ?4 = 'sent' AND state <> 'sending' THEN state"
                       "   ELSE ?4 END,"
-                      " dlr_status = ?5, error = coalesce(?6, error), updated_at = ?7"
+                      " dlr_status = CASE WHEN state IN " DLR_FINAL_STATES
+                      "   AND dlr_status IS NOT NULL THEN dlr_status ELSE ?5 END,"
+                      " error = CASE WHEN state IN " DLR_FINAL_STATES
+                      "   AND dlr_status IS NOT NULL THEN error ELSE coalesce(?6, error) END,"
+                      " updated_at = ?7"
                       " WHERE id IN (SELECT outbox_id FROM provider_ids"
                       "   WHERE channel = ?1 AND provider_id = ?2 UNION ALL SELECT ?3)"
                       " AND channel = ?1 AND (id = ?3 OR provider_id = ?2)") != TL_OK)
@@ -420,7 +451,8 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
                       " received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                       " ON CONFLICT (channel, provider_id) DO UPDATE SET"
                       " status_raw = excluded.status_raw, state = excluded.state,"
-                      " error = excluded.error, received_at = excluded.received_at") != TL_OK)
+                      " error = excluded.error, received_at = excluded.received_at"
+                      " WHERE dlr_pending.state NOT IN " DLR_FINAL_STATES) != TL_OK)
         return TL_ERR_STORE;
     s = st->stmts.dlr_pending_add;
     store_bind_text(s, 1, d->channel);

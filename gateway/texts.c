@@ -10,6 +10,7 @@
 #include "parsers/gsm7.h"
 #include "common/xmalloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,11 @@ static const struct text_row rows[TX_COUNT] = {
         "Talaash areas: {list}",
         "تلاش علاقے: {list}",
         "Talaash ilaqay: {list}",
+    },
+    [TX_AREAS_PAGE] = {
+        "Talaash areas {shown} of {total}: {list}. More: {next}",
+        "تلاش علاقے {shown} از {total}: {list}۔ مزید: {next}",
+        "Talaash ilaqay {shown} / {total}: {list}. Mazeed: {next}",
     },
     [TX_AREAS_NONE] = {
         "Talaash: no area starts with '{typed}'. Try fewer letters, e.g. AREAS gul",
@@ -375,14 +381,56 @@ const char *texts_area_name(const struct tl_area *a, enum tl_lang lang)
     return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
 }
 
-void texts_area_list(const struct tl_area_candidate *c, size_t n, enum tl_lang lang,
-                     struct tl_buf *out)
+/*
+ * What tells a candidate apart from the others of the same name: its city
+ * when they lie in different cities ("Gulberg (Lahore)"), else its parent
+ * ("Bilal Colony (Orangi)"). NULL when its name is unique in the list.
+ */
+static const struct tl_area *area_qualifier(const struct tl_gazetteer *gz, const struct tl_area *a,
+                                            const struct tl_area *const *all, size_t n)
 {
+    const struct tl_area *city = gazetteer_city_of(gz, a);
+    bool twin = false, other_city = false;
+
     for (size_t i = 0; i < n; i++) {
+        if (all[i] == a || strcmp(all[i]->name_en, a->name_en) != 0)
+            continue;
+        twin = true;
+        other_city = other_city || gazetteer_city_of(gz, all[i]) != city;
+    }
+    if (!twin)
+        return NULL;
+    if (other_city && city != NULL && city != a)
+        return city;
+    return a->parent >= 0 ? gazetteer_at(gz, (size_t)a->parent) : NULL;
+}
+
+void texts_area_label(const struct tl_gazetteer *gz, const struct tl_area *a,
+                      const struct tl_area *const *all, size_t n, enum tl_lang lang,
+                      struct tl_buf *out)
+{
+    const struct tl_area *q = gz ? area_qualifier(gz, a, all, n) : NULL;
+
+    tl_buf_append_str(out, texts_area_name(a, lang));
+    if (q != NULL)
+        tl_buf_appendf(out, " (%s)", texts_area_name(q, lang));
+}
+
+void texts_area_list(const struct tl_gazetteer *gz, const struct tl_area_candidate *c, size_t n,
+                     enum tl_lang lang, struct tl_buf *out)
+{
+    const struct tl_area *all[16];
+    size_t m = n < 16 ? n : 16, shown = m < 6 ? m : 6; /* six fit one SMS */
+
+    for (size_t i = 0; i < m; i++)
+        all[i] = c[i].area;
+    for (size_t i = 0; i < shown; i++) {
         if (i)
             tl_buf_append_str(out, lang == TL_LANG_UR ? "، " : ", ");
-        tl_buf_append_str(out, texts_area_name(c[i].area, lang));
+        texts_area_label(gz, all[i], all, m, lang, out);
     }
+    if (shown < m)
+        tl_buf_append_str(out, lang == TL_LANG_UR ? "، ..." : ", ...");
 }
 
 const char *texts_gender(enum tl_gender g, enum tl_lang lang)

@@ -38,6 +38,7 @@ enum tl_text_id {
     TX_CASE_NUMBER_INVALID,
     TX_CASE_NUMBER_MISSING,
     TX_AREAS_LIST,
+    TX_AREAS_PAGE,
     TX_AREAS_NONE,
     TX_NOT_POLICE,
     TX_BAD_PIN,
@@ -80,12 +81,19 @@ size_t texts_render_fit(enum tl_text_id id, enum tl_lang lang, struct tl_text_fi
                         size_t max_segments, struct tl_buf *out);
 
 struct tl_area;
+struct tl_gazetteer;
 struct tl_area_candidate;
 /* An area's name in the language (Urdu script for ur when the gazetteer has it); "" for NULL. */
 const char *texts_area_name(const struct tl_area *a, enum tl_lang lang);
 /* Appends the candidates' names as a list ("A, B, C"; Urdu commas in Urdu). */
-void texts_area_list(const struct tl_area_candidate *c, size_t n, enum tl_lang lang,
-                     struct tl_buf *out);
+/* Candidate areas as "A, B (Lahore), B (Karachi)": twins of one name carry
+ * their city, or their parent within one city. */
+void texts_area_list(const struct tl_gazetteer *gz, const struct tl_area_candidate *c, size_t n,
+                     enum tl_lang lang, struct tl_buf *out);
+/* One area of the list all[0..n) as texts_area_list writes it. */
+void texts_area_label(const struct tl_gazetteer *gz, const struct tl_area *a,
+                      const struct tl_area *const *all, size_t n, enum tl_lang lang,
+                      struct tl_buf *out);
 /* "boy"/"girl"/"" in the language. */
 const char *texts_gender(enum tl_gender g, enum tl_lang lang);
 /* A case state ("reported", …) in the language. */

@@ -28,7 +28,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CONSOLE_BATCH_MAX 1000
 
@@ -65,17 +64,6 @@ static int console_form(const struct tl_http_in *in, struct tl_form *f, char **c
     return provider_form_query(in, f, cause);
 }
 
-/* A fresh dedupe key for a message that came without an id. */
-static char *console_new_id(void)
-{
-    static unsigned long long seq;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    seq++;
-    return xasprintf("console-%lld%09ld-%llu", (long long)ts.tv_sec, (long)ts.tv_nsec, seq);
-}
-
 static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_http_in *in,
                              struct tl_inbound_sms *out, char **cause)
 {
@@ -85,8 +73,10 @@ static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_h
     (void)ch;
     if (console_is_json(in)) {
         rc = provider_generic_sms_json(in, out, false, cause);
-        if (rc == TL_OK && out->provider_id == NULL)
-            out->provider_id = console_new_id();
+        if (rc == TL_OK && out->provider_id == NULL) {
+            out->provider_id = provider_local_id("console");
+            out->local_id = true;
+        }
         return rc;
     }
     memset(out, 0, sizeof(*out));
@@ -102,8 +92,10 @@ static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_h
         (rc = provider_form_take(&f, "text", PROVIDER_VALUE_TEXT, true, &out->text,
                                  &out->text_len, cause)) != TL_OK)
         tl_inbound_sms_clear(out);
-    else if (out->provider_id == NULL)
-        out->provider_id = console_new_id();
+    else if (out->provider_id == NULL) {
+        out->provider_id = provider_local_id("console");
+        out->local_id = true;
+    }
     tl_form_free(&f);
     return rc;
 }

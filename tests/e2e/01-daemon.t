@@ -40,8 +40,9 @@ with Gateway() as gw:
     is_(status, 405, "POST /healthz is 405")
     is_(headers.get("allow"), "GET, HEAD", "405 carries Allow: GET, HEAD")
 
-    status, headers, _ = gw.request("GET", "/sms/console")
+    status, headers, _ = gw.request("GET", "/ussd/console")
     is_(status, 405, "GET on a POST-only callback route is 405")
+    is_(headers.get("allow"), "POST", "405 carries Allow: POST")
 
     status, _, body = gw.request("POST", "/sms/nosuchchannel", body="from=1&text=x",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})

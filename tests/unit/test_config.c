@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXAMPLE "gateway.conf.example"
 
@@ -671,6 +672,57 @@ static void test_example(void)
     config_free(cfg);
 }
 
+/* [api] console_dir: none when empty, as written when found, else beside the binary. */
+static void test_console_dir(void)
+{
+    struct tl_config *cfg = load_ok("[api]\nconsole_dir = /srv/console\n", "console_dir absolute");
+    char *dir;
+
+    if (cfg == NULL)
+        return;
+    dir = config_console_dir(cfg);
+    is_str(dir, "/srv/console", "an absolute console_dir is used as it is (even when missing)");
+    free(dir);
+    config_free(cfg);
+    /* The unit tests run in the source tree, whose console/ exists. */
+    cfg = load_ok("", "console_dir default");
+    if (cfg == NULL)
+        return;
+    is_str(cfg->console_dir, "console", "console_dir defaults to console");
+    dir = config_console_dir(cfg);
+    is_str(dir, "console", "found from the working directory: as written");
+    free(dir);
+    cfg->console_dir[0] = '\0';
+    ok(config_console_dir(cfg) == NULL, "an empty console_dir: no console");
+    config_free(cfg);
+    /*
+     * Not in the working directory: beside the binary. This binary is
+     * BUILD/tests/test_config, so "tests" is found as BUILD/../tests (the
+     * source tree's candidate), i.e. the folder this binary is in.
+     */
+    cfg = load_ok("[api]\nconsole_dir = tests\n", "a relative folder");
+    if (cfg == NULL)
+        return;
+    char exe[4096], *here = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (strrchr(exe, '/') != NULL) {
+        *strrchr(exe, '/') = '\0';
+        here = realpath(exe, NULL);
+    }
+    if (chdir("/") == 0) {
+        dir = config_console_dir(cfg);
+        is_str(dir, here, "missing from the working directory: found beside the binary");
+        free(dir);
+        cfg->console_dir[0] = 'X'; /* "Xests": nowhere */
+        dir = config_console_dir(cfg);
+        is_str(dir, "Xests", "found nowhere: as written (the console warns)");
+        free(dir);
+    }
+    free(here);
+    config_free(cfg);
+}
+
 int main(void)
 {
     test_table();
@@ -687,5 +739,6 @@ int main(void)
     test_long_line();
     test_alerts_channel();
     test_example();
+    test_console_dir();
     return done_testing();
 }

@@ -2,12 +2,15 @@
  * test_log.c — the logger (gateway/log.h): log_peer escaping and capping,
  * log_phone and log_mask_numbers masking, level names, and log lines written
  * to a file (exact format, checked by hand; level filtering; reopen after
- * rotation). Works in its own mkdtemp directory.
+ * rotation), and the journal form on stderr with JOURNAL_STREAM detection.
+ * Works in its own mkdtemp directory.
  */
 #include "gateway/log.h"
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -249,6 +252,59 @@ static void test_write(const char *dir)
     unlink(moved);
 }
 
+/* The journal's form on stderr (log_use_journal), and JOURNAL_STREAM detection. */
+static void test_journal(const char *dir)
+{
+    char path[512], env[64], buf[1024];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/stderr.log", dir);
+    fflush(stderr);
+    int saved = dup(fileno(stderr));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (!ok(saved >= 0 && fd >= 0 && dup2(fd, fileno(stderr)) >= 0, "stderr to a file"))
+        return;
+    close(fd);
+    fstat(fileno(stderr), &st);
+
+    unsetenv("JOURNAL_STREAM");
+    ok(!log_stderr_is_journal(), "no JOURNAL_STREAM: not the journal");
+    snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", env, 1);
+    ok(log_stderr_is_journal(), "JOURNAL_STREAM naming stderr's device:inode: the journal");
+    snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + 1);
+    setenv("JOURNAL_STREAM", env, 1);
+    ok(!log_stderr_is_journal(), "another inode (stderr redirected since): not the journal");
+    setenv("JOURNAL_STREAM", "12:34x", 1);
+    ok(!log_stderr_is_journal(), "a malformed JOURNAL_STREAM: not the journal");
+    unsetenv("JOURNAL_STREAM");
+
+    log_open(NULL, TL_LOG_DEBUG);
+    log_use_journal(true);
+    log_debug("test", "a=1");
+    log_info("http", "b=2");
+    log_warn("test", "c=3");
+    log_error("store", "d=4");
+    log_use_journal(false);
+    log_info("test", "e=5");
+    log_open(NULL, TL_LOG_INFO);
+    fflush(stderr);
+    dup2(saved, fileno(stderr));
+    close(saved);
+
+    long len = read_file(path, buf, sizeof(buf));
+    const char *want =
+        "<7>debug test a=1\n<6>info http b=2\n<4>warn test c=3\n<3>error store d=4\n";
+    ok(len > 0 && strncmp(buf, want, strlen(want)) == 0,
+       "journal lines: <priority>level subsystem, no timestamp (7 6 4 3)");
+    const char *last = len > 0 ? buf + strlen(want) : "";
+    ok(check_stamp(last, time(NULL)) == 24 && strcmp(last + 24, " info test e=5\n") == 0,
+       "journal off: the timestamped form again");
+    unlink(path);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -264,6 +320,7 @@ int main(void)
         return done_testing();
     }
     test_write(dir);
+    test_journal(dir);
     rmdir(dir);
     ok(access(dir, F_OK) != 0, "temporary directory removed");
     return done_testing();

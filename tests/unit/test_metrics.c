@@ -72,8 +72,13 @@ int main(void)
     metrics_group_commit(300, 0);
     metrics_store_error(TL_MW_GROUP);
 
+    metrics_send_inflight(at, 1);
+    metrics_send_inflight(at, 1);
+    metrics_send_inflight(at, -1);
+    metrics_send_inflight(con, -1); /* never below 0 */
     struct tl_metrics_channel_status st;
     metrics_channel_status(at, &st);
+    is_int(st.in_flight, 1, "at: one request in flight (two started, one ended)");
     is_str(st.last_error, "Connection refused", "last error is the latest one");
     ok(st.last_error_at > 1e9 && st.last_success_at > 1e9, "last error and success times set");
     metrics_channel_status(con, &st);
@@ -103,6 +108,8 @@ int main(void)
     has(&b, "talaash_send_duration_seconds_bucket{channel=\"at\",le=\"+Inf\"} 3");
     has(&b, "talaash_send_duration_seconds_sum{channel=\"at\"} 2.02");
     has(&b, "talaash_send_duration_seconds_count{channel=\"at\"} 3");
+    has(&b, "talaash_send_requests_in_flight{channel=\"at\"} 1");
+    has(&b, "talaash_send_requests_in_flight{channel=\"con\"} 0");
     has(&b, "talaash_http_requests_total{route=\"/sms/{channel}\",code=\"200\"} 2");
     has(&b, "talaash_http_requests_total{route=\"/sms/{channel}\",code=\"503\"} 1");
     has(&b, "talaash_http_requests_total{route=\"other\",code=\"404\"} 1");

@@ -460,6 +460,8 @@ static void channel_init(struct channel *c, const struct fixture *fx)
     c->conf.rate = 10;
     bs = kv_get(fx, "channel", "batch_size");
     c->conf.batch_size = bs ? (int)strtol(bs, NULL, 10) : 100;
+    bs = kv_get(fx, "channel", "max_parts");
+    c->conf.max_parts = bs ? (int)strtol(bs, NULL, 10) : 0;
 }
 
 static void channel_free(struct channel *c)
