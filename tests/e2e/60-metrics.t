@@ -14,7 +14,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, wait_until  # noqa: E402
+from talaash import Gateway, stop_and_check, wait_until  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -208,12 +208,7 @@ else:
 st, headers, _ = gw.request("POST", "/metrics", "")
 is_((st, headers.get("allow")), (405, "GET"), "POST /metrics is 405 with Allow: GET")
 
-code, _ = gw.stop()
-is_(code, 0, "daemon exits 0 on SIGTERM")
-report = gw.sanitizer_report()
-ok(report is None, "no sanitizer report in the log")
-if report:
-    diag(report)
+stop_and_check(gw)
 mock.stop()
 gw.close()
 sys.exit(done_testing())

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, binary, wait_until, write_clock  # noqa: E402
+from talaash import Gateway, binary, stop_and_check, wait_until, write_clock  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 XSD = os.path.join(ROOT, "..", "shared", "schemas", "CAP-v1.2.xsd")
@@ -254,12 +254,7 @@ for digits in REPORTER_DIGITS + [b"3007654321"]:
 ok(SIGHTING.encode() not in allbytes, "the sighting's text never appears")
 ok(b"3009990001" not in allbytes, "the officer's number never appears")
 
-code, _ = gw.stop()
-is_(code, 0, "daemon exits 0")
-report = gw.sanitizer_report()
-ok(report is None, "no sanitizer report")
-if report:
-    diag(report)
+stop_and_check(gw)
 gw.close()
 os.unlink(clock_file)
 sys.exit(done_testing())
