@@ -3,7 +3,6 @@
 routing errors, config errors, signals, and a store that survives kill -9."""
 
 import os
-import re
 import signal
 import sqlite3
 import subprocess
