@@ -20,7 +20,8 @@ CC      ?= cc
 PROVE   ?= prove
 PROVE_FLAGS ?= -j2
 
-PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc libsystemd
+PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc libsystemd \
+            libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
 

@@ -27,8 +27,7 @@ static void json_add_code(struct tl_buf *b, const struct tl_area *a, bool *first
     *first = false;
 }
 
-/* The city enclosing a (or a itself when it is a city, or the nearest ancestor above it). */
-static const struct tl_area *city_of(const struct tl_gazetteer *gz, const struct tl_area *a)
+const struct tl_area *alerts_city_of(const struct tl_gazetteer *gz, const struct tl_area *a)
 {
     const struct tl_area *p = a;
 
@@ -42,7 +41,7 @@ char *alerts_scope_json(const struct tl_gazetteer *gz, const struct tl_area *cen
 {
     struct tl_buf b = {0};
     bool first = true;
-    const struct tl_area *root = whole_city ? city_of(gz, center) : center;
+    const struct tl_area *root = whole_city ? alerts_city_of(gz, center) : center;
 
     tl_buf_append_char(&b, '[');
     for (size_t i = 0; i < gazetteer_count(gz); i++) {
@@ -81,7 +80,7 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
                    struct tl_buf *out)
 {
     const struct tl_area *a = c->area_code ? gazetteer_by_code(d->gz, c->area_code) : NULL;
-    const struct tl_area *city = a ? city_of(d->gz, a) : NULL;
+    const struct tl_area *city = a ? alerts_city_of(d->gz, a) : NULL;
     enum tl_gender g = strcmp(c->gender, "male") == 0     ? TL_GENDER_MALE
                        : strcmp(c->gender, "female") == 0 ? TL_GENDER_FEMALE
                                                           : TL_GENDER_UNKNOWN;

@@ -32,6 +32,7 @@
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
+#include "gateway/stats.h"
 #include "gateway/store.h"
 #include "gateway/store_api.h"
 #include "parsers/casenum.h"
@@ -522,6 +523,39 @@ static void get_me(struct api_call *c)
     tl_buf_free(&b);
 }
 
+/* The channels and the summary: the stats snapshot (stats.h), read on the loop at no cost. */
+static void reply_json(struct api_call *c, cJSON *doc)
+{
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+
+    if (text == NULL) {
+        api_error(c, 503, HTTP_STORE_UNAVAILABLE);
+    } else {
+        http_reply(c->req, 200, "application/json", text, strlen(text));
+    }
+    free(text);
+    cJSON_Delete(doc);
+}
+
+static void get_channels(struct api_call *c)
+{
+    static const char *const allowed[] = {NULL};
+
+    if (!query_known(c, allowed))
+        return;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "channels", stats_channels_json(c->d));
+    reply_json(c, doc);
+}
+
+static void get_stats(struct api_call *c)
+{
+    static const char *const allowed[] = {NULL};
+
+    if (query_known(c, allowed))
+        reply_json(c, stats_summary_json(c->d));
+}
+
 /* ---- writes: in the group commit, each in its own savepoint ---- */
 
 /*
@@ -879,6 +913,8 @@ const struct tl_api_route api_routes[] = {
     {"DELETE", "blocks/{phone}", TL_ROLE_OPERATOR},
     {"POST", "outbox/{id}/resend", TL_ROLE_OPERATOR},
     {"GET", "audit", TL_ROLE_OPERATOR},
+    {"GET", "channels", TL_ROLE_VIEWER},
+    {"GET", "stats", TL_ROLE_VIEWER},
     {NULL, NULL, TL_ROLE_VIEWER},
 };
 /* Parallel to api_routes. */
@@ -898,6 +934,8 @@ static const struct api_route_impl api_impls[] = {
     {delete_block, true, false},
     {post_resend, true, false},
     {get_audit, false, false},
+    {get_channels, false, false},
+    {get_stats, false, false},
 };
 
 /* Does pattern match the path's segments? Fills c->args with the {…} ones. */

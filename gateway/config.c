@@ -94,6 +94,10 @@ const struct tl_config_option config_options[] = {
     {"alerts", "retention_days", TL_OPT_INT, "90", 1, 36500, NULL, 0,
      "personal data of closed cases is redacted this many days after closing; counts stay",
      SRV(retention_days)},
+    {"alerts", "cap_event", TL_OPT_STRING, "Child Abduction Emergency", 0, 0, NULL, 0,
+     "the CAP <event> of the public feed (/alerts.atom); the Urdu block keeps its Urdu text "
+     "unless this is changed",
+     SRV(cap_event)},
 
     {"limits", "messages_per_minute", TL_OPT_INT, "10", 1, 10000, NULL, 0,
      "messages one number may send per minute; more are stored, answered once, not processed",

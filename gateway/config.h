@@ -101,6 +101,7 @@ struct tl_config {
     size_t nstages;
     long max_segments;
     char *hotline;
+    char *cap_event; /* the public feed's CAP <event> */
     long alert_expiry;
     long retention_days;
 

@@ -15,9 +15,11 @@
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/routes.h"
 #include "gateway/prune.h"
 #include "gateway/sender.h"
+#include "gateway/stats.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
 #include "common/result.h"
@@ -196,6 +198,7 @@ int daemon_run(struct tl_config *cfg)
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
     signal(SIGPIPE, SIG_IGN);
     log_route_libevent();
+    metrics_init(cfg);
 
     if (areas_load(cfg, &d.gz, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=areas detail=\"%s\"", cause);
@@ -241,6 +244,12 @@ int daemon_run(struct tl_config *cfg)
     d.outbox_ready = outbox_ready;
     if (sender_new(&d, &sender_hooks, &d.sender, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=sender detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    if (stats_new(&d, &d.stats, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=stats detail=\"%s\"", cause);
         free(cause);
         status = 1;
         goto out;
@@ -304,6 +313,7 @@ out:
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    stats_free(d.stats); /* answers the scrapes waiting for it: before http_free */
     prune_free(d.pruner);
     group_free(d.group);
     api_free(d.api); /* answers the reads it still holds, before the server goes */
@@ -314,5 +324,6 @@ out:
     areas_free(d.gz);
     if (d.base != NULL)
         event_base_free(d.base);
+    metrics_reset();
     return status;
 }

@@ -28,6 +28,7 @@ struct tl_http;
 struct tl_sender;
 struct tl_group;
 struct tl_pruner;
+struct tl_stats;
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -50,6 +51,7 @@ struct tl_daemon {
     struct tl_http *http;
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
+    struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
     struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
     struct tl_pruner *pruner; /* bounded growth (prune.h) */
     bool stopping;

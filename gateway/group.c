@@ -7,6 +7,7 @@
 #include "gateway/daemon.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "common/buf.h"
 #include "common/result.h"
@@ -122,6 +123,9 @@ void group_flush(struct tl_group *g)
         store_tx_rollback(g->d->store);
     }
     g->failed = false;
+    metrics_group_commit(g->nheld, committed);
+    if (!committed)
+        metrics_store_error(TL_MW_GROUP);
     for (size_t i = 0; i < g->nheld; i++) {
         struct held_answer *a = &g->held[i];
         if (committed)

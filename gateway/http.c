@@ -29,6 +29,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -622,12 +623,15 @@ void http_reply_since(struct evhttp_request *req, int status, const char *conten
 
     if (content_type != NULL)
         evhttp_add_header(hdrs, "Content-Type", content_type);
-    evhttp_add_header(hdrs, "Cache-Control", "no-store");
+    if (evhttp_find_header(hdrs, "Cache-Control") == NULL) /* a handler may allow caching */
+        evhttp_add_header(hdrs, "Cache-Control", "no-store");
     if (len > 0)
         evbuffer_add(out, body, len);
+    double ms = clock_mono_ms() - started_ms;
     log_info("http", "method=%s path=%s status=%d bytes=%zu ms=%.2f",
              http_method_name(evhttp_request_get_command(req)), log_peer(path, strlen(path), esc),
-             status, len, clock_mono_ms() - started_ms);
+             status, len, ms);
+    metrics_http_reply(path, status, ms / 1000.0);
     free(path);
     c = conn_of(current_server, req);
     evhttp_send_reply(req, status, NULL, out);

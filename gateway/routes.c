@@ -7,6 +7,9 @@
 #include "gateway/api.h"
 #include "gateway/callbacks.h"
 #include "gateway/daemon.h"
+#include "gateway/feed.h"
+#include "gateway/log.h"
+#include "gateway/metrics_http.h"
 #include "gateway/store.h"
 #include "common/buf.h"
 #include "common/result.h"
@@ -47,6 +50,9 @@ static void healthz_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
 const struct tl_route http_routes[] = {
     {"GET", "/healthz", healthz_cb},
     {"HEAD", "/healthz", healthz_cb},
+    {"GET", "/metrics", metrics_http_cb},
+    {"GET", "/alerts.atom", feed_atom_cb},
+    {"GET", "/alerts/", feed_cap_cb},
     {"POST", "/sms/", callbacks_sms_cb},
     {"GET", "/sms/", callbacks_sms_cb}, /* Kannel's get-url and other GET-style aggregators */
     {"POST", "/dlr/", callbacks_dlr_cb},

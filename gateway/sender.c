@@ -30,6 +30,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "parsers/gsm7.h"
 #include "providers/provider.h"
@@ -309,6 +310,7 @@ static void results_store(struct tl_sender *s, const char *channel,
     struct tl_store *st = s->d->store;
 
     if (s->store_down || store_outbox_results(st, channel, r, n, now_ms / 1000) != TL_OK) {
+        metrics_store_error(TL_MW_SENDER);
         LOG_AT(store_writable(st, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
                "event=store_failed channel=%s n=%zu detail=\"%s\" (kept to store again)", channel,
                n, store_errmsg(st));
@@ -391,6 +393,7 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
     struct tl_outbox_result *results = xcalloc(t->n, sizeof(*results));
     int64_t now_ms = clock_now_ms();
     size_t sent = 0, retry = 0, failed = 0;
+    const char *first_error = why; /* the channel's last error, for the operator */
     char esc[LOG_PEER_BUFSZ];
 
     ch->provider->classify_send(ch->conf, t->out, t->n, http_status, tl_buf_str(&t->response),
@@ -405,6 +408,8 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
         r->error = why != NULL && http_status == 0 ? why
                    : outcomes[i].error             ? outcomes[i].error
                                                    : why;
+        if (first_error == NULL && outcomes[i].result != TL_SEND_SENT)
+            first_error = r->error;
         switch (outcomes[i].result) {
         case TL_SEND_SENT:
             r->state = TL_OUTBOX_SENT;
@@ -432,6 +437,8 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
             break;
         }
     }
+    metrics_send(ch->conf, http_status, (clock_mono_ms() - t->started_ms) / 1000.0, sent, retry,
+                 failed, first_error);
     results_store(ch->sender, ch->conf->name, results, t->n, now_ms);
     log_info("sender",
              "event=request channel=%s recipients=%zu http=%ld sent=%zu retry=%zu failed=%zu "
@@ -478,11 +485,13 @@ static void check_multi_info(struct tl_sender *s)
                                          : (t->errbuf[0] ? t->errbuf : curl_easy_strerror(code)));
         t->ch->inflight--;
         s->inflight--;
+        metrics_send_inflight(t->ch->conf, -1);
         transfer_free(t);
         finished = true;
     }
     s->in_turn = s->store_down = false;
     if (tx && store_tx_commit(s->d->store) != TL_OK) {
+        metrics_store_error(TL_MW_SENDER);
         LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
                "event=store_failed detail=\"%s\" (results kept to store again)",
                store_errmsg(s->d->store));
@@ -577,11 +586,13 @@ static void transfer_start(struct sender_channel *ch, struct tl_outbox_msg *msgs
     }
     ch->inflight++;
     s->inflight++;
+    metrics_send_inflight(ch->conf, 1);
     transfer_link(s, t);
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         transfer_unlink(s, t);
         ch->inflight--;
         s->inflight--;
+        metrics_send_inflight(ch->conf, -1);
         transfer_record(t, 0, "curl_multi_add_handle failed");
         transfer_free(t);
     }
@@ -663,6 +674,7 @@ static void pump(struct sender_channel *ch)
             LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
                    "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                    store_errmsg(s->d->store));
+            metrics_store_error(TL_MW_SENDER);
             wake_in(ch, 1000);
             return;
         }

@@ -410,6 +410,19 @@ static const char *const migration_5[] = {
     NULL,
 };
 
+/*
+ * Migration 6: the public feed (store_feed.c, issue #11). A case's waves
+ * are read by case (alerts had no index but its primary key), and the
+ * cases that ended in the last 24 hours by closed_at, so the feed reads
+ * index ranges however long the history grows.
+ */
+static const char *const migration_6[] = {
+    "CREATE INDEX alerts_by_case ON alerts(case_id, id);"
+    ,
+    "CREATE INDEX cases_by_closed ON cases(closed_at) WHERE closed_at IS NOT NULL;",
+    NULL,
+};
+
 const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5};
+                                                migration_4, migration_5, migration_6};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

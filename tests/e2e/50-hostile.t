@@ -198,6 +198,23 @@ with Gateway(conf_extra="[server]\nrequest_timeout = 60s\nmax_connections_per_ip
     ok(1 <= len(lines) <= 2 + int(time.monotonic() - t0) + 1,
        "accept failures logged at most once a second (%d lines)" % len(lines))
     ok(any("count=" in l for l in lines), "with a count (%s)" % (lines[:1],))
+    for h in held[:20]:  # room for a scrape
+        h.close()
+    del held[:20]
+    scraped = {}
+
+    def accept_errors():
+        try:
+            st, _, body = gw.request("GET", "/metrics", timeout=2.0)
+        except OSError:
+            return None
+        for line in body.decode().splitlines():
+            if line.startswith("talaash_http_accept_errors_total "):
+                scraped["n"] = float(line.split()[1])
+                return True
+        return None
+    ok(wait_until(accept_errors, 10.0) and scraped["n"] >= 1,
+       "/metrics counts the failed accepts (%r)" % scraped.get("n"))
     ok(gw.proc.poll() is None, "the daemon is still running")
     stop_and_check(gw)
     for h in held:

@@ -293,6 +293,20 @@ with Gateway(conf_extra=API_CONF) as gw:
     status, _, _ = call(gw, "GET", "audit", token=VIEW)
     is_(status, 403, "viewer may not read the audit")
 
+    # ---- channels and stats (the stats snapshot) ----
+    status, _, doc = call(gw, "GET", "channels", token=VIEW)
+    is_(status, 200, "viewer reads the channels")
+    ch = doc["channels"][0]
+    is_((len(doc["channels"]), ch["name"], ch["provider"], ch["rate"]), (1, "console", "console", 1000),
+        "the console channel with its rate")
+    ok(ch["last_success_at"] is not None and "in_flight" in ch and "queue_depth" in ch,
+       "with in-flight, queue depth and last success")
+    ok(wait_until(lambda: call(gw, "GET", "stats", token=VIEW)[2]["cases"].get("active") == 1, 10),
+       "stats count the active case")
+    status, _, doc = call(gw, "GET", "stats", token=VIEW)
+    is_((doc["cases"].get("closed"), doc["police"]), (1, 1), "and the closed case and the officer")
+    ok(doc["as_of"] is not None, "stats say when they were taken")
+
     # ---- paging ----
     for i, name in enumerate(["Ali", "Sara", "Zain", "Ayesha", "Omar"]):
         report(gw, "0300300000%d" % i, name)
