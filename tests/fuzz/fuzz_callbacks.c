@@ -1,0 +1,139 @@
+/*
+ * fuzz_callbacks.c — libFuzzer harness for the aggregator callback path,
+ * body to store: callbacks.c (authenticate, parse, store, commands, USSD,
+ * the group commit) with the daemon's own code over an in-memory store
+ * (tests/fuzz/memd.h), no listener and no network.
+ *
+ * Input: up to MAX_REQUESTS requests separated by "\n--\n"; each is
+ *   byte 0: the channel (memd_channels[b % 5]: africastalking, twilio,
+ *           kannel, generic, console);
+ *   byte 1: bits 0-1 the route: 0 /sms, 1 /dlr, 2 /ussd (3: /sms);
+ *           bit 3 GET (else POST); bits 4-5 Content-Type: form, JSON,
+ *           text/plain, none (as fuzz_provider.h);
+ *   then the query up to '\n', a header value up to '\n' (sent as
+ *   X-Twilio-Signature, X-Talaash-Signature and X-Kannel-From), the body.
+ * The requests of one input share one store (a report, then its follow-up,
+ * a repeated provider id …); the next input starts from an empty store.
+ *
+ * Checked: every request gets exactly one answer with a status the
+ * callbacks may give; an SMS or a delivery report gets its 2xx only at the
+ * group's commit (never before); an in-memory store never fails (no 503);
+ * a 2xx USSD answer has a body.
+ */
+#include "tests/fuzz/memd.h"
+
+#include "common/xmalloc.h"
+#include "gateway/callbacks.h"
+#include "gateway/group.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_REQUESTS 16
+static const char sep[] = "\n--\n";
+
+static void check(int cond)
+{
+    if (!cond)
+        abort();
+}
+
+static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
+{
+    static const char *ctypes[] = {"application/x-www-form-urlencoded", "application/json",
+                                   "text/plain; charset=utf-8", NULL};
+    static const char *routes[] = {"sms", "dlr", "ussd", "sms"};
+    const uint8_t *nl1, *nl2;
+    struct memd_request r;
+    struct tl_header headers[4];
+    size_t nh = 0;
+    char *query, *hdr, *body, *path;
+    const char *channel;
+    unsigned op;
+
+    if (size < 2)
+        return;
+    channel = memd_channels[data[0] % MEMD_NCHANNELS];
+    op = data[1];
+    data += 2;
+    size -= 2;
+    nl1 = memchr(data, '\n', size);
+    nl2 = nl1 ? memchr(nl1 + 1, '\n', size - (size_t)(nl1 + 1 - data)) : NULL;
+    if (nl2 == NULL)
+        return;
+    query = xstrndup((const char *)data, (size_t)(nl1 - data));
+    hdr = xstrndup((const char *)nl1 + 1, (size_t)(nl2 - nl1 - 1));
+    size_t blen = size - (size_t)(nl2 + 1 - data);
+    body = xmalloc(blen ? blen : 1);
+    memcpy(body, nl2 + 1, blen);
+    path = xasprintf("/%s/%s", routes[op & 3], channel);
+    if (ctypes[(op >> 4) & 3] != NULL)
+        headers[nh++] = (struct tl_header){"Content-Type", ctypes[(op >> 4) & 3]};
+    headers[nh++] = (struct tl_header){"X-Twilio-Signature", hdr};
+    headers[nh++] = (struct tl_header){"X-Talaash-Signature", hdr};
+    headers[nh++] = (struct tl_header){"X-Kannel-From", hdr};
+
+    memset(&r, 0, sizeof(r));
+    r.in = (struct tl_http_in){.method = (op & 8) ? "GET" : "POST",
+                               .path = path,
+                               .query = query[0] ? query : NULL,
+                               .body = blen ? body : "",
+                               .body_len = blen,
+                               .headers = headers,
+                               .nheaders = nh,
+                               .peer_ip = "127.0.0.1"};
+    struct evhttp_request *req = (struct evhttp_request *)(void *)&r;
+    switch (op & 3) {
+    case 1:
+        callbacks_dlr_cb(d, req, channel);
+        break;
+    case 2:
+        callbacks_ussd_cb(d, req, channel);
+        break;
+    default:
+        callbacks_sms_cb(d, req, channel);
+        break;
+    }
+    /* SMS and delivery reports: no 2xx before the commit that holds their data. */
+    if ((op & 3) != 2)
+        check(!(r.answered && r.status >= 200 && r.status < 300));
+    group_flush(d->group);
+    check(r.answered == 1);
+    check(r.status == 200 || r.status == 204 || r.status == 400 || r.status == 403 ||
+          r.status == 404 || r.status == 413);
+    if ((op & 3) == 2 && r.status == 200)
+        check(r.body.len > 0);
+    memd_request_clear(&r);
+    free(path);
+    free(body);
+    free(hdr);
+    free(query);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct tl_daemon *d = memd_daemon();
+    size_t n = 0;
+
+    memd_begin(d);
+    while (size > 0 && n++ < MAX_REQUESTS) {
+        const uint8_t *end = NULL;
+        for (size_t i = 0; i + sizeof(sep) - 1 <= size; i++) {
+            if (memcmp(data + i, sep, sizeof(sep) - 1) == 0) {
+                end = data + i;
+                break;
+            }
+        }
+        size_t len = end ? (size_t)(end - data) : size;
+        one_request(d, data, len);
+        if (end == NULL)
+            break;
+        data += len + sizeof(sep) - 1;
+        size -= len + sizeof(sep) - 1;
+    }
+    memd_end(d);
+    return 0;
+}
