@@ -18,7 +18,7 @@
  * Checked: every request gets exactly one answer with a status the
  * callbacks may give; an SMS or a delivery report gets its 2xx only at the
  * group's commit (never before); an in-memory store never fails (no 503);
- * a 2xx USSD answer has a body.
+ * a 2xx USSD answer has a body. FUZZ_TRACE=1 prints each answer to stderr.
  */
 #include "tests/fuzz/memd.h"
 
@@ -27,6 +27,7 @@
 #include "gateway/group.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,8 @@ static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
     if ((op & 3) != 2)
         check(!(r.answered && r.status >= 200 && r.status < 300));
     group_flush(d->group);
+    if (getenv("FUZZ_TRACE") != NULL) /* replay with FUZZ_TRACE=1 to see the answers */
+        fprintf(stderr, "trace: %s %s -> %d %s\n", r.in.method, path, r.status, tl_buf_str(&r.body));
     check(r.answered == 1);
     check(r.status == 200 || r.status == 204 || r.status == 400 || r.status == 403 ||
           r.status == 404 || r.status == 413);
