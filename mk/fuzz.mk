@@ -48,11 +48,14 @@ fuzz-one: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_NAME) $(FUZZ_SECONDS)
 
 # The committed corpus becomes the smallest set with the coverage of itself
-# and of what the runs found (build/fuzz/work/NAME).
+# and of what the runs found (build/fuzz/work/NAME). Edges only
+# (-use_counters=0): every edge is kept, hit counts are not, which keeps a
+# corpus at a few hundred small files (fuzz_grammar: 375 instead of 2,032
+# for the same 1,863 edges); a campaign finds the counts again in seconds.
 fuzz-merge: fuzz-build
 	@set -e; for name in $(FUZZ_NAMES); do \
 	    new=build/fuzz/merge-$$name; rm -rf $$new; mkdir -p $$new tests/fuzz/corpus/$$name; \
-	    build/fuzz/$$name -merge=1 -timeout=10 -rss_limit_mb=2048 $$new \
+	    build/fuzz/$$name -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 $$new \
 	        tests/fuzz/corpus/$$name $$( [ -d build/fuzz/work/$$name ] && echo build/fuzz/work/$$name ) \
 	        $$( [ -d tests/fuzz/seeds/$$name ] && echo tests/fuzz/seeds/$$name ) \
 	        >build/fuzz/merge-$$name.log 2>&1; \
