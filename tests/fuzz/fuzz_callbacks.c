@@ -18,13 +18,17 @@
  * Checked: every request gets exactly one answer with a status the
  * callbacks may give; an SMS or a delivery report gets its 2xx only at the
  * group's commit (never before); an in-memory store never fails (no 503);
- * a 2xx USSD answer has a body. FUZZ_TRACE=1 prints each answer to stderr.
+ * a 2xx USSD answer has a body; a 200 to an SMS that carries the
+ * aggregator's id means its row is stored and marked processed. FUZZ_TRACE=1 prints each answer to stderr.
  */
 #include "tests/fuzz/memd.h"
 
 #include "common/xmalloc.h"
 #include "gateway/callbacks.h"
+#include "gateway/config.h"
 #include "gateway/group.h"
+#include "gateway/store.h"
+#include "common/result.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +44,32 @@ static void check(int cond)
 {
     if (!cond)
         abort();
+}
+
+/*
+ * A 200 to an SMS with the aggregator's id: its row is in the store (a
+ * second insert is a duplicate) and marked processed. Not for the console,
+ * which makes up an id each time a request has none.
+ */
+static void check_sms_committed(struct tl_daemon *d, const char *channel,
+                                const struct tl_http_in *in)
+{
+    const struct tl_channel_conf *ch = config_channel(d->cfg, channel);
+    const struct tl_provider *p = provider_find(ch->provider);
+    struct tl_inbound_sms sms;
+    char *cause = NULL;
+    int64_t id = 0;
+
+    if (strcmp(p->name, "console") == 0)
+        return;
+    check(p->parse_sms(ch, in, &sms, &cause) == TL_OK);
+    if (sms.provider_id != NULL) {
+        struct tl_inbound_row row = {.channel = channel, .provider_id = sms.provider_id,
+                                     .kind = "sms", .phone = "+920000000000", .text = ""};
+        check(store_inbound_insert(d->store, &row, &id) == TL_ERR_DUPLICATE);
+        check(store_inbound_processed(d->store, id));
+    }
+    tl_inbound_sms_clear(&sms);
 }
 
 static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
@@ -109,6 +139,8 @@ static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
           r.status == 404 || r.status == 413);
     if ((op & 3) == 2 && r.status == 200)
         check(r.body.len > 0);
+    if ((op & 3) != 1 && (op & 3) != 2 && r.status == 200)
+        check_sms_committed(d, channel, &r.in);
     memd_request_clear(&r);
     free(path);
     free(body);
