@@ -19,7 +19,8 @@
  * callbacks may give; an SMS or a delivery report gets its 2xx only at the
  * group's commit (never before); an in-memory store never fails (no 503);
  * a 2xx USSD answer has a body; a 200 to an SMS that carries the
- * aggregator's id means its row is stored and marked processed. FUZZ_TRACE=1 prints each answer to stderr.
+ * aggregator's id means its row is stored and marked processed; the
+ * sender's number, as sent or normalised, is never in the log. FUZZ_TRACE=1 prints each answer to stderr.
  */
 #include "tests/fuzz/memd.h"
 
@@ -29,6 +30,7 @@
 #include "gateway/group.h"
 #include "gateway/store.h"
 #include "common/result.h"
+#include "parsers/phone.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -47,29 +49,69 @@ static void check(int cond)
 }
 
 /*
- * A 200 to an SMS with the aggregator's id: its row is in the store (a
- * second insert is a duplicate) and marked processed. Not for the console,
- * which makes up an id each time a request has none.
+ * A number (10 or more digits, perhaps after a '+'), in full, must not be
+ * in the log (log_phone masks it).
  */
-static void check_sms_committed(struct tl_daemon *d, const char *channel,
-                                const struct tl_http_in *in)
+static void check_not_logged(const struct tl_buf *log, const char *phone)
+{
+    const char *digits = phone && phone[0] == '+' ? phone + 1 : phone;
+
+    if (digits == NULL || strlen(digits) < 10 || strspn(digits, "0123456789") != strlen(digits))
+        return;
+    if (log->len > 0)
+        check(strstr(tl_buf_str(log), digits) == NULL);
+}
+
+/*
+ * After an SMS: the sender's number is not in the log. After a 200 to an
+ * SMS with the aggregator's id: its row is in the store (a second insert is
+ * a duplicate) and marked processed — not for the console, which makes up
+ * an id each time a request has none.
+ */
+static void check_sms(struct tl_daemon *d, const char *channel, const struct tl_http_in *in,
+                      int status, const struct tl_buf *log)
 {
     const struct tl_channel_conf *ch = config_channel(d->cfg, channel);
     const struct tl_provider *p = provider_find(ch->provider);
     struct tl_inbound_sms sms;
+    char phone[TL_PHONE_MAX];
     char *cause = NULL;
     int64_t id = 0;
 
-    if (strcmp(p->name, "console") == 0)
+    if (p->parse_sms(ch, in, &sms, &cause) != TL_OK) {
+        free(cause);
         return;
-    check(p->parse_sms(ch, in, &sms, &cause) == TL_OK);
-    if (sms.provider_id != NULL) {
+    }
+    check_not_logged(log, sms.from);
+    if (phone_normalize(sms.from, strlen(sms.from), d->cfg->country_code, phone) == TL_OK)
+        check_not_logged(log, phone);
+    if (status == 200 && sms.provider_id != NULL && strcmp(p->name, "console") != 0) {
         struct tl_inbound_row row = {.channel = channel, .provider_id = sms.provider_id,
                                      .kind = "sms", .phone = "+920000000000", .text = ""};
         check(store_inbound_insert(d->store, &row, &id) == TL_ERR_DUPLICATE);
         check(store_inbound_processed(d->store, id));
     }
     tl_inbound_sms_clear(&sms);
+}
+
+/* After a USSD step: the caller's number is not in the log. */
+static void check_ussd(struct tl_daemon *d, const char *channel, const struct tl_http_in *in,
+                       const struct tl_buf *log)
+{
+    const struct tl_channel_conf *ch = config_channel(d->cfg, channel);
+    const struct tl_provider *p = provider_find(ch->provider);
+    struct tl_ussd_step step;
+    char phone[TL_PHONE_MAX];
+    char *cause = NULL;
+
+    if (p->parse_ussd == NULL || p->parse_ussd(ch, in, &step, &cause) != TL_OK) {
+        free(cause);
+        return;
+    }
+    check_not_logged(log, step.phone);
+    if (phone_normalize(step.phone, strlen(step.phone), d->cfg->country_code, phone) == TL_OK)
+        check_not_logged(log, phone);
+    tl_ussd_step_clear(&step);
 }
 
 static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
@@ -79,6 +121,7 @@ static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
     static const char *routes[] = {"sms", "dlr", "ussd", "sms"};
     const uint8_t *nl1, *nl2;
     struct memd_request r;
+    struct tl_buf log = {0};
     struct tl_header headers[4];
     size_t nh = 0;
     char *query, *hdr, *body, *path;
@@ -107,6 +150,8 @@ static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
     headers[nh++] = (struct tl_header){"X-Talaash-Signature", hdr};
     headers[nh++] = (struct tl_header){"X-Kannel-From", hdr};
 
+    memd_log_take(&log); /* what came before this request */
+    tl_buf_reset(&log);
     memset(&r, 0, sizeof(r));
     r.in = (struct tl_http_in){.method = (op & 8) ? "GET" : "POST",
                                .path = path,
@@ -139,8 +184,12 @@ static void one_request(struct tl_daemon *d, const uint8_t *data, size_t size)
           r.status == 404 || r.status == 413);
     if ((op & 3) == 2 && r.status == 200)
         check(r.body.len > 0);
-    if ((op & 3) != 1 && (op & 3) != 2 && r.status == 200)
-        check_sms_committed(d, channel, &r.in);
+    memd_log_take(&log);
+    if ((op & 3) == 2)
+        check_ussd(d, channel, &r.in, &log);
+    else if ((op & 3) != 1)
+        check_sms(d, channel, &r.in, r.status, &log);
+    tl_buf_free(&log);
     memd_request_clear(&r);
     free(path);
     free(body);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const memd_channels[MEMD_NCHANNELS] = {"at", "tw", "kn", "gen", "con"};
 
@@ -38,6 +39,23 @@ static void memd_fail(const char *what, const char *cause)
     abort();
 }
 
+static int log_fd = -1; /* reads the log file the logger appends to */
+
+void memd_log_take(struct tl_buf *out)
+{
+    char chunk[4096];
+    off_t at = 0;
+    ssize_t n;
+
+    while ((n = pread(log_fd, chunk, sizeof(chunk), at)) > 0) {
+        tl_buf_append(out, chunk, (size_t)n);
+        at += n;
+    }
+    /* The logger appends (O_APPEND), so its next line starts the file again. */
+    if (ftruncate(log_fd, 0) != 0)
+        memd_fail("log", "ftruncate");
+}
+
 struct tl_daemon *memd_daemon(void)
 {
     static struct tl_daemon d;
@@ -46,9 +64,13 @@ struct tl_daemon *memd_daemon(void)
 
     if (d.store != NULL)
         return &d;
-    /* Every line is formatted (the escaping is fuzzed too) and thrown away. */
-    if (log_open("/dev/null", TL_LOG_DEBUG) != 0)
-        memd_fail("log", "/dev/null");
+    /* Every line is written (the escaping is fuzzed too) to a deleted file. */
+    const char *tmp = getenv("TMPDIR");
+    char *path = xasprintf("%s/talaash-memd-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if ((log_fd = mkstemp(path)) < 0 || log_open(path, TL_LOG_DEBUG) != 0)
+        memd_fail("log", path);
+    unlink(path);
+    free(path);
     if (config_load_string("memd.conf", memd_conf, &cfg, &cause) != TL_OK)
         memd_fail("config", cause);
     d.cfg = cfg;

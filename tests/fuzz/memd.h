@@ -11,7 +11,8 @@
  * a socket. Everything above http.h — callbacks.c, group.c, commands, the
  * store — is the daemon's code, unchanged.
  *
- * Each fuzz input runs inside memd_begin()/memd_end(): one outer store
+ * The log goes to a temporary file, so a harness can check what it says
+ * (memd_log_take). Each fuzz input runs inside memd_begin()/memd_end(): one outer store
  * transaction that memd_end rolls back, so every input starts from the same
  * empty store (the callbacks' group commits nest inside it as savepoints).
  */
@@ -35,6 +36,12 @@ struct memd_request {
     int status;
     struct tl_buf body;
 };
+
+/*
+ * The daemon's log lines since the last call (all levels, in a deleted
+ * temporary file), appended to out; the log is emptied.
+ */
+void memd_log_take(struct tl_buf *out);
 
 /* Builds the daemon once (aborts when it cannot: the harness is broken). */
 struct tl_daemon *memd_daemon(void);
