@@ -50,6 +50,7 @@ static size_t utf8_chars(const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *phones[4] = {"+923001234567", "03007654321", "+254705336634", "12"};
+    /* Session 3 reuses session 0's id with a path of its own (an aggregator that starts over). */
     static const char *sessions[4] = {"ATUid_s0", "ATUid_s1", "s2", "ATUid_s0"};
     struct tl_daemon *d = memd_daemon();
     struct tl_buf paths[4] = {{0}};
