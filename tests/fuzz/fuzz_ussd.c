@@ -13,7 +13,8 @@
  * A session's path starts afresh after a screen that ends it.
  *
  * Checked: every step answers TL_OK (the store never fails here) with a
- * screen of valid UTF-8 and at most USSD_SCREEN_MAX characters.
+ * screen of valid UTF-8 and at most USSD_SCREEN_MAX characters; the
+ * caller's number is never in the log in full.
  */
 #include "tests/fuzz/memd.h"
 
@@ -54,8 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *sessions[4] = {"ATUid_s0", "ATUid_s1", "s2", "ATUid_s0"};
     struct tl_daemon *d = memd_daemon();
     struct tl_buf paths[4] = {{0}};
+    struct tl_buf log = {0};
     size_t n = 0;
 
+    memd_log_take(&log);
+    tl_buf_reset(&log);
     memd_begin(d);
     while (size > 0 && n++ < MAX_STEPS) {
         const uint8_t *nl = memchr(data, '\n', size);
@@ -83,6 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(ussd_step(d, ch, &step, &screen) == TL_OK);
         check(screen.text != NULL && tl_utf8_valid(screen.text, strlen(screen.text)));
         check(utf8_chars(screen.text) <= USSD_SCREEN_MAX);
+        /* The caller's number is never in the log in full (log_phone masks it). */
+        memd_log_take(&log);
+        check(log.len == 0 || (strstr(tl_buf_str(&log), "3001234567") == NULL &&
+                               strstr(tl_buf_str(&log), "3007654321") == NULL &&
+                               strstr(tl_buf_str(&log), "254705336634") == NULL));
+        tl_buf_reset(&log);
         if (screen.end)
             tl_buf_reset(&paths[s]);
         ussd_screen_clear(&screen);
@@ -94,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < 4; i++)
         tl_buf_free(&paths[i]);
+    tl_buf_free(&log);
     memd_end(d);
     return 0;
 }
