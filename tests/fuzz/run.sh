@@ -4,19 +4,21 @@
 #
 #   tests/fuzz/run.sh NAME SECONDS
 #
-# New inputs go to build/fuzz/work/NAME (the first corpus directory, the only
-# one libFuzzer writes); the committed corpus tests/fuzz/corpus/NAME, the
+# The binary is build/fuzz/NAME; the output goes under $FUZZ_OUT (default
+# build/fuzz). New inputs go to $FUZZ_OUT/work/NAME (the first corpus
+# directory, the only one libFuzzer writes); the committed corpus tests/fuzz/corpus/NAME, the
 # regressions tests/fuzz/regressions/NAME and the seeds tests/fuzz/seeds/NAME
-# are read. A crash is kept as build/fuzz/artifacts/NAME/crash-* and the run
+# are read. A crash is kept as $FUZZ_OUT/artifacts/NAME/crash-* and the run
 # goes on for the rest of its time (a campaign finds more than one bug). The
-# log is build/fuzz/NAME.log; its last "#N DONE"/stats lines are the figures.
+# log is $FUZZ_OUT/NAME.log; its last "#N DONE"/stats lines are the figures.
 set -u
 name=$1
 seconds=$2
 bin=build/fuzz/$name
-work=build/fuzz/work/$name
-art=build/fuzz/artifacts/$name
-log=build/fuzz/$name.log
+out=${FUZZ_OUT:-build/fuzz}
+work=$out/work/$name
+art=$out/artifacts/$name
+log=$out/$name.log
 mkdir -p "$work" "$art"
 dict=""
 [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
