@@ -7,7 +7,7 @@
 #   make test       install, build, run every test under prove
 #   make check      the same with ASan+UBSan (build/san), no recovery
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each, FUZZ_JOBS at a time (mk/fuzz.mk)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (mk/install.mk: man pages, unit, .deb)
 #
 # Layout: common/ (tiny shared utilities), parsers/ (pure text), providers/
 # (pure aggregator translators), gateway/ (the daemon). All but gateway/main.c
@@ -15,14 +15,13 @@
 # (tests/unit/test_*.c), the mock aggregator and helpers (tests/mock/*.c),
 # the fuzzers (tests/fuzz/fuzz_*.c) and the benchmarks (bench/*.c) link.
 
-PREFIX  ?= /usr/local
-DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 PROVE   ?= prove
 PROVE_FLAGS ?= -j2
 
-PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc
+PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc libsystemd \
+            libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
 
@@ -34,6 +33,7 @@ endif
 
 OPT ?= -O2
 CFLAGS  ?=
+CPPFLAGS ?=
 LDFLAGS ?=
 SAN_FLAGS :=
 ifeq ($(SAN),1)
@@ -46,7 +46,7 @@ SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=a
 endif
 
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WARN) \
-             $(SAN_FLAGS) -I. $(PKG_CFLAGS) $(CFLAGS)
+             $(SAN_FLAGS) -I. $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm -pthread
 
@@ -64,7 +64,8 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
-TAP_SCRIPTS = $(sort $(wildcard tests/*/*.t))
+# tests/deb/ builds a package: `make test-deb`, not `make test`.
+TAP_SCRIPTS = $(sort $(filter-out tests/deb/%,$(wildcard tests/*/*.t)))
 
 .PHONY: all deps run test check clean install test-bins tests-only lint
 .DEFAULT_GOAL := all
@@ -126,12 +127,6 @@ run: deps
 	$(DAEMON) serve -c gateway.conf.example
 
 # fuzz, fuzz-build, fuzz-merge: mk/fuzz.mk
-
-install: $(DAEMON)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/talaash/areas
-	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/talaash
-	install -m 0644 data/areas/*.csv $(DESTDIR)$(PREFIX)/share/talaash/areas/
-	install -m 0644 gateway.conf.example $(DESTDIR)$(PREFIX)/share/talaash/
 
 clean:
 	rm -rf build

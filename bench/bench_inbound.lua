@@ -3,10 +3,10 @@
 -- inbound-SMS callback per request, each with a unique id and sender.
 --
 --   wrk -s bench/bench_inbound.lua ... URL -- PATH PHASE
--- PATH is the request path (/sms/CHANNEL); PHASE (0-9) is a digit that
--- keeps the numbers and ids of two runs on one store apart (warm-up, run).
+-- PATH is the request path (/sms/CHANNEL); PHASE (a number) keeps the ids
+-- of runs on one store apart (warm-up, run; bench-growth's cycles).
 -- Request k of thread t is id "b<PHASE>-<t>-<k>" from +2547915 followed by
--- 8 digits (PHASE, t, k mod 10^6): unique while a thread sends < 10^6.
+-- 8 digits (PHASE mod 10, t, k mod 10^6): unique while a thread sends < 10^6.
 --
 -- Counts per thread what it sent and which answers were 2xx; done() prints
 -- one line "bench_inbound: key=value ..." for the driver to parse.
@@ -26,12 +26,12 @@ local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
 
 function init(args)
     path = args[1] or "/"
-    phase = tonumber(args[2] or "0") % 10
+    phase = tonumber(args[2] or "0")
 end
 
 function request()
     sent = sent + 1
-    local uid = string.format("%d%d%06d", phase, tid % 10, sent % 1000000)
+    local uid = string.format("%d%d%06d", phase % 10, tid % 10, sent % 1000000)
     local body = "linkId=SampleLinkId" .. uid .. "&text=HELP&to=21512&id=b" .. phase ..
         "-" .. tid .. "-" .. sent ..
         "&date=2017-05-03T06%3A04%3A45Z&from=%2B2547915" .. uid

@@ -24,8 +24,9 @@ one mock aggregator, the daemon and the bare responder, all on 127.0.0.1.
      the requests wrk had sent but not seen answered when it stopped (it
      closes its sockets at the deadline; the daemon still commits those);
   5. print both requests/s, the ratio, p50 (median of the rounds) and p99
-     (worst round) latency, rows committed; exit 1 when the ratio is below
-     --min-ratio or a check fails.
+     (worst round) latency, each round's p50/p99 for both, rows committed;
+     exit 1 when the ratio is below --min-ratio, the gateway's p99 is above
+     --max-p99-ratio times the bare responder's, or a check fails.
 --perf samples the daemon with `perf record` during the measured run and
 prints the gateway functions' inclusive shares of its CPU; --what-if no-trim
 runs the daemon with glibc's heap trimming off (GLIBC_TUNABLES), the fix
@@ -262,7 +263,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=4,
                     help="gateway and bare responder runs alternate this many times")
-    ap.add_argument("--min-ratio", type=float, default=0.40)
+    ap.add_argument("--min-ratio", type=float, default=0.45)
+    ap.add_argument("--max-p99-ratio", type=float, default=3.0,
+                    help="the gateway's p99 at most this many times the bare responder's")
     ap.add_argument("--reply-rate", default="100000",
                     help="the channel's rate (messages/s); 0.1 starves the sender")
     ap.add_argument("--batch", type=int, default=100)
@@ -348,6 +351,14 @@ def main():
                           ", ".join("%.0f/%.0f = %.1f %%" % (gr["rps"], br["rps"],
                                                               100 * gr["rps"] / br["rps"])
                                     for gr, br in rounds)))
+    p99_ratio = g["p99_us"] / b["p99_us"] if b["p99_us"] else float("inf")
+    print("  %-16s: gateway p99 %.2f ms = %.1f x the bare responder's %.2f ms (target <= %.1f x;"
+          " each the worst of its rounds)" % ("tail", g["p99_us"] / 1e3, p99_ratio,
+                                               b["p99_us"] / 1e3, args.max_p99_ratio))
+    for i, (gr, br) in enumerate(rounds):
+        print("  %-16s  gateway p50 %6.2f ms p99 %7.2f ms | bare p50 %6.2f ms p99 %7.2f ms"
+              % ("round %d" % (i + 1), gr["p50_us"] / 1e3, gr["p99_us"] / 1e3,
+                 br["p50_us"] / 1e3, br["p99_us"] / 1e3))
     print("  %-16s: %d inbound rows (%d processed) = %d 2xx (%d measured + %d warm-up) + %d "
           "sent but unanswered when wrk stopped (at most %d)"
           % ("store", rows, processed, acked, g["ok2xx"], warm["ok2xx"], rows - acked, inflight))
@@ -367,6 +378,9 @@ def main():
         failures.append("%d more rows than requests sent" % (rows - acked - inflight))
     if processed != rows:
         failures.append("%d inbound rows not processed" % (rows - processed))
+    if p99_ratio > args.max_p99_ratio:
+        failures.append("p99 %.1f x the bare responder's, above %.1f x"
+                        % (p99_ratio, args.max_p99_ratio))
     if ratio < args.min_ratio:
         failures.append("ratio %.1f %% is below %.0f %%" % (ratio * 100, args.min_ratio * 100))
     if not args.keep:

@@ -9,7 +9,6 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
@@ -28,8 +27,7 @@ static void json_add_code(struct tl_buf *b, const struct tl_area *a, bool *first
     *first = false;
 }
 
-/* The city enclosing a (or a itself when it is a city, or the nearest ancestor above it). */
-static const struct tl_area *city_of(const struct tl_gazetteer *gz, const struct tl_area *a)
+const struct tl_area *alerts_city_of(const struct tl_gazetteer *gz, const struct tl_area *a)
 {
     const struct tl_area *p = a;
 
@@ -43,7 +41,7 @@ char *alerts_scope_json(const struct tl_gazetteer *gz, const struct tl_area *cen
 {
     struct tl_buf b = {0};
     bool first = true;
-    const struct tl_area *root = whole_city ? city_of(gz, center) : center;
+    const struct tl_area *root = whole_city ? alerts_city_of(gz, center) : center;
 
     tl_buf_append_char(&b, '[');
     for (size_t i = 0; i < gazetteer_count(gz); i++) {
@@ -82,15 +80,29 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
                    struct tl_buf *out)
 {
     const struct tl_area *a = c->area_code ? gazetteer_by_code(d->gz, c->area_code) : NULL;
-    const struct tl_area *city = a ? city_of(d->gz, a) : NULL;
+    const struct tl_area *city = a ? alerts_city_of(d->gz, a) : NULL;
     enum tl_gender g = strcmp(c->gender, "male") == 0     ? TL_GENDER_MALE
                        : strcmp(c->gender, "female") == 0 ? TL_GENDER_FEMALE
                                                           : TL_GENDER_UNKNOWN;
     char age[16];
 
+    /*
+     * The header names the case's own area (a town or neighbourhood people
+     * recognise) with the city above it in the area tree: "ALERT Korangi,
+     * Karachi:"; the city alone when the case is the city's, the area alone
+     * above a city. Should even the shortened text not fit, the city goes.
+     */
+    char place[256];
+    if (a == NULL)
+        snprintf(place, sizeof(place), "Talaash");
+    else if (city != NULL && city != a && city->kind == TL_AREA_CITY)
+        snprintf(place, sizeof(place), "%s%s%s", texts_area_name(a, lang),
+                 lang == TL_LANG_UR ? "، " : ", ", texts_area_name(city, lang));
+    else
+        snprintf(place, sizeof(place), "%s", texts_area_name(a, lang));
     snprintf(age, sizeof(age), "%d", c->age);
     struct tl_text_field f[] = {
-        {"city", city && city != a ? texts_area_name(city, lang) : "Talaash"},
+        {"place", place},
         {"name", c->child_name},
         {"age", c->age >= 0 ? age : ""},
         {"gender", texts_gender(g, lang)},
@@ -101,8 +113,17 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
         {"hotline", d->cfg->hotline},
         {"case", c->case_no},
     };
-    texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description", "last_seen",
-                     (size_t)d->cfg->max_segments, out);
+    struct tl_buf text = {0};
+    size_t segs = texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description",
+                                   "last_seen", (size_t)d->cfg->max_segments, &text);
+    if (segs > (size_t)d->cfg->max_segments && a != NULL) {
+        f[0].value = texts_area_name(a, lang);
+        tl_buf_reset(&text);
+        texts_render_fit(TX_ALERT, lang, f, sizeof(f) / sizeof(f[0]), "description", "last_seen",
+                         (size_t)d->cfg->max_segments, &text);
+    }
+    tl_buf_append(out, tl_buf_str(&text), text.len);
+    tl_buf_free(&text);
 }
 
 int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct tl_area *center,
@@ -145,7 +166,7 @@ int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct 
     tl_buf_free(&en);
     tl_buf_free(&ur);
     tl_buf_free(&rur);
-    sender_kick(d->sender);
+    daemon_outbox_ready(d);
     return rc;
 }
 

@@ -26,6 +26,8 @@ struct tl_case;
 struct tl_gazetteer;
 struct tl_area;
 
+/* The city enclosing a (or a itself when it is a city, or the nearest ancestor above it). */
+const struct tl_area *alerts_city_of(const struct tl_gazetteer *gz, const struct tl_area *a);
 /* The area codes a wave covers, as a JSON array text (caller frees). */
 char *alerts_scope_json(const struct tl_gazetteer *gz, const struct tl_area *center,
                         double radius_km, bool whole_city);

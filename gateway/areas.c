@@ -7,6 +7,7 @@
 #include "gateway/config.h"
 #include "gateway/store.h"
 #include "parsers/gazetteer.h"
+#include "parsers/grammar.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -84,4 +85,50 @@ size_t areas_count(const struct tl_gazetteer *gz)
 void areas_free(struct tl_gazetteer *gz)
 {
     gazetteer_free(gz);
+}
+
+/* The cities (at most max) the phone subscribed to, reported in or is police for. */
+static size_t sender_cities(const struct tl_gazetteer *gz, struct tl_store *st, const char *phone,
+                            const struct tl_area **cities, size_t max)
+{
+    size_t ncodes = 0, ncities = 0;
+    char **codes = NULL;
+
+    if (store_sender_areas(st, phone, &codes, &ncodes) != TL_OK)
+        ncodes = 0;
+    for (size_t i = 0; i < ncodes; i++) {
+        const struct tl_area *city = gazetteer_city_of(gz, gazetteer_by_code(gz, codes[i]));
+        bool seen = false;
+
+        for (size_t k = 0; k < ncities; k++)
+            seen = seen || cities[k] == city;
+        if (city != NULL && !seen && ncities < max)
+            cities[ncities++] = city;
+        free(codes[i]);
+    }
+    free(codes);
+    return ncities;
+}
+
+int areas_prefer_for(const struct tl_gazetteer *gz, struct tl_store *st, const char *phone,
+                     const struct tl_area_candidate *c, size_t n)
+{
+    const struct tl_area *cities[32];
+    size_t ncities;
+
+    if (gz == NULL || st == NULL || phone == NULL || n < 2)
+        return -1;
+    ncities = sender_cities(gz, st, phone, cities, 32);
+    return ncities > 0 ? gazetteer_prefer(gz, c, n, cities, ncities) : -1;
+}
+
+void areas_resolve(const struct tl_gazetteer *gz, struct tl_store *st, const char *phone,
+                   struct tl_sms_parse *p)
+{
+    const struct tl_area *cities[32];
+
+    if (gz == NULL || st == NULL || phone == NULL || p == NULL || p->area != NULL ||
+        p->area_match != TL_MATCH_AMBIGUOUS)
+        return;
+    grammar_prefer_area(p, gz, cities, sender_cities(gz, st, phone, cities, 32));
 }

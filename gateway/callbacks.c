@@ -18,6 +18,7 @@
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "gateway/ussd.h"
 #include "parsers/phone.h"
@@ -91,10 +92,35 @@ static bool callback_join_group(struct tl_daemon *d, const struct tl_channel_con
 {
     if (group_join(d->group) == TL_OK)
         return true;
-    log_error("callback", "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
-              store_errmsg(d->store));
+    metrics_store_error(TL_MW_CALLBACK);
+    LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+           "event=store_failed kind=%s channel=%s detail=\"%s\"", kind, ch->name,
+           store_errmsg(d->store));
     http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
     return false;
+}
+
+/*
+ * An aggregator's callback that carried no message id (Kannel's post-url or
+ * get-url without id=%I): accepted with a local id, so a retried callback
+ * is processed again. A configuration error, logged once per channel.
+ */
+static void callback_warn_no_id(const struct tl_channel_conf *ch)
+{
+    static const struct tl_channel_conf *warned[32];
+    size_t i;
+
+    for (i = 0; i < sizeof(warned) / sizeof(warned[0]) && warned[i] != NULL; i++) {
+        if (warned[i] == ch)
+            return;
+    }
+    if (i < sizeof(warned) / sizeof(warned[0]))
+        warned[i] = ch;
+    log_warn("callback",
+             "event=config_error kind=sms channel=%s reason=\"callback without a message id: "
+             "a retry would be processed twice; add id=%%I to the Kannel get-url/post-url "
+             "(docs/kannel.md)\"",
+             ch->name);
 }
 
 void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const char *name)
@@ -120,25 +146,33 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     memset(&sms, 0, sizeof(sms));
     memset(&reply, 0, sizeof(reply));
     http_in_view(req, &in, &scratch);
-    if (!callback_authentic(ch, p, &in, req, "sms"))
+    if (!callback_authentic(ch, p, &in, req, "sms")) {
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_FORBIDDEN);
         goto out;
+    }
     rc = p->parse_sms(ch, &in, &sms, &cause);
     if (rc != TL_OK) {
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_REJECTED);
         callback_bad_request(ch, req, "sms", rc, cause);
         goto out;
     }
     if (phone_normalize(sms.from, strlen(sms.from), d->cfg->country_code, phone) != TL_OK) {
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_REJECTED);
         callback_bad_request(ch, req, "sms", TL_ERR_INVALID,
                              xstrdup("sender is not a phone number"));
         goto out;
     }
+    if (sms.local_id && strcmp(p->name, "console") != 0)
+        callback_warn_no_id(ch);
     if (sms.provider_id == NULL) {
         /* No aggregator id (console, a hand-made request): no dedupe is possible. */
         static unsigned long long local_seq;
         sms.provider_id = xasprintf("local-%lld-%llu", (long long)clock_now_ms(), ++local_seq);
     }
-    if (!callback_join_group(d, ch, req, "sms"))
+    if (!callback_join_group(d, ch, req, "sms")) {
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_FAILED);
         goto out;
+    }
     struct tl_inbound_row row = {
         .channel = ch->name,
         .provider_id = sms.provider_id,
@@ -159,13 +193,17 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     if (rc == TL_ERR_DUPLICATE && store_inbound_processed(d->store, inbound_id)) {
         log_info("callback", "event=duplicate kind=sms channel=%s inbound=%lld from=%s", ch->name,
                  (long long)inbound_id, log_phone(phone, phonebuf));
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_DUPLICATE);
         p->render_sms_reply(ch, &sms, NULL, &reply);
         send_provider_reply(d, req, &reply);
         goto out;
     }
     if (rc != TL_OK && rc != TL_ERR_DUPLICATE) {
-        log_error("callback", "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=sms channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
+        metrics_store_error(TL_MW_CALLBACK);
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_FAILED);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -183,10 +221,13 @@ void callbacks_sms_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
         if (strcmp(row_state, "received") != 0 &&
             store_inbound_set_state(d->store, inbound_id, "received", clock_now()) != TL_OK)
             group_fail(d->group);
+        metrics_store_error(TL_MW_CALLBACK);
+        metrics_inbound(ch, TL_MK_SMS, TL_MI_FAILED);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
     /* Replies travel through the outbox; the console also shows them in its answer. */
+    metrics_inbound(ch, TL_MK_SMS, TL_MI_PROCESSED);
     p->render_sms_reply(ch, &sms, strcmp(p->name, "console") == 0 ? reply_text : NULL, &reply);
     send_provider_reply(d, req, &reply);
 out:
@@ -256,8 +297,10 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     };
     rc = store_outbox_dlr(d->store, &od, clock_now());
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=dlr channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
+        metrics_store_error(TL_MW_CALLBACK);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
@@ -265,6 +308,7 @@ void callbacks_dlr_cb(struct tl_daemon *d, struct evhttp_request *req, const cha
     log_info("callback", "event=dlr channel=%s id=%s our_id=%lld status=%s matched=%s", ch->name,
              log_peer(pid, strlen(pid), esc2), (long long)dlr.our_id,
              log_peer(raw, strlen(raw), esc), rc == TL_OK ? "yes" : "pending");
+    metrics_dlr(ch, (int)od.state);
     if (dlr.opted_out && dlr.phone != NULL)
         commands_opt_out(d, ch, dlr.phone);
     p->render_dlr_reply(ch, &reply);
@@ -294,8 +338,10 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
     memset(&step, 0, sizeof(step));
     memset(&reply, 0, sizeof(reply));
     http_in_view(req, &in, &scratch);
-    if (!callback_authentic(ch, p, &in, req, "ussd"))
+    if (!callback_authentic(ch, p, &in, req, "ussd")) {
+        metrics_inbound(ch, TL_MK_USSD, TL_MI_FORBIDDEN);
         goto out;
+    }
     rc = p->parse_ussd(ch, &in, &step, &cause);
     if (rc != TL_OK) {
         /* The user sees a clear last screen, never an error page. */
@@ -304,20 +350,27 @@ void callbacks_ussd_cb(struct tl_daemon *d, struct evhttp_request *req, const ch
         log_warn("callback", "event=rejected kind=ussd channel=%s code=%d reason=%s", ch->name, rc,
                  log_peer(why, strlen(why), esc));
         free(cause);
+        metrics_inbound(ch, TL_MK_USSD, TL_MI_REJECTED);
         p->render_ussd_reply(ch, USSD_TEXT_BAD_REQUEST, true, &reply);
         send_provider_reply(d, req, &reply);
         goto out;
     }
-    if (!callback_join_group(d, ch, req, "ussd"))
+    if (!callback_join_group(d, ch, req, "ussd")) {
+        metrics_inbound(ch, TL_MK_USSD, TL_MI_FAILED);
         goto out;
+    }
     struct tl_ussd_screen screen = {0};
     rc = ussd_step(d, ch, &step, &screen);
     if (rc == TL_ERR_STORE) {
-        log_error("callback", "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
-                  store_errmsg(d->store));
+        LOG_AT(store_writable(d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "callback",
+               "event=store_failed kind=ussd channel=%s detail=\"%s\"", ch->name,
+               store_errmsg(d->store));
+        metrics_store_error(TL_MW_CALLBACK);
+        metrics_inbound(ch, TL_MK_USSD, TL_MI_FAILED);
         http_reply_error(req, 503, HTTP_STORE_UNAVAILABLE);
         goto out;
     }
+    metrics_inbound(ch, TL_MK_USSD, TL_MI_PROCESSED);
     p->render_ussd_reply(ch, screen.text, screen.end, &reply);
     ussd_screen_clear(&screen);
     send_provider_reply(d, req, &reply);

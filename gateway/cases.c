@@ -8,6 +8,7 @@
  * fields alone (alerts_render).
  */
 #include "gateway/cases.h"
+#include "gateway/areas.h"
 #include "gateway/alerts.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct tl_area *case_area(const struct tl_daemon *d, const struct tl_case *c)
 {
@@ -102,7 +104,7 @@ static void ask_next(struct tl_daemon *d, const struct tl_case *c, enum tl_lang 
     } else if (c->missing & TL_FIELD_AGE) {
         texts_render(c->asked > 0 ? TX_AGE_AGAIN : TX_ASK_AGE, lang, f, 3, reply);
     } else if (p != NULL && p->area_text[0] && p->ncands > 0) {
-        texts_area_list(p->cands, p->ncands, lang, &cands);
+        texts_area_list(d->gz, p->cands, p->ncands, lang, &cands);
         f[1].value = p->area_text;
         f[2].value = tl_buf_str(&cands);
         texts_render(TX_ASK_AREA_CANDIDATES, lang, f, 3, reply);
@@ -269,6 +271,7 @@ int cases_answer(struct tl_daemon *d, const struct tl_actor *a, struct tl_case *
     int rc;
 
     grammar_parse_answer(d->grammar, d->gz, text, len, a->lang, draft->missing, ans);
+    areas_resolve(d->gz, d->store, a->phone, ans);
     merge_fields(draft, ans);
     if (a->inbound_id > 0 && store_inbound_set_case(d->store, a->inbound_id, draft->id) != TL_OK) {
         free(ans);
@@ -281,6 +284,14 @@ int cases_answer(struct tl_daemon *d, const struct tl_actor *a, struct tl_case *
     return rc;
 }
 
+/* The command's keyword as police type it ("VERIFY"), into out[16]. */
+static void command_upper(enum tl_command command, char out[16])
+{
+    snprintf(out, 16, "%s", grammar_command_name(command));
+    for (char *u = out; *u; u++)
+        *u = (char)(*u >= 'a' && *u <= 'z' ? *u - 32 : *u);
+}
+
 /*
  * Finds the case a command names. TL_OK with *c filled, or TL_ERR_NOT_FOUND
  * with the right explanation already in reply.
@@ -290,11 +301,9 @@ static int case_lookup(struct tl_daemon *d, const struct tl_actor *a, const stru
 {
     struct tl_text_field f[] = {{"case", p->case_no},
                                 {"command", p->keyword ? p->keyword : "STATUS"}};
-    char upper[32];
+    char upper[16];
 
-    snprintf(upper, sizeof(upper), "%s", grammar_command_name(p->command));
-    for (char *u = upper; *u; u++)
-        *u = (char)(*u >= 'a' && *u <= 'z' ? *u - 32 : *u);
+    command_upper(p->command, upper);
     f[1].value = upper;
     if (p->case_no[0] == '\0') {
         texts_render(TX_CASE_NUMBER_MISSING, a->lang, f, 2, reply);
@@ -378,6 +387,8 @@ static const char *verdict_name(enum tl_police_verdict v)
         return "refused: outside area";
     case TL_POLICE_BAD_PIN:
         return "refused: PIN";
+    case TL_POLICE_LOCKED:
+        return "refused: locked";
     case TL_POLICE_STORE_ERROR:
         break;
     }
@@ -411,9 +422,7 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
     char upper[16], count[24];
     int rc;
 
-    snprintf(upper, sizeof(upper), "%s", action);
-    for (char *u = upper; *u; u++)
-        *u = (char)(*u >= 'a' && *u <= 'z' ? *u - 32 : *u);
+    command_upper(p->command, upper);
     /* Who is asking comes first: strangers learn nothing about case numbers. */
     if (!police_is_registered(d->store, a->phone)) {
         struct tl_text_field f[] = {{"command", upper}};
@@ -431,7 +440,11 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
         return rc == TL_ERR_NOT_FOUND ? TL_OK : rc;
     }
     const struct tl_area *area = case_area(d, &c);
-    enum tl_police_verdict v = police_authorize(d->store, d->gz, a->phone, area, p->pin);
+    const struct tl_pin_policy pins = {d->cfg->pin_attempts, d->cfg->pin_lockout};
+    int64_t locked_until = 0;
+    bool just_locked = false;
+    enum tl_police_verdict v = police_authorize(d->store, d->gz, &pins, a->phone, area, p->pin,
+                                                now, &locked_until, &just_locked);
     struct tl_text_field f[] = {{"case", c.case_no},
                                 {"command", upper},
                                 {"state", texts_state(c.state, TL_LANG_EN)},
@@ -442,18 +455,61 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
             store_case_clear(&c);
             return TL_ERR_STORE;
         }
-        texts_render(v == TL_POLICE_BAD_PIN ? TX_BAD_PIN : TX_POLICE_WRONG_AREA, TL_LANG_EN, f, 5,
-                     reply);
+        if (v == TL_POLICE_LOCKED) {
+            /* the reply goes to the registered number itself, through the outbox */
+            char until[32], phonebuf[LOG_PHONE_BUFSZ];
+            time_t t = (time_t)locked_until;
+            struct tm tm;
+            struct tl_text_field lf[] = {{"until", until}};
+
+            gmtime_r(&t, &tm);
+            strftime(until, sizeof(until), "%Y-%m-%d %H:%M", &tm);
+            texts_render(just_locked ? TX_PIN_LOCKED_NOW : TX_PIN_LOCKED, TL_LANG_EN, lf, 1, reply);
+            if (just_locked) {
+                store_audit(d->store, a->phone, "pin lockout", c.id, "locked", until, now);
+                log_warn("cases", "event=pin_locked from=%s until=%lld attempts=%ld",
+                         log_phone(a->phone, phonebuf), (long long)locked_until,
+                         d->cfg->pin_attempts);
+            }
+        } else {
+            texts_render(v == TL_POLICE_BAD_PIN ? TX_BAD_PIN : TX_POLICE_WRONG_AREA, TL_LANG_EN, f,
+                         5, reply);
+        }
         store_audit(d->store, a->phone, action, c.id, verdict_name(v), NULL, now);
         log_warn("cases", "event=police_refused action=%s case=%s reason=\"%s\"", action,
                  c.case_no, verdict_name(v));
         store_case_clear(&c);
         return TL_OK;
     }
+    struct tl_case_action act = {
+        .command = p->command, .text = p->text, .widen_to = p->area, .actor = a->phone};
+    enum tl_case_outcome outcome;
+    int64_t n = 0;
+    rc = cases_apply(d, &c, &act, &outcome, &n, reply);
+    store_case_clear(&c);
+    return rc;
+}
+
+int cases_apply(struct tl_daemon *d, struct tl_case *cp, const struct tl_case_action *act,
+                enum tl_case_outcome *outcome, int64_t *recipients, struct tl_buf *reply)
+{
+    const char *action = grammar_command_name(act->command);
+    const struct tl_area *area = case_area(d, cp);
+    int64_t now = clock_now();
+    struct tl_case c = *cp; /* fields borrowed from cp; c's changes are copied back */
+    char upper[16], count[24] = "0";
+    int rc = TL_OK;
+
+    command_upper(act->command, upper);
+    struct tl_text_field f[] = {{"case", c.case_no},
+                                {"command", upper},
+                                {"state", texts_state(c.state, TL_LANG_EN)},
+                                {"area", texts_area_name(area, TL_LANG_EN)},
+                                {"count", count}};
     bool reported = strcmp(c.state, "reported") == 0, active = strcmp(c.state, "active") == 0;
     int64_t n = 0, cancelled = 0;
-    rc = TL_OK;
-    switch (p->command) {
+    *outcome = TL_CASE_DONE;
+    switch (act->command) {
     case TL_CMD_VERIFY:
         if (!reported)
             goto bad_state;
@@ -473,51 +529,56 @@ int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
         if (!reported && !active)
             goto bad_state;
         snprintf(c.state, sizeof(c.state), "%s",
-                 p->command == TL_CMD_FOUND   ? "found"
-                 : p->command == TL_CMD_CLOSE ? "closed"
-                                              : "cancelled");
+                 act->command == TL_CMD_FOUND   ? "found"
+                 : act->command == TL_CMD_CLOSE ? "closed"
+                                                : "cancelled");
         c.closed_at = c.updated_at = now;
-        if (p->command == TL_CMD_CLOSE && p->text[0])
-            set_str(&c.close_reason, p->text);
+        if (act->command == TL_CMD_CLOSE && act->text && act->text[0])
+            set_str(&c.close_reason, act->text);
         rc = store_case_update(d->store, &c);
         if (rc == TL_OK)
-            rc = alerts_end(d, &c, p->command == TL_CMD_FOUND, &cancelled, &n);
-        if (rc == TL_OK && p->command != TL_CMD_CANCEL)
-            rc = tell_reporter(d, &c, p->command == TL_CMD_FOUND ? TX_REPORTER_FOUND
-                                                                 : TX_REPORTER_CLOSED);
+            rc = alerts_end(d, &c, act->command == TL_CMD_FOUND, &cancelled, &n);
+        if (rc == TL_OK && act->command != TL_CMD_CANCEL)
+            rc = tell_reporter(d, &c, act->command == TL_CMD_FOUND ? TX_REPORTER_FOUND
+                                                                   : TX_REPORTER_CLOSED);
         snprintf(count, sizeof(count), "%lld", (long long)n);
-        texts_render(p->command == TL_CMD_FOUND   ? TX_FOUND_DONE
-                     : p->command == TL_CMD_CLOSE ? TX_CLOSED_DONE
-                                                  : TX_CANCELLED_DONE,
+        texts_render(act->command == TL_CMD_FOUND   ? TX_FOUND_DONE
+                     : act->command == TL_CMD_CLOSE ? TX_CLOSED_DONE
+                                                    : TX_CANCELLED_DONE,
                      TL_LANG_EN, f, 5, reply);
         break;
     case TL_CMD_WIDEN:
         if (!active)
             goto bad_state;
-        if (p->area == NULL) {
+        if (act->widen_to == NULL) {
+            *outcome = TL_CASE_NO_AREA;
             texts_render(TX_WIDEN_NO_AREA, TL_LANG_EN, f, 5, reply);
             break;
         }
         c.updated_at = now;
         rc = store_case_update(d->store, &c);
         if (rc == TL_OK)
-            rc = alerts_broadcast(d, &c, p->area, "escalation", 0, false, &n);
+            rc = alerts_broadcast(d, &c, act->widen_to, "escalation", 0, false, &n);
         snprintf(count, sizeof(count), "%lld", (long long)n);
-        f[3].value = p->area->name_en;
+        f[3].value = act->widen_to->name_en;
         texts_render(TX_WIDENED, TL_LANG_EN, f, 5, reply);
         break;
     default:
-        break;
+        *outcome = TL_CASE_BAD_STATE;
+        *cp = c;
+        return TL_ERR_INVALID;
     }
-    store_audit(d->store, a->phone, action, c.id, rc == TL_OK ? "ok" : "error",
-                p->command == TL_CMD_WIDEN && p->area ? p->area->code : NULL, now);
-    log_info("cases", "event=police_action action=%s case=%s state=%s recipients=%lld", action,
+    store_audit(d->store, act->actor, action, c.id, rc == TL_OK ? "ok" : "error",
+                act->command == TL_CMD_WIDEN && act->widen_to ? act->widen_to->code : NULL, now);
+    log_info("cases", "event=case_action action=%s case=%s state=%s recipients=%lld", action,
              c.case_no, c.state, (long long)n);
-    store_case_clear(&c);
+    *recipients = n;
+    *cp = c;
     return rc;
 bad_state:
+    *outcome = TL_CASE_BAD_STATE;
     texts_render(TX_BAD_STATE, TL_LANG_EN, f, 5, reply);
-    store_audit(d->store, a->phone, action, c.id, "refused: state", c.state, now);
-    store_case_clear(&c);
+    store_audit(d->store, act->actor, action, c.id, "refused: state", c.state, now);
+    *cp = c;
     return TL_OK;
 }

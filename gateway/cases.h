@@ -46,4 +46,26 @@ int cases_status(struct tl_daemon *d, const struct tl_actor *a, const struct tl_
 int cases_police(struct tl_daemon *d, const struct tl_actor *a, const struct tl_sms_parse *p,
                  struct tl_buf *reply);
 
+/* A state change of a case, by a police officer (SMS) or an operator (API). */
+struct tl_case_action {
+    enum tl_command command;        /* VERIFY, FOUND, CLOSE, CANCEL, WIDEN */
+    const char *text;               /* CLOSE's reason, or "" */
+    const struct tl_area *widen_to; /* WIDEN's area, or NULL */
+    const char *actor;              /* for the audit: the officer's phone, or "api:NAME" */
+};
+enum tl_case_outcome {
+    TL_CASE_DONE = 0,
+    TL_CASE_BAD_STATE = 1, /* not allowed from the case's state; nothing changed */
+    TL_CASE_NO_AREA = 2,   /* WIDEN without an area; nothing changed */
+};
+/*
+ * Applies an authorised action to case c (the caller checked who may act),
+ * the one path for SMS and API: state, broadcast or closing updates, the
+ * reporter told, the audit line; `reply` gets the English confirmation and
+ * *recipients the messages queued. Fields of c are updated (c stays the
+ * caller's to clear). Inside the caller's transaction.
+ */
+int cases_apply(struct tl_daemon *d, struct tl_case *c, const struct tl_case_action *act,
+                enum tl_case_outcome *outcome, int64_t *recipients, struct tl_buf *reply);
+
 #endif

@@ -7,6 +7,10 @@
  * is dropped. --lang is the language assumed for a message that shows none
  * (a bare case number, a name): the same hint the gateway passes from a
  * user's saved choice; it never overrides a message's own language.
+ * --city NAME plays a sender who subscribed there: an ambiguous area name
+ * ("Gulberg", "Saddar") is resolved to that city's place when it has one
+ * (grammar_prefer_area, the gateway's rule); without it the area is left
+ * out and "missing" names it, as the gateway would ask.
  */
 #include "gateway/cmd_parse.h"
 
@@ -21,13 +25,15 @@
 
 static int usage(void)
 {
-    fputs("usage: talaash parse [--lang en|ur|roman-ur] < messages.txt\n", stderr);
+    fputs("usage: talaash parse [--lang en|ur|roman-ur] [--city NAME] < messages.txt\n", stderr);
     return 2;
 }
 
 int cmd_parse_main(int argc, char **argv)
 {
     enum tl_lang hint = TL_LANG_EN;
+    const char *city_name = NULL;
+    const struct tl_area *city = NULL;
     struct tl_gazetteer *gz = NULL;
     struct tl_grammar *g;
     struct tl_sms_parse *res;
@@ -40,12 +46,21 @@ int cmd_parse_main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
 
+        if (strcmp(argv[i], "--city") == 0 && i + 1 < argc) {
+            city_name = argv[++i];
+            continue;
+        }
+        if (strncmp(argv[i], "--city=", 7) == 0) {
+            city_name = argv[i] + 7;
+            continue;
+        }
         if (strcmp(argv[i], "--lang") == 0 && i + 1 < argc)
             v = argv[++i];
         else if (strncmp(argv[i], "--lang=", 7) == 0)
             v = argv[i] + 7;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs("usage: talaash parse [--lang en|ur|roman-ur] < messages.txt\n", stdout);
+            fputs("usage: talaash parse [--lang en|ur|roman-ur] [--city NAME] < messages.txt\n",
+                  stdout);
             return 0;
         } else
             return usage();
@@ -58,6 +73,17 @@ int cmd_parse_main(int argc, char **argv)
         fprintf(stderr, "talaash parse: gazetteer: %s\n", cause ? cause : "failed");
         free(cause);
         return 1;
+    }
+    if (city_name != NULL) {
+        struct tl_area_candidate c[2];
+        size_t nc = 0;
+
+        if (gazetteer_match(gz, city_name, strlen(city_name), c, 2, &nc) != TL_MATCH_EXACT ||
+            (city = gazetteer_city_of(gz, c[0].area)) == NULL) {
+            fprintf(stderr, "talaash parse: --city '%s' is no city of the gazetteer\n", city_name);
+            gazetteer_free(gz);
+            return 2;
+        }
     }
     g = grammar_new(&cause);
     if (g == NULL) {
@@ -81,6 +107,8 @@ int cmd_parse_main(int argc, char **argv)
         if (len > 0 && line[len - 1] == '\r')
             len--;
         grammar_parse(g, gz, line, len, hint, res);
+        if (city != NULL)
+            grammar_prefer_area(res, gz, &city, 1);
         tl_buf_reset(&out);
         grammar_render_json(res, &out);
         tl_buf_append_char(&out, '\n');

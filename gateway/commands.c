@@ -8,6 +8,7 @@
  * (within 30 minutes) is an answer to the draft's question.
  */
 #include "gateway/commands.h"
+#include "gateway/areas.h"
 #include "gateway/cases.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
@@ -116,6 +117,7 @@ int commands_handle(struct tl_daemon *d, const struct tl_channel_conf *ch, int64
     rc = check_limits(d, phone, hint, &reply, &state);
     if (rc == TL_OK) {
         grammar_parse(d->grammar, d->gz, text, strlen(text), hint, p);
+        areas_resolve(d->gz, d->store, phone, p); /* "Gulberg" from a Lahore subscriber */
         struct tl_actor a = {
             .phone = phone, .channel = ch->name, .lang = p->lang, .inbound_id = inbound_id};
         char phonebuf[LOG_PHONE_BUFSZ];

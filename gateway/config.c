@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "common/xmalloc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Where an option lives: offset and width of its field. */
 #define SRV(field) offsetof(struct tl_config, field), sizeof(((struct tl_config *)0)->field)
@@ -39,7 +42,11 @@ const struct tl_config_option config_options[] = {
     {"server", "max_uri", TL_OPT_SIZE, "4k", 256, 64 * 1024, NULL, 0,
      "longest request URI accepted (414 above)", SRV(max_uri)},
     {"server", "request_timeout", TL_OPT_DURATION, "10s", 1, 300, NULL, 0,
-     "time allowed to receive a whole request", SRV(request_timeout)},
+     "time allowed to receive a whole request, however slowly it trickles in",
+     SRV(request_timeout)},
+    {"server", "max_connections_per_ip", TL_OPT_INT, "256", 0, 1000000, NULL, 0,
+     "open connections one source address may hold (503 above); loopback too; 0 = no cap",
+     SRV(max_connections_per_ip)},
     {"server", "country_code", TL_OPT_STRING, "92", 0, 0, NULL, 0,
      "country calling code for numbers written without one (0300… → +92300…)",
      SRV(country_code)},
@@ -48,11 +55,21 @@ const struct tl_config_option config_options[] = {
      "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
     {"store", "busy_timeout", TL_OPT_INT, "5000", 0, 60000, NULL, 0,
      "milliseconds to wait for a lock held by another process", SRV(busy_timeout_ms)},
+    {"store", "keep_sent", TL_OPT_DURATION, "30d", 60, 3650.0 * 86400, NULL, 0,
+     "sent, delivered, failed and expired messages are folded into per-alert counts and"
+     " deleted this long after their case ended (or, tied to no case, after their last change)",
+     SRV(keep_sent)},
+    {"store", "keep_inbound", TL_OPT_DURATION, "90d", 3600, 3650.0 * 86400, NULL, 0,
+     "inbound messages of no case, rate-limited ones and those of redacted cases are deleted"
+     " this long after they arrived",
+     SRV(keep_inbound)},
 
     {"log", "level", TL_OPT_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
      "lowest level written", SRV(log_level)},
     {"log", "file", TL_OPT_STRING, "", 0, 0, NULL, 0,
-     "log file (reopened on SIGHUP); empty = standard error", SRV(log_file)},
+     "log file (reopened on SIGHUP); empty = standard error; not used when standard error is "
+     "systemd's journal",
+     SRV(log_file)},
 
     {"alerts", "channel", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
@@ -77,12 +94,21 @@ const struct tl_config_option config_options[] = {
     {"alerts", "retention_days", TL_OPT_INT, "90", 1, 36500, NULL, 0,
      "personal data of closed cases is redacted this many days after closing; counts stay",
      SRV(retention_days)},
+    {"alerts", "cap_event", TL_OPT_STRING, "Child Abduction Emergency", 0, 0, NULL, 0,
+     "the CAP <event> of the public feed (/alerts.atom); the Urdu block keeps its Urdu text "
+     "unless this is changed",
+     SRV(cap_event)},
 
     {"limits", "messages_per_minute", TL_OPT_INT, "10", 1, 10000, NULL, 0,
      "messages one number may send per minute; more are stored, answered once, not processed",
      SRV(messages_per_minute)},
     {"limits", "reports_per_day", TL_OPT_INT, "5", 1, 1000, NULL, 0,
      "new reports one number may make per day", SRV(reports_per_day)},
+    {"limits", "pin_attempts", TL_OPT_INT, "5", 1, 100, NULL, 0,
+     "wrong police PINs (per number, per registration) before police commands are locked",
+     SRV(pin_attempts)},
+    {"limits", "pin_lockout", TL_OPT_DURATION, "1h", 60, 2592000, NULL, 0,
+     "how long a PIN lockout lasts (talaash police unlock ends it sooner)", SRV(pin_lockout)},
 
     {"outbox", "max_attempts", TL_OPT_INT, "10", 1, 100, NULL, 0,
      "attempts before a temporarily failing message is given up as failed",
@@ -99,6 +125,20 @@ const struct tl_config_option config_options[] = {
     {"ussd", "session_timeout", TL_OPT_DURATION, "180s", 10, 3600, NULL, 0,
      "a USSD session's state is forgotten this long after its last step",
      SRV(ussd_session_timeout)},
+
+    {"api", "tokens", TL_OPT_STRING, "", 0, 0, NULL, 1,
+     "operator API tokens, comma-separated NAME:ROLE:SECRET (ROLE viewer|operator|admin, SECRET "
+     "16+ characters); write ${NAME} to read them from the environment",
+     SRV(api_tokens)},
+    {"api", "token_file", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "file of more tokens, one NAME:ROLE:SECRET per line (# comments); must not be readable by "
+     "others",
+     SRV(api_token_file)},
+    {"api", "console_dir", TL_OPT_STRING, "console", 0, 0, NULL, 0,
+     "folder of the web console's files, served under /console/; a relative one missing from "
+     "the working directory is looked for beside the binary (PREFIX/share/talaash/); empty = no "
+     "console",
+     SRV(console_dir)},
 
     {"channel", "provider", TL_OPT_ENUM, "", 0, 0, "africastalking|twilio|kannel|generic|console",
      0, "aggregator protocol of this account (required)", CHN(provider)},
@@ -124,12 +164,20 @@ const struct tl_config_option config_options[] = {
     {"channel", "allow_ips", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "comma-separated addresses or CIDRs allowed to call this channel; empty = any",
      CHN(allow_ips)},
+    {"channel", "insecure", TL_OPT_ENUM, "no", 0, 0, "no|yes", 0,
+     "console only: yes allows it on a listen address beyond loopback (anyone reaching it can "
+     "write as any number)",
+     CHN(insecure)},
     {"channel", "rate", TL_OPT_DOUBLE, "10", 0.1, 100000, NULL, 0,
      "messages per second this account may send", CHN(rate)},
     {"channel", "batch_size", TL_OPT_INT, "100", 1, 1000, NULL, 0,
      "recipients per request where the aggregator takes several", CHN(batch_size)},
     {"channel", "concurrency", TL_OPT_INT, "8", 1, 256, NULL, 0,
      "requests to this aggregator in flight at once", CHN(concurrency)},
+    {"channel", "max_parts", TL_OPT_INT, "1", 1, 10, NULL, 0,
+     "Kannel: SMS parts its sendsms-user carries (its max-messages, with concatenation); "
+     "a longer message is shortened to fit",
+     CHN(max_parts)},
 };
 const size_t config_noptions = sizeof(config_options) / sizeof(config_options[0]);
 
@@ -480,6 +528,153 @@ static int scan_sections(struct config_reader *r, const char *text)
     return 0;
 }
 
+/* Is the host of [server] listen ("127.0.0.1:8080", "[::1]:8080") a loopback address? */
+static bool listen_is_loopback(const char *listen)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+
+    if (n >= sizeof(host))
+        return false;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+const char *config_role_name(enum tl_role role)
+{
+    switch (role) {
+    case TL_ROLE_VIEWER:
+        return "viewer";
+    case TL_ROLE_OPERATOR:
+        return "operator";
+    case TL_ROLE_ADMIN:
+        return "admin";
+    }
+    return "?";
+}
+
+static bool token_name_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+            return false;
+    }
+    return true;
+}
+
+/* Adds one "NAME:ROLE:SECRET" item (spaces around it ignored); NULL or the reason. */
+static char *token_add(struct tl_config *cfg, const char *item, size_t len)
+{
+    while (len > 0 && isspace((unsigned char)*item))
+        item++, len--;
+    while (len > 0 && isspace((unsigned char)item[len - 1]))
+        len--;
+    const char *c1 = memchr(item, ':', len);
+    const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - item)) : NULL;
+    if (c2 == NULL)
+        return xasprintf("a token is NAME:ROLE:SECRET");
+    size_t nlen = (size_t)(c1 - item), rlen = (size_t)(c2 - c1 - 1);
+    const char *secret = c2 + 1;
+    size_t slen = len - (size_t)(secret - item);
+    if (!token_name_valid(item, nlen))
+        return xasprintf("token name '%.*s' must be 1-32 of A-Z a-z 0-9 _ - .", (int)nlen, item);
+    enum tl_role role;
+    if (rlen == 6 && memcmp(c1 + 1, "viewer", 6) == 0)
+        role = TL_ROLE_VIEWER;
+    else if (rlen == 8 && memcmp(c1 + 1, "operator", 8) == 0)
+        role = TL_ROLE_OPERATOR;
+    else if (rlen == 5 && memcmp(c1 + 1, "admin", 5) == 0)
+        role = TL_ROLE_ADMIN;
+    else
+        return xasprintf("token '%.*s': role must be viewer, operator or admin", (int)nlen, item);
+    if (slen < 16 || slen > 256)
+        return xasprintf("token '%.*s': the secret must be 16-256 characters", (int)nlen, item);
+    for (size_t i = 0; i < slen; i++) {
+        if ((unsigned char)secret[i] <= ' ' || secret[i] == ',' || (unsigned char)secret[i] >= 0x7f)
+            return xasprintf("token '%.*s': the secret must be printable ASCII without spaces "
+                             "or commas",
+                             (int)nlen, item);
+    }
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        if (strlen(cfg->tokens[i].name) == nlen && memcmp(cfg->tokens[i].name, item, nlen) == 0)
+            return xasprintf("token '%.*s' is defined twice", (int)nlen, item);
+        if (strlen(cfg->tokens[i].secret) == slen && memcmp(cfg->tokens[i].secret, secret, slen) == 0)
+            return xasprintf("tokens '%s' and '%.*s' have the same secret", cfg->tokens[i].name,
+                             (int)nlen, item);
+    }
+    cfg->tokens = xrealloc(cfg->tokens, (cfg->ntokens + 1) * sizeof(*cfg->tokens));
+    struct tl_api_token *t = &cfg->tokens[cfg->ntokens++];
+    t->name = xstrndup(item, nlen);
+    t->role = role;
+    t->secret = xstrndup(secret, slen);
+    return NULL;
+}
+
+/* [api] tokens and the lines of token_file; NULL or the reason. */
+static char *tokens_load(struct tl_config *cfg)
+{
+    const char *p = cfg->api_tokens;
+    char *why = NULL;
+
+    while (p != NULL && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        bool blank = true;
+        for (size_t i = 0; i < len; i++)
+            blank = blank && isspace((unsigned char)p[i]);
+        if (!blank && (why = token_add(cfg, p, len)) != NULL)
+            return why;
+        p = comma ? comma + 1 : p + len;
+    }
+    if (cfg->api_token_file[0] == '\0')
+        return NULL;
+    FILE *f = fopen(cfg->api_token_file, "r");
+    if (f == NULL)
+        return xasprintf("token_file %s: %s", cfg->api_token_file, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & S_IROTH)) {
+        fclose(f);
+        return xasprintf("token_file %s is readable by others (chmod o-r)", cfg->api_token_file);
+    }
+    char line[512];
+    int n = 0;
+    while (why == NULL && fgets(line, sizeof(line), f) != NULL) {
+        n++;
+        size_t len = strcspn(line, "\r\n");
+        const char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '#' || (size_t)(s - line) >= len)
+            continue;
+        char *inner = token_add(cfg, s, len - (size_t)(s - line));
+        if (inner != NULL) {
+            why = xasprintf("%s:%d: %s", cfg->api_token_file, n, inner);
+            free(inner);
+        }
+    }
+    fclose(f);
+    return why;
+}
+
+void config_tokens_free(struct tl_api_token *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(t[i].name);
+        free(t[i].secret);
+    }
+    free(t);
+}
+
 /* Rules that need the whole file. Sets r->error and r->error_line. */
 static int check_whole(struct config_reader *r)
 {
@@ -490,6 +685,22 @@ static int check_whole(struct config_reader *r)
         char *why = NULL;
         if (ch->provider == NULL || ch->provider[0] == '\0') {
             r->error = xasprintf("channel '%s': provider is required", ch->name);
+            r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+        if (ch->insecure != NULL && strcmp(ch->insecure, "yes") == 0 && strcmp(ch->provider, "console") != 0) {
+            r->error = xasprintf("channel '%s': insecure applies to the console provider only",
+                                 ch->name);
+            r->error_line = (int)r->channel_lines[i];
+            return -1;
+        }
+        if (strcmp(ch->provider, "console") == 0 &&
+            (ch->insecure == NULL || strcmp(ch->insecure, "yes") != 0) &&
+            !listen_is_loopback(cfg->listen)) {
+            r->error = xasprintf("channel '%s': a console channel lets anyone who reaches it write "
+                                 "as any number, and listen %s is beyond loopback: listen on "
+                                 "127.0.0.1, or set allow_ips and secret and insecure = yes",
+                                 ch->name, cfg->listen);
             r->error_line = (int)r->channel_lines[i];
             return -1;
         }
@@ -506,6 +717,12 @@ static int check_whole(struct config_reader *r)
         return -1;
     }
     free(config_parse_schedule(cfg->escalation, cfg->stages, &cfg->nstages)); /* checked when set */
+    char *why = tokens_load(cfg);
+    if (why != NULL) {
+        r->error = xasprintf("[api] %s", why);
+        free(why);
+        return -1;
+    }
     if (cfg->public_url[0] == '\0') {
         free(cfg->public_url);
         cfg->public_url = xasprintf("http://%s", cfg->listen);
@@ -532,6 +749,7 @@ int config_load_string(const char *name, const char *text, struct tl_config **ou
     apply_defaults("limits", cfg);
     apply_defaults("outbox", cfg);
     apply_defaults("ussd", cfg);
+    apply_defaults("api", cfg);
 
     if (scan_sections(&r, text) == 0) {
         line = ini_parse_string(text, ini_handler_cb, &r);
@@ -617,6 +835,8 @@ void config_free(struct tl_config *cfg)
     free_strings("limits", cfg);
     free_strings("outbox", cfg);
     free_strings("ussd", cfg);
+    free_strings("api", cfg);
+    config_tokens_free(cfg->tokens, cfg->ntokens);
     for (size_t i = 0; i < cfg->nchannels; i++) {
         free_strings("channel", &cfg->channels[i]);
         free((char *)cfg->channels[i].name);
@@ -696,4 +916,43 @@ const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const 
             return &cfg->channels[i];
     }
     return NULL;
+}
+
+static bool dir_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * A relative folder is found from where the binary is when the working
+ * directory does not have it, so any PREFIX works without a path built in:
+ * PREFIX/sbin/talaash looks in PREFIX/share/talaash/, build/talaash (and
+ * build/san/talaash) in the source tree above it.
+ */
+char *config_console_dir(const struct tl_config *cfg)
+{
+    static const char *const candidates[] = {"/../share/talaash/", "/../", "/../../"};
+    const char *dir = cfg->console_dir;
+    char exe[4096];
+
+    if (dir[0] == '\0')
+        return NULL;
+    if (dir[0] == '/' || dir_exists(dir))
+        return xstrdup(dir);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return xstrdup(dir);
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        char *path = xasprintf("%s%s%s", exe, candidates[i], dir);
+        char *real = dir_exists(path) ? realpath(path, NULL) : NULL;
+        free(path);
+        if (real != NULL)
+            return real; /* malloc'd by realpath: the caller's free() fits */
+    }
+    return xstrdup(dir);
 }

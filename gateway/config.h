@@ -6,7 +6,7 @@
  * reference and the test that gateway.conf.example is complete all read that
  * table, so an option cannot exist in one place and be missing in another.
  *
- * Sections: [server], [store], [log], [alerts], [limits], [outbox], [ussd], and one
+ * Sections: [server], [store], [log], [alerts], [limits], [outbox], [ussd], [api], and one
  * [channel NAME] per aggregator account. A value written `${NAME}` is taken
  * from the environment (for secrets). Unknown sections and keys and bad
  * values are errors reported as `file:line: reason`.
@@ -54,6 +54,20 @@ struct tl_config_option {
 extern const struct tl_config_option config_options[];
 extern const size_t config_noptions;
 
+/* What an operator API token may do; each role includes the ones before it. */
+enum tl_role {
+    TL_ROLE_VIEWER = 0,   /* read; no reporter phone, no PINs, other numbers masked */
+    TL_ROLE_OPERATOR = 1, /* also act on cases, police, blocks, resends */
+    TL_ROLE_ADMIN = 2,    /* also the API's own audit (tokens, refusals) and full numbers */
+};
+struct tl_api_token {
+    char *name;
+    enum tl_role role;
+    char *secret; /* never logged */
+};
+const char *config_role_name(enum tl_role role);
+void config_tokens_free(struct tl_api_token *t, size_t n);
+
 struct tl_config {
     char *file;
 
@@ -64,11 +78,14 @@ struct tl_config {
     size_t max_headers;
     size_t max_uri;
     long request_timeout;
+    long max_connections_per_ip;
     char *country_code;
 
     /* [store] */
     char *store_path;
     long busy_timeout_ms;
+    long keep_sent;    /* seconds */
+    long keep_inbound; /* seconds */
 
     /* [log] */
     char *log_level;
@@ -84,12 +101,15 @@ struct tl_config {
     size_t nstages;
     long max_segments;
     char *hotline;
+    char *cap_event; /* the public feed's CAP <event> */
     long alert_expiry;
     long retention_days;
 
     /* [limits] */
     long messages_per_minute;
     long reports_per_day;
+    long pin_attempts; /* wrong PINs before a number is locked out of police commands */
+    long pin_lockout;  /* seconds a lockout lasts (and the window wrong PINs are counted in) */
 
     /* [outbox] */
     long max_attempts;
@@ -100,6 +120,13 @@ struct tl_config {
 
     /* [ussd] */
     long ussd_session_timeout;
+
+    /* [api] */
+    char *api_tokens;
+    char *api_token_file;
+    char *console_dir;
+    struct tl_api_token *tokens; /* parsed from api_tokens and api_token_file */
+    size_t ntokens;
 
     /* [channel NAME], in file order */
     struct tl_channel_conf *channels;
@@ -120,6 +147,15 @@ void config_free(struct tl_config *cfg);
  * stages[0..*n) in increasing time. NULL, or an allocated reason.
  */
 char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages, size_t *n);
+
+/*
+ * The web console's folder, [api] console_dir: NULL when empty (no
+ * console); an absolute path, or a relative one that exists from the
+ * working directory, as it is; else the first that exists of it beside the
+ * binary: PREFIX/share/talaash/DIR (an installed PREFIX/sbin/talaash) or
+ * the source tree's DIR (build/talaash). Allocated: the caller frees.
+ */
+char *config_console_dir(const struct tl_config *cfg);
 
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
 

@@ -1,16 +1,25 @@
 /*
  * daemon.c — `talaash serve`: builds the loop and its parts from the config,
- * runs it, and takes it down in order (see daemon.h).
+ * runs it, and takes it down in order (see daemon.h). It also speaks to
+ * systemd (sd_notify, a no-op without NOTIFY_SOCKET): READY=1 once the store
+ * is open and the listener bound, WATCHDOG=1 from the loop at half of
+ * WATCHDOG_USEC, RELOADING=1/READY=1 around a SIGHUP, STOPPING=1 on stop.
  */
 #include "gateway/daemon.h"
 #include "gateway/alerts.h"
+#include "gateway/api.h"
 #include "gateway/areas.h"
 #include "gateway/clock.h"
+#include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/routes.h"
+#include "gateway/prune.h"
 #include "gateway/sender.h"
+#include "gateway/stats.h"
 #include "gateway/store.h"
 #include "parsers/grammar.h"
 #include "common/result.h"
@@ -22,22 +31,98 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <systemd/sd-daemon.h>
 
 static struct event *shutdown_timer;
 static struct event *tick_timer;
+static struct event *watchdog_timer;
 
-/* Once a second: escalation stages that came due, redaction of old cases. */
+/*
+ * Keep-alive for systemd's WatchdogSec=: sent from a loop timer, so a loop
+ * that hangs (a stuck callback, a store call that never returns) stops the
+ * pings and systemd restarts the service.
+ */
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+/* Starts the watchdog timer when systemd asks for one (WATCHDOG_USEC for us). */
+static void watchdog_start(struct tl_daemon *d)
+{
+    uint64_t usec = 0;
+
+    if (getenv("NOTIFY_SOCKET") == NULL || sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+        return;
+    uint64_t half = usec / 2;
+    struct timeval tv = {(time_t)(half / 1000000), (suseconds_t)(half % 1000000)};
+    watchdog_timer = event_new(d->base, -1, EV_PERSIST, watchdog_cb, d);
+    event_add(watchdog_timer, &tv);
+    sd_notify(0, "WATCHDOG=1");
+    log_info("daemon", "event=watchdog interval_ms=%llu", (unsigned long long)(half / 1000));
+}
+
+/*
+ * Once a second: a store that failed a write is tried again (so it is seen
+ * to recover without traffic), then escalation stages that came due and
+ * redaction of old cases.
+ */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct tl_daemon *d = arg;
 
     (void)fd;
     (void)what;
-    if (!d->stopping)
-        alerts_tick(d);
+    if (d->stopping)
+        return;
+    if (!store_writable(d->store, NULL))
+        store_write_probe(d->store);
+    alerts_tick(d);
+    api_tick(d);
+}
+
+/* One log line per change of the store's write health (store_on_health). */
+static void store_health_cb(void *arg, bool writable, const char *reason, long failures)
+{
+    static double since_ms;
+    char esc[LOG_PEER_BUFSZ];
+
+    (void)arg;
+    if (writable) {
+        log_warn("store", "event=writable_again after_s=%.1f failed_writes=%ld",
+                 (clock_mono_ms() - since_ms) / 1000.0, failures);
+        return;
+    }
+    since_ms = clock_mono_ms();
+    log_error("store",
+              "event=unwritable reason=%s (callbacks are answered 503 until it recovers; "
+              "/healthz says why)",
+              log_peer(reason, strlen(reason), esc));
 }
 static double shutdown_started_ms;
 
+/* ---- the hooks that let the lower modules report without calling upwards ---- */
+
+/* The outbox has committed rows that may be due: the sender sends them (soon). */
+static void outbox_ready(struct tl_daemon *d)
+{
+    sender_kick(d->sender);
+}
+
+/* Before the sender claims: the callbacks' open group commits. */
+static void sender_before_claim(struct tl_daemon *d)
+{
+    group_flush(d->group);
+}
+
+/* An aggregator's opt-out of a number is a STOP for it (commands.h). */
+static const struct tl_sender_hooks sender_hooks = {
+    .before_claim = sender_before_claim,
+    .opted_out = commands_opt_out,
+};
 
 /* Polls every 20 ms until nothing is in flight or the grace time is over. */
 static void shutdown_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -64,6 +149,7 @@ void daemon_stop(struct tl_daemon *d)
     if (d->stopping)
         return;
     d->stopping = true;
+    sd_notify(0, "STOPPING=1");
     log_info("daemon", "event=stopping inflight=%zu", http_inflight(d->http));
     http_stop_accepting(d->http);
     sender_stop(d->sender);
@@ -79,10 +165,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        /* systemctl reload (ExecReload sends SIGHUP): reopening the log is the reload. */
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)(clock_mono_ms() * 1000));
         if (log_reopen() < 0)
             log_error("daemon", "event=log_reopen_failed");
         else
             log_info("daemon", "event=log_reopened");
+        sd_notify(0, "READY=1");
         return;
     }
     log_info("daemon", "event=signal signal=%s", sig == SIGTERM ? "TERM" : "INT");
@@ -108,6 +198,7 @@ int daemon_run(struct tl_config *cfg)
     mallopt(M_TOP_PAD, 16 * 1024 * 1024);
     signal(SIGPIPE, SIG_IGN);
     log_route_libevent();
+    metrics_init(cfg);
 
     if (areas_load(cfg, &d.gz, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=areas detail=\"%s\"", cause);
@@ -128,6 +219,7 @@ int daemon_run(struct tl_config *cfg)
         areas_free(d.gz);
         return 1;
     }
+    store_on_health(d.store, store_health_cb, &d);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*
@@ -143,19 +235,37 @@ int daemon_run(struct tl_config *cfg)
         event_config_free(evcfg);
     }
     /* Before any event exists: priorities of group.h. */
-    if (d.base == NULL || event_base_priority_init(d.base, GROUP_LOOP_PRIORITIES) != 0 ||
+    if (d.base == NULL || event_base_priority_init(d.base, DAEMON_LOOP_PRIORITIES) != 0 ||
         group_new(&d, &d.group) != TL_OK) {
         log_error("daemon", "event=start_failed reason=event_base");
         status = 1;
         goto out;
     }
-    if (sender_new(&d, &d.sender, &cause) != TL_OK) {
+    d.outbox_ready = outbox_ready;
+    if (sender_new(&d, &sender_hooks, &d.sender, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=sender detail=\"%s\"", cause);
         free(cause);
         status = 1;
         goto out;
     }
-    if (http_start(&d, &d.http, &cause) != TL_OK) {
+    if (stats_new(&d, &d.stats, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=stats detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    if (api_new(&d, &d.api, &cause) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=api detail=\"%s\"", cause);
+        free(cause);
+        status = 1;
+        goto out;
+    }
+    if (prune_new(&d, &d.pruner) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=pruner");
+        status = 1;
+        goto out;
+    }
+    if (http_start(&d, http_routes, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
         status = 1;
@@ -171,6 +281,17 @@ int daemon_run(struct tl_config *cfg)
     log_info("daemon", "event=started listen=%s store=%s schema=%d channels=%zu areas=%zu",
              cfg->listen, cfg->store_path, store_schema_version(d.store), cfg->nchannels,
              areas_count(d.gz));
+    const struct tl_channel_conf *ach = config_channel(cfg, alerts_channel(&d));
+    if (ach != NULL && strcmp(ach->provider, "kannel") == 0 && ach->max_parts < cfg->max_segments)
+        log_warn("daemon",
+                 "event=config_warning channel=%s reason=\"alerts use up to %ld SMS parts "
+                 "([alerts] max_segments) but the channel carries %d (max_parts): alerts are "
+                 "shortened to %d; set max_parts to the sendsms-user's max-messages "
+                 "(docs/kannel.md)\"",
+                 ach->name, cfg->max_segments, ach->max_parts, ach->max_parts);
+    /* The store is open and the listener bound: connections are accepted from now on. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->listen);
+    watchdog_start(&d);
 
     event_base_dispatch(d.base);
 
@@ -184,11 +305,18 @@ out:
         event_free(tick_timer);
         tick_timer = NULL;
     }
+    if (watchdog_timer != NULL) {
+        event_free(watchdog_timer);
+        watchdog_timer = NULL;
+    }
     if (shutdown_timer != NULL) {
         event_free(shutdown_timer);
         shutdown_timer = NULL;
     }
+    stats_free(d.stats); /* answers the scrapes waiting for it: before http_free */
+    prune_free(d.pruner);
     group_free(d.group);
+    api_free(d.api); /* answers the reads it still holds, before the server goes */
     http_free(d.http);
     sender_free(d.sender);
     store_close(d.store);
@@ -196,5 +324,6 @@ out:
     areas_free(d.gz);
     if (d.base != NULL)
         event_base_free(d.base);
+    metrics_reset();
     return status;
 }

@@ -6,11 +6,18 @@
  * requests in flight finish (at most SHUTDOWN_GRACE_MS), close the store,
  * exit 0. SIGHUP reopens the log file. Signals are handled as libevent
  * events, so no handler ever runs outside the loop.
+ *
+ * daemon.c is the one place that knows every module. The modules below it
+ * report through hooks it wires at start-up instead of calling each other
+ * upwards (the sender knows neither the commands nor the group commit; the
+ * domain does not know the sender): tests/static/lint.t keeps the gateway's
+ * include graph without a cycle.
  */
 #ifndef TALAASH_DAEMON_H
 #define TALAASH_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 struct tl_config;
@@ -20,8 +27,20 @@ struct tl_grammar;
 struct tl_http;
 struct tl_sender;
 struct tl_group;
+struct tl_pruner;
+struct tl_stats;
 
 #define SHUTDOWN_GRACE_MS 4000
+
+/*
+ * The loop's event priorities (lower runs first). The HTTP connections and
+ * the group's flush have libevent's default, the middle one, so a flush
+ * runs in the same pass as the callbacks (group.h); the sender's kick has
+ * the lowest and runs after the flush.
+ */
+#define DAEMON_LOOP_PRIORITIES 3
+#define DAEMON_PRIORITY_CALLBACKS (DAEMON_LOOP_PRIORITIES / 2)
+#define DAEMON_PRIORITY_SENDER (DAEMON_LOOP_PRIORITIES - 1)
 
 struct tl_daemon {
     struct event_base *base;
@@ -32,8 +51,23 @@ struct tl_daemon {
     struct tl_http *http;
     struct tl_sender *sender;
     struct tl_group *group; /* the callbacks' group commit (group.h) */
+    struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
+    struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
+    struct tl_pruner *pruner; /* bounded growth (prune.h) */
     bool stopping;
+    /*
+     * Hook wired by daemon_run (NULL: nobody listens): committed outbox
+     * rows may be due now (a wave, a group commit that queued replies).
+     */
+    void (*outbox_ready)(struct tl_daemon *d);
 };
+
+/* Reports committed outbox rows to whoever the owner wired (d->outbox_ready). */
+static inline void daemon_outbox_ready(struct tl_daemon *d)
+{
+    if (d->outbox_ready != NULL)
+        d->outbox_ready(d);
+}
 
 /* Runs the gateway until told to stop; returns the process exit status. */
 int daemon_run(struct tl_config *cfg);

@@ -7,7 +7,7 @@
 #include "gateway/daemon.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "common/buf.h"
 #include "common/result.h"
@@ -49,8 +49,7 @@ int group_new(struct tl_daemon *d, struct tl_group **out)
 
     g->d = d;
     g->flush_ev = event_new(d->base, -1, 0, flush_cb, g);
-    if (g->flush_ev == NULL ||
-        event_priority_set(g->flush_ev, GROUP_FLUSH_PRIORITY) != 0) {
+    if (g->flush_ev == NULL || event_priority_set(g->flush_ev, DAEMON_PRIORITY_CALLBACKS) != 0) {
         if (g->flush_ev != NULL)
             event_free(g->flush_ev);
         free(g);
@@ -118,11 +117,15 @@ void group_flush(struct tl_group *g)
         store_tx_rollback(g->d->store);
         committed = false;
     } else if (!(committed = store_tx_commit(g->d->store) == TL_OK)) {
-        log_error("group", "event=commit_failed held=%zu detail=\"%s\"", g->nheld,
-                  store_errmsg(g->d->store));
+        /* The store's change of state is logged once (daemon.c); a failed flush is detail. */
+        LOG_AT(store_writable(g->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "group",
+               "event=commit_failed held=%zu detail=\"%s\"", g->nheld, store_errmsg(g->d->store));
         store_tx_rollback(g->d->store);
     }
     g->failed = false;
+    metrics_group_commit(g->nheld, committed);
+    if (!committed)
+        metrics_store_error(TL_MW_GROUP);
     for (size_t i = 0; i < g->nheld; i++) {
         struct held_answer *a = &g->held[i];
         if (committed)
@@ -135,7 +138,7 @@ void group_flush(struct tl_group *g)
     g->nheld = 0;
     /* What the callbacks queued can be sent now that it is committed. */
     if (committed)
-        sender_kick(g->d->sender);
+        daemon_outbox_ready(g->d);
 }
 
 void group_fail(struct tl_group *g)

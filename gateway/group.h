@@ -15,7 +15,8 @@
  *
  * A group is flushed early when it holds GROUP_MAX_HELD answers or is
  * GROUP_MAX_AGE_MS old (so a busy loop cannot starve it), and before the
- * sender claims messages (a message is sent only once its row is committed).
+ * sender claims messages (a message is sent only once its row is committed;
+ * daemon.c wires the sender's claim hook to group_flush).
  */
 #ifndef TALAASH_GROUP_H
 #define TALAASH_GROUP_H
@@ -31,13 +32,11 @@ struct tl_group;
 #define GROUP_MAX_AGE_MS 20.0
 
 /*
- * The loop's priorities: the HTTP connections and the flush have libevent's
- * default, the middle one, so a flush runs in the same pass as the
- * callbacks (the connections' epoll changes are applied together, see
- * daemon.c); the sender's kick has the lowest and runs after the flush.
+ * The flush has the callbacks' priority (daemon.h), so it runs in the same
+ * pass as they do (the connections' epoll changes are applied together, see
+ * daemon.c), before the sender's kick. A committed flush reports the outbox
+ * through daemon_outbox_ready; the group does not know the sender.
  */
-#define GROUP_LOOP_PRIORITIES 3
-#define GROUP_FLUSH_PRIORITY (GROUP_LOOP_PRIORITIES / 2)
 
 int group_new(struct tl_daemon *d, struct tl_group **out);
 /* Flushes what is open, then frees. */

@@ -4,8 +4,10 @@
  * Every request passes one router. The router enforces the URI limit (414),
  * finds the route by path (404 when none), checks the method (405 with an
  * Allow header), and hands the request to the route's handler. Body and
- * header limits and the per-request timeout are enforced by evhttp itself
- * (413 for a body over [server] max_body). Every answer goes through
+ * header limits are enforced by evhttp (413 for a body over [server]
+ * max_body, answered as JSON and closed by lingering); request_timeout
+ * (the whole request), max_connections_per_ip and running out of
+ * descriptors by http.c (see there). Every answer goes through
  * http_reply(), which writes the request's one log line — with the path but
  * never the query string, which may carry a channel's secret token.
  */
@@ -14,6 +16,7 @@
 
 #include <event2/http.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "providers/provider.h"
 
@@ -21,19 +24,29 @@ struct evhttp_request;
 struct tl_daemon;
 struct tl_http;
 
-/* One route: method and path; a path ending in '/' takes one more segment (the channel). */
+/*
+ * One route: method and path; a path ending in '/' takes one more segment
+ * (the channel), one ending in a slash and an asterisk the whole rest of the
+ * path, slashes included (the API).
+ */
 struct tl_route {
     const char *method;
     const char *path;
     void (*handler)(struct tl_daemon *d, struct evhttp_request *req, const char *param);
 };
 
-/* Binds [server] listen and starts serving. TL_OK, or an error with *cause. */
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause);
+/*
+ * Binds [server] listen and starts serving the routes (borrowed, ending with
+ * a NULL path; routes.h). TL_OK, or an error with *cause.
+ */
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause);
 /* Stops accepting new connections; requests already read still get answers. */
 void http_stop_accepting(struct tl_http *h);
 /* Requests received and not yet answered. */
 size_t http_inflight(const struct tl_http *h);
+/* accept() failures since start (out of descriptors, mostly): for /metrics. */
+uint64_t http_accept_errors_total(const struct tl_http *h);
 void http_free(struct tl_http *h);
 
 /* "GET", "POST", … for an evhttp method. */

@@ -4,9 +4,13 @@
  * Writes go through one stdio stream, line-buffered, so a line is never
  * interleaved with another. The file is reopened on SIGHUP by the daemon
  * calling log_reopen() from the event loop (never from the signal handler).
+ * Under systemd with standard error connected to the journal (log_use_journal),
+ * lines go to stderr without our timestamp (the journal stamps them) and
+ * start with the syslog priority the journal reads: `<6>info http …`.
  */
 #include "gateway/log.h"
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "parsers/phone.h"
 
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -23,8 +28,31 @@ enum tl_log_level log_threshold = TL_LOG_INFO;
 
 static FILE *log_stream;
 static char *log_path;
+static bool log_to_journal;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* syslog priorities of the levels: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR. */
+static const int level_priorities[] = {7, 6, 4, 3};
+
+bool log_stderr_is_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char tail;
+
+    /* "DEV:INO" of the stream systemd connected; stderr may since have been redirected. */
+    if (env == NULL || sscanf(env, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+        return false;
+    if (fstat(fileno(stderr), &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_use_journal(bool on)
+{
+    log_to_journal = on;
+}
 
 int log_open(const char *path, enum tl_log_level level)
 {
@@ -90,12 +118,16 @@ void log_write(enum tl_log_level level, const char *subsystem, const char *fmt, 
     va_list ap;
     int saved_errno = errno;
 
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     flockfile(out);
-    fprintf(out, "%s.%03dZ %s %s ", stamp, (int)(tv.tv_usec / 1000), log_level_name(level),
-            subsystem);
+    if (log_to_journal && out == stderr) {
+        fprintf(out, "<%d>%s %s ", level_priorities[level], log_level_name(level), subsystem);
+    } else {
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(out, "%s.%03dZ %s %s ", stamp, (int)(tv.tv_usec / 1000), log_level_name(level),
+                subsystem);
+    }
     va_start(ap, fmt);
     vfprintf(out, fmt, ap);
     va_end(ap);
@@ -161,40 +193,57 @@ void log_route_libevent(void)
     event_set_log_callback(libevent_log_cb);
 }
 
+/*
+ * Masks one stretch that phone_looks_like accepts, in place: its digits
+ * (any script) are masked as phone_mask masks them and written back where
+ * they were, the separators stay ("0300.123.4567" -> "030*.***.*567").
+ */
+static void mask_run(struct tl_buf *out, const char *p, size_t n)
+{
+    char digits[TL_PHONE_INPUT_MAX + 2], masked[TL_PHONE_INPUT_MAX + 2];
+    size_t nd = 0, pos = 0, k = 0;
+    bool plus = p[0] == '+';
+
+    if (plus)
+        digits[nd++] = '+';
+    while (pos < n) {
+        int d = phone_digit_value(tl_utf8_next(p, n, &pos));
+
+        if (d >= 0 && nd + 1 < sizeof(digits))
+            digits[nd++] = (char)('0' + d);
+    }
+    digits[nd] = '\0';
+    phone_mask(digits, masked, sizeof(masked));
+    pos = plus ? 1 : 0;
+    k = pos;
+    if (plus)
+        tl_buf_append(out, "+", 1);
+    while (pos < n) {
+        size_t at = pos;
+        int d = phone_digit_value(tl_utf8_next(p, n, &pos));
+
+        if (d < 0)
+            tl_buf_append(out, p + at, pos - at);
+        else if (k < nd && masked[k++] != '*')
+            tl_buf_append(out, p + at, pos - at);
+        else
+            tl_buf_append(out, "*", 1); /* also every digit past the mask's reach */
+    }
+}
+
 char *log_mask_numbers(const char *text)
 {
     struct tl_buf out = {0};
-    const char *p = text;
+    size_t len = strlen(text), at = 0, start, end;
 
-    while (*p) {
-        /* A run: optional '+', then digits with single spaces or dashes between. */
-        const char *q = p;
-        char digits[40];
-        size_t nd = 0;
-        if (*q == '+')
-            q++;
-        while (*q && nd < sizeof(digits) - 2) {
-            if (*q >= '0' && *q <= '9') {
-                digits[nd++] = *q++;
-            } else if ((*q == ' ' || *q == '-') && q[1] >= '0' && q[1] <= '9' && nd > 0) {
-                q++;
-            } else {
-                break;
-            }
-        }
-        if (nd >= 9) {
-            char e164[42], masked[LOG_PHONE_BUFSZ];
-            e164[0] = '+';
-            memcpy(e164 + 1, digits, nd);
-            e164[nd + 1] = '\0';
-            phone_mask(e164, masked, sizeof(masked));
-            tl_buf_append_str(&out, *p == '+' ? masked : masked + 1);
-            p = q;
-        } else {
-            size_t adv = q > p ? (size_t)(q - p) : 1;
-            tl_buf_append(&out, p, adv);
-            p += adv;
-        }
+    while (phone_next_run(text, len, at, &start, &end)) {
+        tl_buf_append(&out, text + at, start - at);
+        if (phone_looks_like(text + start, end - start))
+            mask_run(&out, text + start, end - start);
+        else
+            tl_buf_append(&out, text + start, end - start);
+        at = end;
     }
+    tl_buf_append(&out, text + at, len - at);
     return tl_buf_steal(&out);
 }

@@ -1,7 +1,9 @@
 /*
  * log.h — the daemon's one logger.
  *
- * One line per event: `2026-11-23T11:40:00.123Z info http key=value …`.
+ * One line per event: `2026-11-23T11:40:00.123Z info http key=value …`;
+ * to the journal (log_use_journal) `<6>info http key=value …`, the journal's
+ * own timestamp and the syslog priority <3> error … <7> debug instead.
  * The level is checked before any formatting (the macros below), formats are
  * printf-checked, and the rules of STYLE.md hold everywhere:
  *   - bytes from peers go through log_peer() (escaped, quoted, capped);
@@ -13,6 +15,7 @@
 #ifndef TALAASH_LOG_H
 #define TALAASH_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum tl_log_level {
@@ -29,6 +32,13 @@ int log_open(const char *path, enum tl_log_level level);
 /* Reopens the log file (SIGHUP, after rotation); a no-op for stderr. */
 int log_reopen(void);
 void log_close(void);
+/*
+ * True when standard error is the journal stream systemd connected
+ * (JOURNAL_STREAM names its device:inode, as systemd.exec(5) says to check).
+ */
+bool log_stderr_is_journal(void);
+/* Journal format for lines written to standard error (see the top). */
+void log_use_journal(bool on);
 /* "debug", "info", "warn", "error" → level; -1 when unknown. */
 int log_level_parse(const char *name);
 const char *log_level_name(enum tl_log_level level);
@@ -64,9 +74,12 @@ const char *log_peer(const char *p, size_t n, char out[LOG_PEER_BUFSZ]);
 const char *log_phone(const char *phone, char out[LOG_PHONE_BUFSZ]);
 
 /*
- * A copy of text with every phone-number-like run (an optional '+' and 9 or
- * more digits, spaces and dashes allowed between) masked as log_phone()
- * does: for message texts that may quote a reporter's number. Caller frees.
+ * A copy of text with every stretch that phone_looks_like accepts (the
+ * spellings the SMS grammar reads as a number: any separators of
+ * phone_normalize, ASCII, Urdu or Arabic-Indic digits) masked in place as
+ * log_phone() masks a number, separators kept ("0300.123.4567" ->
+ * "030*.***.*567"): for message texts that may quote a reporter's number.
+ * Caller frees.
  */
 char *log_mask_numbers(const char *text);
 

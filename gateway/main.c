@@ -5,14 +5,19 @@
  */
 #include "gateway/areas.h"
 #include "gateway/cmd_parse.h"
+#include "gateway/api.h"
 #include "gateway/config.h"
+#include "gateway/store.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
+#include "gateway/store.h"
 #include "parsers/gazetteer.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +33,9 @@ static void usage(FILE *out)
           "       talaash areas [PREFIX] [-c FILE] list gazetteer areas\n"
           "       talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
           "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
-          "       talaash options                  the config options as a Markdown table\n"
+          "       talaash backup FILE [-c FILE]    copy the store into FILE (also while serving)\n"
+          "       talaash options [--scdoc]        the config options (Markdown, or scdoc)\n"
+          "       talaash api-routes               the operator API's routes and their roles\n"
           "       talaash version\n"
           "The config is -c FILE, else $TALAASH_CONFIG, else " DEFAULT_CONFIG ".\n",
           out);
@@ -73,11 +80,17 @@ static int cmd_serve(int argc, char **argv)
     rc = load_config_or_exit(config_arg(argc, argv), &cfg);
     if (rc != 0)
         return rc;
-    if (log_open(cfg->log_file[0] ? cfg->log_file : NULL, log_level_parse(cfg->log_level)) < 0) {
+    /* Under systemd with stderr in the journal, the journal is the log; else [log] file. */
+    bool journal = log_stderr_is_journal();
+    const char *file = cfg->log_file[0] && !journal ? cfg->log_file : NULL;
+    if (log_open(file, log_level_parse(cfg->log_level)) < 0) {
         fprintf(stderr, "talaash: cannot open log file %s\n", cfg->log_file);
         config_free(cfg);
         return 1;
     }
+    log_use_journal(journal);
+    if (journal && cfg->log_file[0])
+        log_info("daemon", "event=log_to_journal file_unused=%s", cfg->log_file);
     rc = daemon_run(cfg);
     config_free(cfg);
     log_close();
@@ -104,31 +117,116 @@ static int cmd_check_config(int argc, char **argv)
 static const char *const type_names[] = {"string", "integer", "size",      "duration", "number",
                                          "choice", "host:port", "URL", "schedule"};
 
-/* The option table as Markdown: the README's config reference is this output. */
-static int cmd_options(void)
+/* The range column of an option ("" when it has none). */
+static void option_range(const struct tl_config_option *o, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (o->type == TL_OPT_ENUM)
+        snprintf(out, n, "%s", o->choices);
+    else if (o->type == TL_OPT_SIZE)
+        snprintf(out, n, "%gk – %gk", o->min / 1024, o->max / 1024);
+    else if (o->type == TL_OPT_DURATION)
+        snprintf(out, n, "%.10gs – %.10gs", o->min, o->max);
+    else if (o->type == TL_OPT_INT || o->type == TL_OPT_DOUBLE)
+        snprintf(out, n, "%.10g – %.10g", o->min, o->max);
+}
+
+/* Writes s with scdoc's markup characters (*, _, \\) escaped. */
+static void put_scdoc(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '*' || *s == '_' || *s == '\\')
+            putchar('\\');
+        putchar(*s);
+    }
+}
+
+/*
+ * The option table, the one source of both references: as Markdown (the
+ * README's, scripts/update-readme.sh) or as scdoc (the OPTIONS of
+ * gateway.conf(5), docs/man/gateway.conf.5.scd).
+ */
+static int cmd_options(int argc, char **argv)
 {
     const char *section = "";
+    bool scdoc = argc == 2 && strcmp(argv[1], "--scdoc") == 0;
 
+    if (argc > 2 || (argc == 2 && !scdoc)) {
+        fputs("usage: talaash options [--scdoc]\n", stderr);
+        return 2;
+    }
     for (size_t i = 0; i < config_noptions; i++) {
         const struct tl_config_option *o = &config_options[i];
+        const char *name_tail = strcmp(o->section, "channel") == 0 ? " NAME" : "";
         if (strcmp(section, o->section) != 0) {
             section = o->section;
-            printf("%s#### `[%s%s]`\n\n| option | type | default | range | what |\n"
-                   "| --- | --- | --- | --- | --- |\n",
-                   i ? "\n" : "", section, strcmp(section, "channel") == 0 ? " NAME" : "");
+            if (scdoc)
+                printf("## [%s%s]\n\n", section, name_tail);
+            else
+                printf("%s#### `[%s%s]`\n\n| option | type | default | range | what |\n"
+                       "| --- | --- | --- | --- | --- |\n",
+                       i ? "\n" : "", section, name_tail);
         }
-        char range[64] = "";
-        if (o->type == TL_OPT_ENUM)
-            snprintf(range, sizeof(range), "%s", o->choices);
-        else if (o->type == TL_OPT_SIZE)
-            snprintf(range, sizeof(range), "%gk – %gk", o->min / 1024, o->max / 1024);
-        else if (o->type == TL_OPT_DURATION)
-            snprintf(range, sizeof(range), "%gs – %gs", o->min, o->max);
-        else if (o->type == TL_OPT_INT || o->type == TL_OPT_DOUBLE)
-            snprintf(range, sizeof(range), "%.10g – %.10g", o->min, o->max);
-        printf("| `%s` | %s | %s | %s | %s%s |\n", o->name, type_names[o->type],
-               o->def[0] ? o->def : "(empty)", range, o->help, o->secret ? " (secret)" : "");
+        char range[64];
+        option_range(o, range, sizeof(range));
+        if (!scdoc) {
+            printf("| `%s` | %s | %s | %s | %s%s |\n", o->name, type_names[o->type],
+                   o->def[0] ? o->def : "(empty)", range, o->help, o->secret ? " (secret)" : "");
+            continue;
+        }
+        /* *name* = _type_, then an indented paragraph: what, default, range. */
+        putchar('*');
+        put_scdoc(o->name);
+        printf("* = _");
+        put_scdoc(type_names[o->type]);
+        printf("_\n\t");
+        put_scdoc(o->help);
+        printf(".%s Default: ", o->secret ? " A secret: never logged or printed." : "");
+        put_scdoc(o->def[0] ? o->def : "empty");
+        if (range[0]) {
+            printf(o->type == TL_OPT_ENUM ? ". One of: " : ". Range: ");
+            put_scdoc(range);
+        }
+        printf(".\n\n");
     }
+    return 0;
+}
+
+/* `talaash backup FILE`: a consistent copy of the configured store, also while serving. */
+static int cmd_backup(int argc, char **argv)
+{
+    const char *dest = NULL;
+    struct tl_config *cfg;
+    char *cause = NULL;
+    int64_t pages = 0;
+    int version = 0;
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+            i++;
+        else if (dest == NULL)
+            dest = argv[i];
+        else
+            dest = "";
+    }
+    if (dest == NULL || dest[0] == '\0') {
+        fputs("usage: talaash backup FILE [-c FILE]\n", stderr);
+        return 2;
+    }
+    rc = load_config_or_exit(config_arg(argc, argv), &cfg);
+    if (rc != 0)
+        return rc;
+    rc = store_backup(cfg->store_path, dest, cfg->busy_timeout_ms, &pages, &version, &cause);
+    if (rc != TL_OK) {
+        fprintf(stderr, "talaash backup: %s\n", cause ? cause : tl_strerror(rc));
+        free(cause);
+        config_free(cfg);
+        return 1;
+    }
+    printf("%s: backup of %s, %" PRId64 " pages, schema %d, integrity ok\n", dest, cfg->store_path,
+           pages, version);
+    config_free(cfg);
     return 0;
 }
 
@@ -172,11 +270,14 @@ static int cmd_areas(int argc, char **argv)
         return 1;
     }
     if (prefix != NULL) {
-        const struct tl_area *found[256];
-        size_t n = gazetteer_prefix(gz, prefix, found, 256);
+        size_t total = 0, n;
+        const struct tl_area **found = xcalloc(gazetteer_count(gz) + 1, sizeof *found);
+
+        n = gazetteer_prefix(gz, prefix, 0, found, gazetteer_count(gz), &total);
         for (size_t i = 0; i < n; i++)
             printf("%s\t%s\t%s\t%s\n", found[i]->code, found[i]->name_en, found[i]->name_ur,
                    kind_names[found[i]->kind]);
+        free(found);
     } else {
         for (size_t i = 0; i < gazetteer_count(gz); i++) {
             const struct tl_area *a = gazetteer_at(gz, i);
@@ -206,9 +307,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "areas") == 0)
         return cmd_areas(argc - 1, argv + 1);
     if (strcmp(cmd, "options") == 0)
-        return cmd_options();
+        return cmd_options(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "api-routes") == 0)
+        return api_routes_main();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("talaash %s\n", TALAASH_VERSION);
+        printf("talaash %s (store schema %d)\n", TALAASH_VERSION, store_schema_latest());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

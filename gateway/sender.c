@@ -9,17 +9,28 @@
  * transfer ends its answer is classified by the provider and the outcomes
  * go to the outbox in one transaction; then the pump runs again.
  *
+ * An answer 429 or 503 with Retry-After pauses its channel until then (at
+ * most [outbox] retry_max): no request starts on it, and the request's
+ * messages are due again no sooner. Waits on the wall clock (a retry's due
+ * time, a pause) are re-checked at least every SENDER_RECHECK_MS, so a
+ * step of the clock (NTP, the test clock) is noticed within that time.
+ *
+ * Results that cannot be stored (the store failing: disk full, read-only,
+ * locked) are kept in memory, copied, and stored again before anything new
+ * is claimed, so a fault neither loses what the aggregator said nor leaves
+ * rows 'sending' until a restart; only a stop during the fault does that
+ * (those rows are requeued at start and may go twice).
+ *
  * Ownership: a struct sender_transfer owns its claimed messages, the
  * provider's request description and the curl easy handle, and is freed
  * when its transfer ends (or at shutdown).
  */
 #include "gateway/sender.h"
 #include "gateway/clock.h"
-#include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
-#include "gateway/group.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/store.h"
 #include "parsers/gsm7.h"
 #include "providers/provider.h"
@@ -33,8 +44,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_RESPONSE_BYTES (256 * 1024)
+#define SENDER_RECHECK_MS 1000.0
+/* Batches one claim takes at most; the pump claims again from the next kick. */
+#define PUMP_CLAIM_BATCHES 2
 
 struct sender_channel {
     struct tl_sender *sender;
@@ -46,6 +61,8 @@ struct sender_channel {
     double burst;       /* bucket size */
     double refilled_ms; /* monotonic time of the last refill */
     bool draining;      /* the last claim was a full batch: a bulk queue is being sent */
+    int64_t paused_until_ms; /* Retry-After: no request starts before (clock_now_ms); 0 none */
+    bool waiting_due;        /* the wake re-checks a wall-clock due time: claim only if due */
     struct event *wake; /* when tokens or due messages come */
 };
 
@@ -61,11 +78,21 @@ struct sender_transfer {
     struct tl_buf response;
     bool response_truncated;
     double started_ms;
+    int64_t retry_after_ms; /* the answer's Retry-After (429/503) from now, or 0 */
     char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Results stored in an open transaction or not stored at all; strings owned. */
+struct sender_unsaved {
+    struct sender_unsaved *next;
+    const char *channel; /* the channel's conf name: lives as long as the daemon */
+    struct tl_outbox_result *r;
+    size_t n;
 };
 
 struct tl_sender {
     struct tl_daemon *d;
+    struct tl_sender_hooks hooks;
     CURLM *multi;
     struct event *curl_timer;
     struct event *kick;
@@ -74,6 +101,10 @@ struct tl_sender {
     size_t inflight;
     struct sender_transfer *transfers; /* in flight, for shutdown */
     bool stopping;
+    bool in_turn;                   /* check_multi_info's transaction is open */
+    bool store_down;                /* ... or could not begin: keep results, do not try */
+    struct sender_unsaved *turn;    /* results in that transaction, until it commits */
+    struct sender_unsaved *unsaved; /* results to store again */
 };
 
 static void transfer_link(struct tl_sender *s, struct sender_transfer *t)
@@ -208,6 +239,91 @@ static void transfer_free(struct sender_transfer *t)
     free(t);
 }
 
+static struct sender_unsaved *unsaved_copy(const char *channel, const struct tl_outbox_result *r,
+                                           size_t n)
+{
+    struct sender_unsaved *u = xcalloc(1, sizeof(*u));
+
+    u->channel = channel;
+    u->n = n;
+    u->r = xcalloc(n ? n : 1, sizeof(*u->r));
+    for (size_t i = 0; i < n; i++) {
+        u->r[i] = r[i];
+        u->r[i].provider_id = r[i].provider_id ? xstrdup(r[i].provider_id) : NULL;
+        u->r[i].error = r[i].error ? xstrdup(r[i].error) : NULL;
+    }
+    return u;
+}
+
+static void unsaved_free_all(struct sender_unsaved *u)
+{
+    while (u != NULL) {
+        struct sender_unsaved *next = u->next;
+        for (size_t i = 0; i < u->n; i++) {
+            free((char *)u->r[i].provider_id);
+            free((char *)u->r[i].error);
+        }
+        free(u->r);
+        free(u);
+        u = next;
+    }
+}
+
+/* Moves a list onto the front of the results to store again. */
+static void unsaved_keep(struct tl_sender *s, struct sender_unsaved *list)
+{
+    while (list != NULL) {
+        struct sender_unsaved *next = list->next;
+        list->next = s->unsaved;
+        s->unsaved = list;
+        list = next;
+    }
+}
+
+/* Stores what could not be stored before; false while the store still fails. */
+static bool unsaved_store(struct tl_sender *s)
+{
+    size_t n = 0;
+
+    while (s->unsaved != NULL) {
+        struct sender_unsaved *u = s->unsaved;
+        if (store_outbox_results(s->d->store, u->channel, u->r, u->n, clock_now()) != TL_OK)
+            return false;
+        n += u->n;
+        s->unsaved = u->next;
+        u->next = NULL;
+        unsaved_free_all(u);
+    }
+    if (n > 0)
+        log_info("sender", "event=results_stored_late messages=%zu", n);
+    return true;
+}
+
+/*
+ * Stores a request's results (borrowed); inside the turn's transaction a
+ * copy is kept until it commits, and results that cannot be stored are
+ * kept to be stored again.
+ */
+static void results_store(struct tl_sender *s, const char *channel,
+                          const struct tl_outbox_result *r, size_t n, int64_t now_ms)
+{
+    struct tl_store *st = s->d->store;
+
+    if (s->store_down || store_outbox_results(st, channel, r, n, now_ms / 1000) != TL_OK) {
+        metrics_store_error(TL_MW_SENDER);
+        LOG_AT(store_writable(st, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+               "event=store_failed channel=%s n=%zu detail=\"%s\" (kept to store again)", channel,
+               n, store_errmsg(st));
+        unsaved_keep(s, unsaved_copy(channel, r, n));
+        return;
+    }
+    if (s->in_turn) {
+        struct sender_unsaved *u = unsaved_copy(channel, r, n);
+        u->next = s->turn;
+        s->turn = u;
+    }
+}
+
 /* Milliseconds to wait before attempt number `attempts` + 1: base·2^(attempts-1), capped, 50–100% jitter. */
 static int64_t backoff_ms(const struct tl_config *cfg, int attempts)
 {
@@ -220,6 +336,54 @@ static int64_t backoff_ms(const struct tl_config *cfg, int attempts)
     return (int64_t)ms;
 }
 
+/*
+ * Milliseconds a 429 or 503 answer asks us to wait (Retry-After: seconds, or
+ * an HTTP date), at most retry_max; 0 for any other answer, no header, or a
+ * value that cannot be read.
+ */
+static int64_t retry_after_ms(const struct tl_config *cfg, CURL *easy, long status)
+{
+    struct curl_header *h = NULL;
+    double seconds = -1;
+
+    if ((status != 429 && status != 503) ||
+        curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return 0;
+    const char *v = h->value;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        char *end;
+        double n = strtod(v, &end);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (*end == '\0')
+            seconds = n;
+    } else {
+        time_t at = curl_getdate(v, NULL);
+        if (at > 0)
+            seconds = (double)at - (double)clock_now_ms() / 1000.0;
+    }
+    if (!(seconds > 0))
+        return 0;
+    if (seconds > cfg->retry_max)
+        seconds = cfg->retry_max;
+    return (int64_t)(seconds * 1000.0);
+}
+
+/* Pauses the channel for a Retry-After; one log line when a pause begins. */
+static void channel_pause(struct sender_channel *ch, int64_t now_ms, int64_t ms, long status)
+{
+    bool was_paused = ch->paused_until_ms > now_ms;
+
+    if (now_ms + ms <= ch->paused_until_ms)
+        return;
+    ch->paused_until_ms = now_ms + ms;
+    if (!was_paused)
+        log_warn("sender", "event=paused channel=%s http=%ld seconds=%.0f reason=retry_after",
+                 ch->conf->name, status, (double)ms / 1000.0);
+}
+
 /* Turns provider outcomes into outbox results, stores them and logs the request. */
 static void transfer_record(struct sender_transfer *t, long http_status, const char *why)
 {
@@ -229,15 +393,23 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
     struct tl_outbox_result *results = xcalloc(t->n, sizeof(*results));
     int64_t now_ms = clock_now_ms();
     size_t sent = 0, retry = 0, failed = 0;
+    const char *first_error = why; /* the channel's last error, for the operator */
     char esc[LOG_PEER_BUFSZ];
 
     ch->provider->classify_send(ch->conf, t->out, t->n, http_status, tl_buf_str(&t->response),
                                 t->response.len, outcomes);
+    if (t->retry_after_ms > 0)
+        channel_pause(ch, now_ms, t->retry_after_ms, http_status);
     for (size_t i = 0; i < t->n; i++) {
         struct tl_outbox_result *r = &results[i];
         r->id = t->msgs[i].id;
         r->provider_id = outcomes[i].provider_id;
-        r->error = outcomes[i].error ? outcomes[i].error : why;
+        /* No answer: curl's reason (refused, timed out) says more than the provider's. */
+        r->error = why != NULL && http_status == 0 ? why
+                   : outcomes[i].error             ? outcomes[i].error
+                                                   : why;
+        if (first_error == NULL && outcomes[i].result != TL_SEND_SENT)
+            first_error = r->error;
         switch (outcomes[i].result) {
         case TL_SEND_SENT:
             r->state = TL_OUTBOX_SENT;
@@ -248,23 +420,26 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
                 r->state = TL_OUTBOX_FAILED;
                 failed++;
             } else {
+                int64_t wait = backoff_ms(d->cfg, t->msgs[i].attempts);
+                if (wait < t->retry_after_ms)
+                    wait = t->retry_after_ms; /* due again no sooner than the aggregator asked */
                 r->state = TL_OUTBOX_QUEUED;
-                r->next_attempt_ms = now_ms + backoff_ms(d->cfg, t->msgs[i].attempts);
+                r->next_attempt_ms = now_ms + wait;
                 retry++;
             }
             break;
         case TL_SEND_OPTED_OUT: /* a permanent failure, and STOP for the number */
         case TL_SEND_PERMFAIL:
-            if (outcomes[i].result == TL_SEND_OPTED_OUT)
-                commands_opt_out(d, ch->conf, t->msgs[i].phone);
+            if (outcomes[i].result == TL_SEND_OPTED_OUT && ch->sender->hooks.opted_out != NULL)
+                ch->sender->hooks.opted_out(d, ch->conf, t->msgs[i].phone);
             r->state = TL_OUTBOX_FAILED;
             failed++;
             break;
         }
     }
-    if (store_outbox_results(d->store, ch->conf->name, results, t->n, now_ms / 1000) != TL_OK)
-        log_error("sender", "event=store_failed channel=%s n=%zu detail=\"%s\"", ch->conf->name,
-                  t->n, store_errmsg(d->store));
+    metrics_send(ch->conf, http_status, (clock_mono_ms() - t->started_ms) / 1000.0, sent, retry,
+                 failed, first_error);
+    results_store(ch->sender, ch->conf->name, results, t->n, now_ms);
     log_info("sender",
              "event=request channel=%s recipients=%zu http=%ld sent=%zu retry=%zu failed=%zu "
              "ms=%.1f%s%s",
@@ -281,7 +456,7 @@ static void check_multi_info(struct tl_sender *s)
 {
     CURLMsg *msg;
     int left;
-    bool finished = false, tx = false;
+    bool finished = false, tx = false, tried = false;
 
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
@@ -292,25 +467,40 @@ static void check_multi_info(struct tl_sender *s)
         CURLcode code = msg->data.result;
 
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-        if (code == CURLE_OK)
+        if (code == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+            t->retry_after_ms = retry_after_ms(s->d->cfg, easy, status);
+        }
         curl_multi_remove_handle(s->multi, easy);
         /* Every transfer that ended in this turn is recorded in one transaction. */
-        if (!tx)
-            tx = store_tx_begin(s->d->store) == TL_OK;
+        if (!tried) {
+            /* Once per turn: a store that cannot begin is not asked again for each transfer. */
+            tried = true;
+            s->in_turn = tx = store_tx_begin(s->d->store) == TL_OK;
+            s->store_down = !tx;
+        }
         transfer_unlink(s, t);
         transfer_record(t, status,
                         code == CURLE_OK ? NULL
                                          : (t->errbuf[0] ? t->errbuf : curl_easy_strerror(code)));
         t->ch->inflight--;
         s->inflight--;
+        metrics_send_inflight(t->ch->conf, -1);
         transfer_free(t);
         finished = true;
     }
+    s->in_turn = s->store_down = false;
     if (tx && store_tx_commit(s->d->store) != TL_OK) {
-        log_error("sender", "event=store_failed detail=\"%s\"", store_errmsg(s->d->store));
-        store_tx_rollback(s->d->store); /* the rows stay 'sending' and are retried after a restart */
+        metrics_store_error(TL_MW_SENDER);
+        LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+               "event=store_failed detail=\"%s\" (results kept to store again)",
+               store_errmsg(s->d->store));
+        store_tx_rollback(s->d->store);
+        unsaved_keep(s, s->turn);
+    } else {
+        unsaved_free_all(s->turn);
     }
+    s->turn = NULL;
     if (finished)
         sender_kick(s);
 }
@@ -396,11 +586,13 @@ static void transfer_start(struct sender_channel *ch, struct tl_outbox_msg *msgs
     }
     ch->inflight++;
     s->inflight++;
+    metrics_send_inflight(ch->conf, 1);
     transfer_link(s, t);
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         transfer_unlink(s, t);
         ch->inflight--;
         s->inflight--;
+        metrics_send_inflight(ch->conf, -1);
         transfer_record(t, 0, "curl_multi_add_handle failed");
         transfer_free(t);
     }
@@ -420,6 +612,7 @@ static void refill(struct sender_channel *ch)
 
 static void wake_in(struct sender_channel *ch, double ms)
 {
+    ch->waiting_due = false;
     if (ms < 1)
         ms = 1;
     struct timeval tv = {(long)(ms / 1000), (long)fmod(ms, 1000.0) * 1000};
@@ -432,6 +625,20 @@ static void pump(struct sender_channel *ch)
     size_t cap = (size_t)ch->conf->concurrency;
 
     while (!s->stopping && ch->inflight < cap) {
+        /* Results that could not be stored go first; nothing new while the store fails. */
+        if (s->unsaved != NULL && !unsaved_store(s)) {
+            wake_in(ch, 1000);
+            return;
+        }
+        if (ch->paused_until_ms > 0) {
+            int64_t left = ch->paused_until_ms - clock_now_ms();
+            if (left > 0) {
+                wake_in(ch, fmin((double)left, SENDER_RECHECK_MS));
+                return;
+            }
+            ch->paused_until_ms = 0;
+            log_info("sender", "event=resumed channel=%s", ch->conf->name);
+        }
         refill(ch);
         if (ch->tokens < 1) {
             wake_in(ch, (1 - ch->tokens) * 1000.0 / ch->conf->rate);
@@ -454,14 +661,20 @@ static void pump(struct sender_channel *ch)
         size_t want = (size_t)ch->tokens, room = ch->batch * (cap - ch->inflight);
         if (want > room)
             want = room;
+        /* A claim holds the loop ~10 us a row: at most PUMP_CLAIM_BATCHES batches per claim. */
+        if (want > ch->batch * PUMP_CLAIM_BATCHES)
+            want = ch->batch * PUMP_CLAIM_BATCHES;
         struct tl_outbox_msg *msgs;
         size_t n;
         int64_t now_ms = clock_now_ms();
         /* Only committed rows are sent: end the callbacks' open group first. */
-        group_flush(s->d->group);
+        if (s->hooks.before_claim != NULL)
+            s->hooks.before_claim(s->d);
         if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
-            log_error("sender", "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
-                      store_errmsg(s->d->store));
+            LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
+                   "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
+                   store_errmsg(s->d->store));
+            metrics_store_error(TL_MW_SENDER);
             wake_in(ch, 1000);
             return;
         }
@@ -469,8 +682,10 @@ static void pump(struct sender_channel *ch)
         if (n == 0) {
             free(msgs);
             int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);
-            if (due > 0)
-                wake_in(ch, (double)(due - now_ms));
+            if (due > 0) {
+                wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
+                ch->waiting_due = true;
+            }
             return;
         }
         ch->tokens -= (double)n;
@@ -506,6 +721,11 @@ static void pump(struct sender_channel *ch)
         }
         free(taken);
         free(msgs); /* the strings moved to the parts */
+        /* The next claim after what else is ready (the kick has the loop's lowest priority). */
+        if (!s->stopping && ch->inflight < cap) {
+            sender_kick(s);
+            return;
+        }
     }
 }
 
@@ -521,6 +741,18 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (ch->waiting_due) {
+        /* A wall-clock re-check: a read; the claim (a write) only once something is due. */
+        int64_t due = store_outbox_next_due(ch->sender->d->store, ch->conf->name);
+        int64_t now_ms = clock_now_ms();
+        if (due == 0)
+            return; /* nothing queued: the next kick pumps */
+        if (due > now_ms) {
+            wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
+            ch->waiting_due = true;
+            return;
+        }
+    }
     pump(ch);
 }
 
@@ -537,7 +769,8 @@ void sender_kick(struct tl_sender *s)
         event_active(s->kick, EV_TIMEOUT, 0);
 }
 
-int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
+int sender_new(struct tl_daemon *d, const struct tl_sender_hooks *hooks, struct tl_sender **out,
+               char **cause)
 {
     struct tl_sender *s = xcalloc(1, sizeof(*s));
     int64_t recovered;
@@ -548,6 +781,8 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
         return TL_ERR_IO;
     }
     s->d = d;
+    if (hooks != NULL)
+        s->hooks = *hooks;
     s->multi = curl_multi_init();
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
@@ -556,8 +791,8 @@ int sender_new(struct tl_daemon *d, struct tl_sender **out, char **cause)
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
     s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
     s->kick = event_new(d->base, -1, 0, kick_cb, s);
-    /* A kick runs after the callbacks ready in this pass and the group's flush (group.h). */
-    event_priority_set(s->kick, GROUP_LOOP_PRIORITIES - 1);
+    /* A kick runs after the callbacks ready in this pass and the group's flush (daemon.h). */
+    event_priority_set(s->kick, DAEMON_PRIORITY_SENDER);
     s->nchannels = d->cfg->nchannels;
     s->channels = xcalloc(s->nchannels ? s->nchannels : 1, sizeof(*s->channels));
     for (size_t i = 0; i < s->nchannels; i++) {
@@ -602,6 +837,10 @@ void sender_free(struct tl_sender *s)
         curl_multi_remove_handle(s->multi, t->easy);
         transfer_free(t);
     }
+    if (s->unsaved != NULL)
+        log_warn("sender", "event=results_lost (the store failed until the stop; those rows go "
+                           "again at the next start)");
+    unsaved_free_all(s->unsaved);
     for (size_t i = 0; i < s->nchannels; i++)
         event_free(s->channels[i].wake);
     free(s->channels);

@@ -3,6 +3,7 @@
  * inbound-message table. Prepared statements are compiled once per
  * connection and kept in struct tl_store (store_int.h) for the hot paths.
  * WAL checkpoints run on a thread of their own (store_checkpoint.c).
+ * store_backup copies a store (also one a daemon is writing) into a file.
  */
 #include "gateway/store.h"
 #include "gateway/store_int.h"
@@ -10,10 +11,13 @@
 #include "common/result.h"
 #include "common/xmalloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int exec_sql(struct tl_store *st, const char *sql)
 {
@@ -154,7 +158,8 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         store_close(st);
         return TL_ERR_STORE;
     }
-    sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
+    st->busy_timeout_ms = (int)busy_timeout_ms;
+    sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
     sqlite3_extended_result_codes(st->db, 1);
     /*
      * 8 KiB pages for a new store (an existing one keeps its own: the size
@@ -250,6 +255,136 @@ int store_integrity_check(struct tl_store *st, char **cause)
     return rc;
 }
 
+/* Opens a file as a bare SQLite connection (no migration, no checkpointer). */
+static int backup_open(const char *path, int flags, long busy_timeout_ms, sqlite3 **db,
+                       char **cause)
+{
+    if (sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        *cause = xasprintf("%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+        return TL_ERR_STORE;
+    }
+    sqlite3_busy_timeout(*db, (int)busy_timeout_ms);
+    return TL_OK;
+}
+
+/* The copy checks out: integrity_check is "ok" and it has a schema version. */
+static int backup_verify(sqlite3 *db, const char *name, int *version, char **cause)
+{
+    sqlite3_stmt *s = NULL;
+    const char *r = NULL;
+    char *report = NULL;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        r = (const char *)sqlite3_column_text(s, 0);
+    if (r == NULL || strcmp(r, "ok") != 0)
+        report = xstrdup(r ? r : sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (report != NULL) {
+        *cause = xasprintf("%s: the copy fails integrity_check: %s", name, report);
+        free(report);
+        return TL_ERR_STORE;
+    }
+    *version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (*version <= 0) {
+        *cause = xasprintf("%s: the copy has no schema version (is the source a store?)", name);
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+/* fsync of the directory holding path, so a rename into it is durable. */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL   ? xstrdup(".")
+                : slash == path ? xstrdup("/")
+                                : xstrndup(path, (size_t)(slash - path));
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/*
+ * SQLite's online backup in one step (-1): the whole copy is made inside one
+ * read transaction on the source, so it is the store as of one commit, and
+ * a daemon writing meanwhile is neither blocked (WAL: readers never block
+ * the writer, and our checkpoints are PASSIVE) nor restarts the copy, as
+ * step-by-step copying would after each of its commits. The copy is written
+ * to DEST.tmp (mode 0600: it holds personal data), checked, and renamed over
+ * dest; the source is opened read-write without CREATE, like any connection
+ * of the daemon, so a store left with a WAL by a crash is read in full.
+ */
+int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+                 int *version, char **cause)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    char *tmp = xasprintf("%s.tmp", dest);
+    int rc = TL_ERR_STORE;
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *cause = xasprintf("%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return TL_ERR_IO;
+    }
+    close(fd);
+    if (backup_open(path, SQLITE_OPEN_READWRITE, busy_timeout_ms, &src, cause) != TL_OK ||
+        backup_open(tmp, SQLITE_OPEN_READWRITE, busy_timeout_ms, &dst, cause) != TL_OK)
+        goto out;
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    if (b == NULL) {
+        *cause = xasprintf("%s: %s", dest, sqlite3_errmsg(dst));
+        goto out;
+    }
+    int step;
+    int waited_ms = 0;
+    while ((step = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED) {
+        if (waited_ms >= busy_timeout_ms)
+            break;
+        sqlite3_sleep(50);
+        waited_ms += 50;
+    }
+    *pages = sqlite3_backup_pagecount(b);
+    sqlite3_backup_finish(b);
+    if (step != SQLITE_DONE) {
+        *cause = xasprintf("%s: backup: %s", path, sqlite3_errstr(step));
+        goto out;
+    }
+    if (backup_verify(dst, dest, version, cause) != TL_OK)
+        goto out;
+    /* The copy's journal mode is DELETE: its commit was fsynced (synchronous=FULL). */
+    if (sqlite3_close(dst) != SQLITE_OK) {
+        *cause = xasprintf("%s: closing the copy failed", tmp);
+        goto out;
+    }
+    dst = NULL;
+    if (rename(tmp, dest) != 0) {
+        *cause = xasprintf("%s: %s", dest, strerror(errno));
+        rc = TL_ERR_IO;
+        goto out;
+    }
+    sync_parent_dir(dest);
+    rc = TL_OK;
+out:
+    if (dst != NULL)
+        sqlite3_close(dst);
+    if (src != NULL)
+        sqlite3_close(src);
+    if (rc != TL_OK)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 /* A transaction-control statement, prepared once: these run several times per request. */
 static int tx_sql(struct tl_store *st, const char *sql)
 {
@@ -265,12 +400,44 @@ static int tx_sql(struct tl_store *st, const char *sql)
  * SQLite itself ended the transaction (it rolls back on some errors), the
  * depth is reset so the next begin starts afresh.
  */
+/* Records the outcome of an outermost begin or commit (store_writable). */
+static void note_write(struct tl_store *st, bool ok, const char *why)
+{
+    if (ok) {
+        if (st->unwritable[0] == '\0')
+            return;
+        long failures = st->write_failures;
+        st->unwritable[0] = '\0';
+        st->write_failures = 0;
+        sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
+        if (st->health_cb != NULL)
+            st->health_cb(st->health_arg, true, NULL, failures);
+        return;
+    }
+    st->write_failures++;
+    if (st->unwritable[0] != '\0')
+        return;
+    int code = sqlite3_extended_errcode(st->db);
+    const char *msg = sqlite3_errmsg(st->db), *str = sqlite3_errstr(code);
+    if (strcmp(msg, str) == 0)
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s", why, msg);
+    else
+        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s (%s)", why, msg, str);
+    if (st->busy_timeout_ms > STORE_BUSY_UNWRITABLE_MS)
+        sqlite3_busy_timeout(st->db, STORE_BUSY_UNWRITABLE_MS);
+    if (st->health_cb != NULL)
+        st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
+}
+
 int store_tx_begin(struct tl_store *st)
 {
     if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
         st->tx_depth = 0;
-    if (tx_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested") != TL_OK) {
+        if (st->tx_depth == 0)
+            note_write(st, false, "cannot begin a write");
         return TL_ERR_STORE;
+    }
     st->tx_depth++;
     return TL_OK;
 }
@@ -278,13 +445,54 @@ int store_tx_begin(struct tl_store *st)
 int store_tx_commit(struct tl_store *st)
 {
     if (st->tx_depth == 0 || sqlite3_get_autocommit(st->db)) {
+        if (st->tx_depth > 0)
+            note_write(st, false, "write rolled back by SQLite");
         st->tx_depth = 0;
         return TL_ERR_STORE; /* nothing to commit: the transaction is gone */
     }
-    if (tx_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK)
+    if (tx_sql(st, st->tx_depth == 1 ? "COMMIT" : "RELEASE nested") != TL_OK) {
+        if (st->tx_depth == 1)
+            note_write(st, false, "cannot commit");
         return TL_ERR_STORE; /* still open: the caller rolls back */
+    }
+    if (st->tx_depth == 1)
+        note_write(st, true, NULL);
     st->tx_depth--;
     return TL_OK;
+}
+
+bool store_writable(struct tl_store *st, const char **reason)
+{
+    if (reason != NULL)
+        *reason = st->unwritable;
+    return st->unwritable[0] == '\0';
+}
+
+int store_write_probe(struct tl_store *st)
+{
+    char sql[64];
+
+    if (st->tx_depth > 0 && !sqlite3_get_autocommit(st->db))
+        return TL_OK;
+    int version = store_schema_version(st);
+    if (version < 0)
+        return TL_ERR_STORE;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+    if (store_tx_begin(st) != TL_OK)
+        return TL_ERR_STORE;
+    if (exec_sql(st, sql) != TL_OK || store_tx_commit(st) != TL_OK) {
+        store_tx_rollback(st);
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+void store_on_health(struct tl_store *st,
+                     void (*cb)(void *arg, bool writable, const char *reason, long failures),
+                     void *arg)
+{
+    st->health_cb = cb;
+    st->health_arg = arg;
 }
 
 void store_tx_rollback(struct tl_store *st)

@@ -33,6 +33,17 @@ int store_schema_latest(void);
 int store_integrity_check(struct tl_store *st, char **cause);
 
 /*
+ * Copies the store at path into the file dest, consistently while a daemon
+ * serves from it (SQLite's online backup API, one read transaction): the
+ * copy holds every transaction committed before the call and none half.
+ * It is checked (integrity_check) before it replaces dest, atomically
+ * (written as dest.tmp, renamed). *pages and *version get its page count and
+ * schema version. TL_OK, or TL_ERR_STORE / TL_ERR_IO with *cause set.
+ */
+int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+                 int *version, char **cause);
+
+/*
  * Explicit transactions for multi-row writes. They nest: the outermost is
  * BEGIN IMMEDIATE … COMMIT, inner ones are savepoints, so a commit inside
  * an open transaction (a group commit, group.h) only keeps the work for the
@@ -44,6 +55,32 @@ void store_tx_rollback(struct tl_store *st);
 
 /* The last SQLite error message of this connection (for logs). */
 const char *store_errmsg(struct tl_store *st);
+
+/*
+ * Write health. Every outermost transaction that cannot begin or commit
+ * (the disk full, the file read-only, a lock held by another process past
+ * busy_timeout) makes the store unwritable, with a reason such as
+ * "SQLITE_FULL: database or disk is full", until a write transaction
+ * commits again: a caller's, or store_write_probe's. Meanwhile a write
+ * waits at most 100 ms for a lock, not the whole busy_timeout, so a lock
+ * fault answers each callback quickly. The connection stays usable
+ * throughout; nothing needs reopening.
+ */
+bool store_writable(struct tl_store *st, const char **reason);
+/*
+ * Tries a write: an empty transaction that rewrites the header's
+ * user_version (one page to the WAL, so a full disk shows). TL_OK when it
+ * committed; inside an open transaction it does nothing and says TL_OK.
+ */
+int store_write_probe(struct tl_store *st);
+/*
+ * Calls cb at each change of write health (writable or not, with the
+ * reason, and how many writes failed in between), from the call that saw
+ * it. The owner wires it (daemon.c logs one line per change).
+ */
+void store_on_health(struct tl_store *st,
+                     void (*cb)(void *arg, bool writable, const char *reason, long failures),
+                     void *arg);
 
 /* ---- areas (a mirror of the gazetteer, for joins) ---- */
 
@@ -166,7 +203,10 @@ int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now);
 /* The earliest next_attempt_ms of a channel's queued messages; 0 when none. */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
-/* At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1. */
+/*
+ * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
+ * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
+ */
 int64_t store_outbox_recover(struct tl_store *st);
 
 /* A delivery report, matched by the aggregator's id or by our outbox id. */
@@ -185,10 +225,69 @@ struct tl_outbox_dlr {
  * when the send result arrives.
  */
 int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now);
+/* Where a pass over a table is: start zeroed; store_prune_cursor_clear frees it. */
+struct tl_prune_cursor {
+    int64_t id;       /* the last rowid (or provider_ids' outbox_id) stepped over */
+    char *key, *key2; /* keyed tables: the last key stepped over (owned) */
+};
+void store_prune_cursor_clear(struct tl_prune_cursor *c);
+
+/*
+ * Provider ids are staged by send results (an append) and moved into their
+ * index in key order (see migration 2). The daemon moves them off the hot
+ * path in slices (prune.c): once STORE_PROVIDER_IDS_MOVE_AT wait
+ * (store_provider_ids_staged), store_provider_ids_plan cuts the staged keys
+ * in sorted order into slices of about `every` keys, placed by a sample
+ * (*bounds: each slice's last key, the last one past every key; the caller
+ * frees each with store_prune_cursor_clear, then the array), and each
+ * store_provider_ids_move_range moves one slice (after, upto], a
+ * transaction that rewrites only that key range of the index. Ids staged
+ * meanwhile wait for the next move. (One move of 20,000 ids from a send
+ * result held the loop 160-225 ms in bench-inbound.)
+ */
+#define STORE_PROVIDER_IDS_MOVE_AT 20000
+int64_t store_provider_ids_staged(struct tl_store *st);
+int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
+                            size_t *n);
+/* after NULL: from the first key. */
+int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
+                                  const struct tl_prune_cursor *upto, int64_t *moved);
 /* Forgets delivery reports that waited since before `before` for a message that never came. */
 int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before);
-/* Messages in each state (index = enum tl_outbox_state). */
+/* Messages now in the outbox in each state (index = enum tl_outbox_state); pruned ones are
+ * counted by store_alert_counts. */
 int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* Messages of one alert (alert_id) in each state, on channel (NULL: any),
+ * with those folded into outbox_tallies by pruning: every message it ever had. */
+int store_alert_counts(struct tl_store *st, int64_t alert_id, const char *channel,
+                       int64_t counts[TL_OUTBOX_NSTATES]);
+
+/* ---- bounded growth (store_prune.c; prune.c drives it) ---- */
+
+enum tl_prune_table {
+    TL_PRUNE_OUTBOX = 0,       /* final messages, folded into outbox_tallies */
+    TL_PRUNE_PROVIDER_IDS = 1, /* ids of messages no longer in the outbox (after it) */
+    TL_PRUNE_INBOUND = 2,      /* messages of no case, rate-limited, or of redacted cases */
+    TL_PRUNE_RATE_WINDOWS = 3, /* rate windows that ended */
+};
+#define TL_PRUNE_NTABLES 4
+
+/*
+ * One step of a pass over table t: looks at the next `rows` rows after the
+ * cursor and deletes those due (outbox: final and last changed before cut,
+ * of a case ended before cut or of none; provider ids: of no outbox row
+ * (cut unused); inbound: received before cut, of no case, rate-limited, or
+ * of a redacted case; rate windows: started before cut), in one transaction (a savepoint inside an open one). Returns
+ * 1 (more rows follow), 0 (the pass over t is done; nothing was changed) or
+ * -1 (store error; nothing was changed); *deleted gets the rows deleted.
+ */
+int store_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
+                     struct tl_prune_cursor *c, size_t rows, int64_t *deleted);
+/* 1 when a case ended before sent_before that no pass went through exists, 0 if not, -1. */
+int store_prune_due(struct tl_store *st, int64_t sent_before);
+/* Marks the cases ended before sent_before as gone through by a pass. */
+int store_prune_mark_cases(struct tl_store *st, int64_t sent_before, int64_t now);
 
 /* ---- cases ---- */
 
@@ -252,6 +351,9 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
 int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel);
 /* Subscribes subscriber_id to area_code (once); does nothing while the number is opted out. */
+/* The area codes a phone subscribed to, reported cases in or is police for
+ * (at most 32; *codes and each string owned by the caller). */
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n);
 int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now);
 /* Removes one area (area_code) or all (NULL); returns how many, or -1. */
@@ -261,6 +363,7 @@ int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool 
                                    int64_t now);
 
 struct tl_police {
+    int64_t id;
     char *phone;
     char *area_code;
     char *pin_hash; /* NULL when no PIN */
@@ -271,6 +374,20 @@ int64_t store_police_remove(struct tl_store *st, const char *phone);
 /* Every registration (phone NULL) or those of one phone. */
 int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n);
 void store_police_free(struct tl_police *p, size_t n);
+
+/*
+ * PIN lockouts (migration 4; the rule is police.c's). store_pin_failure
+ * counts a wrong PIN for key at now: a count whose first failure is older
+ * than lock_s starts again; at max failures the key is locked until now +
+ * lock_s, its count restarts, and *locked_until gets that time (else 0).
+ * Returns TL_OK or TL_ERR_STORE.
+ */
+int store_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t lock_s,
+                      int64_t now, int64_t *locked_until);
+/* When key is locked at now: until when (> now); 0 when not; -1 on a store error. */
+int64_t store_pin_locked_until(struct tl_store *st, const char *key, int64_t now);
+/* Forgets key's wrong PINs and its lock. Rows removed (0 or 1), or -1. */
+int64_t store_pin_clear(struct tl_store *st, const char *key);
 /* Phones of police registered for any of area_codes (JSON array text), distinct. */
 int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
                             size_t *n);

@@ -389,6 +389,40 @@ int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const cha
     return store_step_done(s);
 }
 
+/* Runs sql with one text parameter and collects its first column (strings,
+ * owned by the caller: store_strings_free). */
+static int strings_query(struct tl_store *st, const char *sql, const char *param, char ***out,
+                         size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, param);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = xrealloc(*out, (*n + 1) * sizeof(**out));
+        (*out)[(*n)++] = store_column_dup(s, 0);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n)
+{
+    /* Where this number already belongs: its subscriptions, the areas of the
+     * cases it reported, its police registrations. Only read for a message
+     * whose area name is ambiguous. */
+    static const char sql[] = "SELECT area_code FROM subscriptions WHERE phone = ?1"
+                              " UNION SELECT area_code FROM cases WHERE reporter_phone = ?1"
+                              " AND area_code IS NOT NULL"
+                              " UNION SELECT area_code FROM police WHERE phone = ?1 LIMIT 32";
+
+    return strings_query(st, sql, phone, codes, n);
+}
+
 int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
                                   const char *area_code)
 {
@@ -460,7 +494,7 @@ int64_t store_police_remove(struct tl_store *st, const char *phone)
 
 int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n)
 {
-    static const char sql[] = "SELECT phone, area_code, pin_hash FROM police"
+    static const char sql[] = "SELECT phone, area_code, pin_hash, id FROM police"
                               " WHERE ?1 IS NULL OR phone = ?1 ORDER BY phone, area_code";
     sqlite3_stmt *s = store_stmt(st, sql);
     int rc;
@@ -475,6 +509,7 @@ int store_police_list(struct tl_store *st, const char *phone, struct tl_police *
         (*out)[*n].phone = store_column_dup(s, 0);
         (*out)[*n].area_code = store_column_dup(s, 1);
         (*out)[*n].pin_hash = store_column_dup(s, 2);
+        (*out)[*n].id = sqlite3_column_int64(s, 3);
         (*n)++;
     }
     sqlite3_reset(s);
@@ -491,25 +526,85 @@ void store_police_free(struct tl_police *p, size_t n)
     free(p);
 }
 
+/* The failures of a row after one more: its count restarts when its window (?4 s) has passed. */
+#define PIN_COUNT "((CASE WHEN first_at + ?4 <= ?3 THEN 0 ELSE failures END) + 1)"
+
+int store_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t lock_s,
+                      int64_t now, int64_t *locked_until)
+{
+    /* one statement: start, count, or restart the window; lock at max */
+    static const char sql[] =
+        "INSERT INTO pin_lockouts (key, failures, first_at, locked_until)"
+        " VALUES (?1, CASE WHEN ?2 <= 1 THEN 0 ELSE 1 END, ?3,"
+        "         CASE WHEN ?2 <= 1 THEN ?3 + ?4 ELSE 0 END)"
+        " ON CONFLICT (key) DO UPDATE SET"
+        "  locked_until = CASE WHEN " PIN_COUNT " >= ?2 THEN ?3 + ?4 ELSE locked_until END,"
+        "  first_at = CASE WHEN first_at + ?4 <= ?3 OR " PIN_COUNT " >= ?2 THEN ?3"
+        "             ELSE first_at END,"
+        "  failures = CASE WHEN " PIN_COUNT " >= ?2 THEN 0 ELSE " PIN_COUNT " END"
+        " RETURNING locked_until";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    *locked_until = 0;
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, key);
+    sqlite3_bind_int64(s, 2, max);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, lock_s);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int64_t until = sqlite3_column_int64(s, 0);
+        *locked_until = until == now + lock_s ? until : 0; /* locked by this failure */
+        rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+int64_t store_pin_locked_until(struct tl_store *st, const char *key, int64_t now)
+{
+    static const char sql[] = "SELECT locked_until FROM pin_lockouts WHERE key = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int64_t until = 0;
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, key);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        until = sqlite3_column_int64(s, 0);
+        rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return until > now ? until : 0;
+}
+
+int64_t store_pin_clear(struct tl_store *st, const char *key)
+{
+    static const char sql[] = "DELETE FROM pin_lockouts WHERE key = ?1";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int rc;
+
+    if (s == NULL)
+        return -1;
+    store_bind_text(s, 1, key);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? (int64_t)sqlite3_changes(st->db) : -1;
+}
+
 int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
                             size_t *n)
 {
     static const char sql[] = "SELECT DISTINCT phone FROM police WHERE area_code IN"
                               " (SELECT value FROM json_each(?1)) ORDER BY phone";
-    sqlite3_stmt *s = store_stmt(st, sql);
-    int rc;
 
-    *phones = NULL;
-    *n = 0;
-    if (s == NULL)
-        return TL_ERR_STORE;
-    store_bind_text(s, 1, area_codes_json);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        *phones = xrealloc(*phones, (*n + 1) * sizeof(**phones));
-        (*phones)[(*n)++] = store_column_dup(s, 0);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+    return strings_query(st, sql, area_codes_json, phones, n);
 }
 
 void store_strings_free(char **v, size_t n)

@@ -6,6 +6,7 @@
 #define TALAASH_STORE_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Cached prepared statements; store_close() finalizes every member. */
@@ -27,6 +28,13 @@ struct tl_store_stmts {
 
 #define STORE_STMT_CACHE 96
 
+/*
+ * While the store is unwritable a write waits at most this long for a lock
+ * (each wait blocks the event loop: with the full busy_timeout every
+ * callback of a lock fault would hold up all others for seconds).
+ */
+#define STORE_BUSY_UNWRITABLE_MS 100
+
 struct tl_store {
     sqlite3 *db;
     struct tl_store_stmts stmts;
@@ -37,6 +45,13 @@ struct tl_store {
     } cache[STORE_STMT_CACHE];
     size_t ncache;
     int tx_depth; /* store_tx_begin levels open: 1 = BEGIN, more = savepoints */
+    /* Write health (store_writable): the reason while unwritable, "" when writable. */
+    char unwritable[200];
+    long write_failures; /* outermost begins/commits failed since the store became unwritable */
+    int busy_timeout_ms; /* [store] busy_timeout; while unwritable at most STORE_BUSY_UNWRITABLE_MS
+                          */
+    void (*health_cb)(void *arg, bool writable, const char *reason, long failures);
+    void *health_arg;
     struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
 };
 
@@ -61,6 +76,9 @@ int store_step_done(sqlite3_stmt *s);
  */
 int store_checkpointer_start(struct tl_store *st, const char *path);
 void store_checkpointer_stop(struct tl_store *st);
+
+/* Moves every staged provider id into provider_ids, in key order, atomically (store_outbox.c). */
+int store_provider_ids_move(struct tl_store *st);
 
 /* Binds text (copied by reference: the caller keeps v alive until the step), or NULL. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);

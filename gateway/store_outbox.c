@@ -20,6 +20,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <time.h>
 
 static const char *const state_names[TL_OUTBOX_NSTATES] = {
     "queued", "sending", "sent", "delivered", "failed", "expired", "cancelled",
@@ -230,11 +232,14 @@ static int apply_pending_dlr(struct tl_store *st, const char *channel, const cha
     return rc == TL_ERR_NOT_FOUND ? TL_OK : rc;
 }
 
-/* Staged provider ids are moved into provider_ids once this many wait. */
-#define PROVIDER_IDS_MOVE_AT 20000
+/*
+ * Staged ids are moved by the daemon in slices off the hot path (prune.c,
+ * store_provider_ids_move_range); should that not happen (a tool, a test),
+ * a send result moves them all once this many wait, so staging stays bounded.
+ */
+#define PROVIDER_IDS_MOVE_BACKSTOP 200000
 
-/* Moves every staged provider id into provider_ids, in key order, atomically. */
-static int provider_ids_move(struct tl_store *st)
+int store_provider_ids_move(struct tl_store *st)
 {
     static const char move[] =
         "INSERT OR IGNORE INTO provider_ids (channel, provider_id, outbox_id)"
@@ -248,6 +253,118 @@ static int provider_ids_move(struct tl_store *st)
         (s = store_stmt(st, clear)) == NULL || store_step_done(s) != TL_OK ||
         store_tx_commit(st) != TL_OK) {
         store_tx_rollback(st);
+        return TL_ERR_STORE;
+    }
+    return TL_OK;
+}
+
+int64_t store_provider_ids_staged(struct tl_store *st)
+{
+    static const char sql[] = "SELECT count(*) FROM provider_ids_staged";
+    sqlite3_stmt *s = store_stmt(st, sql);
+    int64_t n = -1;
+
+    if (s == NULL)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return n;
+}
+
+/* Samples per slice a plan sorts to place the slices' ends. */
+#define PLAN_SAMPLES 20
+
+int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
+                            size_t *n)
+{
+    /*
+     * The ends are placed by a sample (every stride-th row), not by sorting
+     * every staged id: sorting 20,000 took 30 ms on a loaded machine, the
+     * sample ~400 rows. Slices are therefore about `every` ids, not exactly.
+     */
+    static const char sample[] = "SELECT channel, provider_id, outbox_id FROM provider_ids_staged"
+                                 " WHERE rowid % ?1 = 0 ORDER BY channel, provider_id, outbox_id";
+    int64_t count = store_provider_ids_staged(st);
+    struct tl_prune_cursor *b = NULL;
+    size_t nb = 0, cap = 0, row = 0;
+    sqlite3_stmt *s;
+    int rc;
+
+    *bounds = NULL;
+    *n = 0;
+    if (count < 0 || (s = store_stmt(st, sample)) == NULL)
+        return TL_ERR_STORE;
+    if (count == 0)
+        return TL_OK;
+    if (every == 0)
+        every = 1;
+    int64_t slices = (count + (int64_t)every - 1) / (int64_t)every;
+    int64_t stride = count / (slices * PLAN_SAMPLES);
+    sqlite3_bind_int64(s, 1, stride > 0 ? stride : 1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (++row % PLAN_SAMPLES != 0 || nb + 1 >= (size_t)slices)
+            continue;
+        if (nb == cap) {
+            cap = cap ? cap * 2 : 16;
+            b = xrealloc(b, cap * sizeof(*b));
+        }
+        b[nb++] = (struct tl_prune_cursor){.key = store_column_dup(s, 0),
+                                           .key2 = store_column_dup(s, 1),
+                                           .id = sqlite3_column_int64(s, 2)};
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < nb; i++)
+            store_prune_cursor_clear(&b[i]);
+        free(b);
+        return TL_ERR_STORE;
+    }
+    /* The last slice ends past every key: a channel of byte 0xff sorts after any name. */
+    if (nb == cap)
+        b = xrealloc(b, (cap + 1) * sizeof(*b));
+    b[nb++] = (struct tl_prune_cursor){.key = xstrdup("\xff"), .key2 = xstrdup(""), .id = 0};
+    *bounds = b;
+    *n = nb;
+    return TL_OK;
+}
+
+int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
+                                  const struct tl_prune_cursor *upto, int64_t *moved)
+{
+    /* ?1-?3: after (exclusive; '' and 0 when from the start), ?4-?6: upto (inclusive). */
+    static const char move[] =
+        "INSERT OR IGNORE INTO provider_ids (channel, provider_id, outbox_id)"
+        " SELECT channel, provider_id, outbox_id FROM provider_ids_staged"
+        " WHERE (channel, provider_id, outbox_id) > (?1, ?2, ?3)"
+        " AND (channel, provider_id, outbox_id) <= (?4, ?5, ?6) ORDER BY 1, 2, 3";
+    static const char clear[] = "DELETE FROM provider_ids_staged"
+                                " WHERE (channel, provider_id, outbox_id) > (?1, ?2, ?3)"
+                                " AND (channel, provider_id, outbox_id) <= (?4, ?5, ?6)";
+    int rc = TL_OK;
+
+    *moved = 0;
+    if (store_tx_begin(st) != TL_OK)
+        return TL_ERR_STORE;
+    for (int i = 0; i < 2 && rc == TL_OK; i++) {
+        sqlite3_stmt *s = store_stmt(st, i == 0 ? move : clear);
+        if (s == NULL) {
+            rc = TL_ERR_STORE;
+            break;
+        }
+        store_bind_text(s, 1, after && after->key ? after->key : "");
+        store_bind_text(s, 2, after && after->key2 ? after->key2 : "");
+        sqlite3_bind_int64(s, 3, after ? after->id : 0);
+        store_bind_text(s, 4, upto->key);
+        store_bind_text(s, 5, upto->key2);
+        sqlite3_bind_int64(s, 6, upto->id);
+        rc = store_step_done(s);
+        if (i == 1 && rc == TL_OK)
+            *moved = sqlite3_changes64(st->db);
+    }
+    if (rc != TL_OK || store_tx_commit(st) != TL_OK) {
+        store_tx_rollback(st);
+        *moved = 0;
         return TL_ERR_STORE;
     }
     return TL_OK;
@@ -278,10 +395,20 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 
     if (store_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
+    /*
+     * A message still 'sending' takes the result. One whose delivery report
+     * came first (Kannel's dlr-url can beat sendsms's answer) keeps the
+     * report's state, and takes the result's provider id and note (an error
+     * it has none of) when the result is a success.
+     */
     if (store_prepare(st, &st->stmts.outbox_result,
-                      "UPDATE outbox SET state = ?2, provider_id = coalesce(?3, provider_id),"
-                      " error = ?4, next_attempt_ms = ?5, updated_at = ?6"
-                      " WHERE id = ?1 AND state = 'sending'") != TL_OK)
+                      "UPDATE outbox SET state = CASE WHEN state = 'sending' THEN ?2 ELSE state END,"
+                      " provider_id = coalesce(?3, provider_id),"
+                      " error = CASE WHEN state = 'sending' THEN ?4 ELSE coalesce(error, ?4) END,"
+                      " next_attempt_ms = CASE WHEN state = 'sending' THEN ?5"
+                      "   ELSE next_attempt_ms END, updated_at = ?6"
+                      " WHERE id = ?1 AND (state = 'sending'"
+                      "   OR (?2 = 'sent' AND dlr_status IS NOT NULL))") != TL_OK)
         goto fail;
     s = st->stmts.outbox_result;
     for (size_t i = 0; i < n; i++) {
@@ -304,10 +431,12 @@ int store_outbox_results(struct tl_store *st, const char *channel,
         sqlite3_bind_int64(add, 3, results[i].id);
         if (store_step_done(add) != TL_OK)
             goto fail;
-        staged = sqlite3_last_insert_rowid(st->db); /* rowids restart at 1 after each move */
+        staged = sqlite3_last_insert_rowid(st->db); /* at least as many as wait */
     }
     sqlite3_reset(s);
-    if (staged >= PROVIDER_IDS_MOVE_AT && provider_ids_move(st) != TL_OK)
+    if (staged >= PROVIDER_IDS_MOVE_BACKSTOP &&
+        ((staged = store_provider_ids_staged(st)) < 0 ||
+         (staged >= PROVIDER_IDS_MOVE_BACKSTOP && store_provider_ids_move(st) != TL_OK)))
         goto fail;
     bool pending = false;
     if ((s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM dlr_pending)")) == NULL)
@@ -333,9 +462,20 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
     sqlite3_stmt *s;
     int64_t when = 0;
 
+    /*
+     * One index seek per priority (outbox_due is channel, priority,
+     * next_attempt_ms): a min over the channel alone walked every queued
+     * row, ~100 ms at 1M rows, and the sender asks once a second while its
+     * queue waits (an aggregator away, sender.c).
+     */
     if (store_prepare(st, &st->stmts.outbox_next_due,
-                      "SELECT min(next_attempt_ms) FROM outbox"
-                      " WHERE channel = ?1 AND state = 'queued'") != TL_OK)
+                      "SELECT min(m) FROM ("
+                      " SELECT (SELECT min(next_attempt_ms) FROM outbox WHERE channel = ?1"
+                      "  AND state = 'queued' AND priority = 0) AS m"
+                      " UNION ALL SELECT (SELECT min(next_attempt_ms) FROM outbox"
+                      "  WHERE channel = ?1 AND state = 'queued' AND priority = 1)"
+                      " UNION ALL SELECT (SELECT min(next_attempt_ms) FROM outbox"
+                      "  WHERE channel = ?1 AND state = 'queued' AND priority = 2))") != TL_OK)
         return 0;
     s = st->stmts.outbox_next_due;
     store_bind_text(s, 1, channel);
@@ -347,11 +487,17 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
 
 int64_t store_outbox_recover(struct tl_store *st)
 {
-    if (sqlite3_exec(st->db, "UPDATE outbox SET state = 'queued' WHERE state = 'sending'", NULL,
-                     NULL, NULL) != SQLITE_OK)
+    /* INDEXED BY: the partial index of migration 3, or an error, never a scan of the outbox. */
+    if (sqlite3_exec(st->db,
+                     "UPDATE outbox INDEXED BY outbox_sending SET state = 'queued'"
+                     " WHERE state = 'sending'",
+                     NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     return sqlite3_changes(st->db);
 }
+
+/* The states no delivery report moves a message out of (SQL list). */
+#define DLR_FINAL_STATES "('delivered','failed','expired','cancelled')"
 
 /* Applies a report to the messages it names; how many matched, or -1 on error. */
 static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, const char *state,
@@ -361,8 +507,11 @@ static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, con
     int rc;
 
     /*
-     * The new state applies unless the message is already final or the
-     * report is 'sent' for a message already past it. An unknown status
+     * A final message (delivered, failed, expired, cancelled) keeps its
+     * state, raw status and error: a final status is never overwritten, so
+     * Kannel's 8 (SMSC) after 1 (delivered) or an unknown status after a
+     * final one only matches. Otherwise the new state applies unless the
+     * report is 'sent' for a message already past it, and an unknown status
      * (state NULL) only records the raw status. The candidates are the
      * messages provider_ids maps the id to, and our id; a message matches
      * by our id, or by the provider id it has now.
@@ -370,10 +519,14 @@ static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, con
     if (store_prepare(st, &st->stmts.outbox_dlr,
                       "UPDATE outbox SET"
                       " state = CASE WHEN ?4 IS NULL THEN state"
-                      "   WHEN state IN ('delivered','failed','expired','cancelled') THEN state"
+                      "   WHEN state IN " DLR_FINAL_STATES " THEN state"
                       "   WHEN ?4 = 'sent' AND state <> 'sending' THEN state"
                       "   ELSE ?4 END,"
-                      " dlr_status = ?5, error = coalesce(?6, error), updated_at = ?7"
+                      " dlr_status = CASE WHEN state IN " DLR_FINAL_STATES
+                      "   AND dlr_status IS NOT NULL THEN dlr_status ELSE ?5 END,"
+                      " error = CASE WHEN state IN " DLR_FINAL_STATES
+                      "   AND dlr_status IS NOT NULL THEN error ELSE coalesce(?6, error) END,"
+                      " updated_at = ?7"
                       " WHERE id IN (SELECT outbox_id FROM provider_ids"
                       "   WHERE channel = ?1 AND provider_id = ?2 UNION ALL SELECT ?3)"
                       " AND channel = ?1 AND (id = ?3 OR provider_id = ?2)") != TL_OK)
@@ -407,7 +560,7 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
     if (matched == 0 && d->provider_id != NULL) {
         if ((staged = provider_ids_staged(st)) < 0)
             return TL_ERR_STORE;
-        if (staged && (provider_ids_move(st) != TL_OK || (matched = dlr_apply(st, d, state, now)) < 0))
+        if (staged && (store_provider_ids_move(st) != TL_OK || (matched = dlr_apply(st, d, state, now)) < 0))
             return TL_ERR_STORE;
     }
     if (matched > 0)
@@ -420,7 +573,8 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
                       " received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                       " ON CONFLICT (channel, provider_id) DO UPDATE SET"
                       " status_raw = excluded.status_raw, state = excluded.state,"
-                      " error = excluded.error, received_at = excluded.received_at") != TL_OK)
+                      " error = excluded.error, received_at = excluded.received_at"
+                      " WHERE dlr_pending.state NOT IN " DLR_FINAL_STATES) != TL_OK)
         return TL_ERR_STORE;
     s = st->stmts.dlr_pending_add;
     store_bind_text(s, 1, d->channel);

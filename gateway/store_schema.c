@@ -333,5 +333,96 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-const char *const *const store_migrations[] = {migration_1, migration_2};
+/*
+ * Migration 3: the operator API (gateway/api.c, store_api.c).
+ *
+ * A case's police notices and closing updates found by index (its alert
+ * rows already are, by outbox_alert_once): partial indexes on exactly the
+ * kinds they hold, so a wave's million alert rows pay nothing for them.
+ * The audit of one case by index. And the answers to API requests that
+ * carried an Idempotency-Key, so a client's retry gets the first answer
+ * instead of acting twice (kept a day).
+ */
+static const char *const migration_3[] = {
+    "CREATE INDEX outbox_updates_by_case ON outbox(case_id) WHERE kind = 'update';"
+    ,
+    "CREATE INDEX outbox_police_by_case ON outbox(case_id) WHERE kind = 'police';"
+    ,
+    "CREATE INDEX audit_by_case ON audit_log(case_id) WHERE case_id IS NOT NULL;"
+    ,
+    "CREATE TABLE api_idempotency ("
+    "  token TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  method TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (token, key)"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+/*
+ * Migration 4 (issue #14): PIN lockouts. Wrong PINs are counted per key —
+ * "phone:<E.164>" for the number that sent them and "reg:<police.id>" for
+ * the registration they were tried against — within lockout seconds of the
+ * first (first_at); at [limits] pin_attempts the key is locked until
+ * locked_until and its count starts again. A right PIN or an operator's
+ * unlock (police_unlock) deletes the rows. (gateway/police.c)
+ */
+static const char *const migration_4[] = {
+    "CREATE TABLE pin_lockouts ("
+    "  key TEXT PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  first_at INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL"
+    ") WITHOUT ROWID;",
+    NULL,
+};
+
+/*
+ * Migration 5 (issue #15): bounded growth (prune.c, store_prune.c). Sent, delivered,
+ * failed, expired and cancelled outbox rows of ended cases are deleted
+ * keep_sent after the case ended (rows tied to no case keep_sent after
+ * their last change); before they go, they are added to outbox_tallies,
+ * one row per (case, alert, kind, channel, state) with its count, so the
+ * figures of every alert stay. cases.outbox_pruned_at marks a case whose
+ * rows a pruning pass has been through (it starts a pass only for a case
+ * not yet marked). outbox_sending indexes only the rows that can be in
+ * flight, so start-up recovery reads those and not the whole outbox (at
+ * 10M rows: a scan of seconds, now an index of at most a few thousand).
+ */
+static const char *const migration_5[] = {
+    "CREATE TABLE outbox_tallies ("
+    "  case_id INTEGER NOT NULL,"  /* 0: none */
+    "  alert_id INTEGER NOT NULL," /* 0: none */
+    "  kind TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (case_id, alert_id, kind, channel, state)"
+    ") WITHOUT ROWID;"
+    ,
+    "ALTER TABLE cases ADD COLUMN outbox_pruned_at INTEGER;"
+    ,
+    "CREATE INDEX outbox_sending ON outbox(id) WHERE state = 'sending';",
+    NULL,
+};
+
+/*
+ * Migration 6: the public feed (store_feed.c, issue #11). A case's waves
+ * are read by case (alerts had no index but its primary key), and the
+ * cases that ended in the last 24 hours by closed_at, so the feed reads
+ * index ranges however long the history grows.
+ */
+static const char *const migration_6[] = {
+    "CREATE INDEX alerts_by_case ON alerts(case_id, id);"
+    ,
+    "CREATE INDEX cases_by_closed ON cases(closed_at) WHERE closed_at IS NOT NULL;",
+    NULL,
+};
+
+const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4, migration_5, migration_6};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

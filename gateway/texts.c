@@ -10,6 +10,7 @@
 #include "parsers/gsm7.h"
 #include "common/xmalloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +71,8 @@ static const struct text_row rows[TX_COUNT] = {
         "bheja ja raha hai. Halat: STATUS {case}",
     },
     [TX_POLICE_NEW_REPORT] = {
-        "TALAASH NEW REPORT {case}: {name}, {age}, {gender}, {area}. Last seen: {last_seen}. "
-        "{description}. Reporter {reporter}. Reply VERIFY {case} to alert the public, or "
+        "TALAASH NEW REPORT {case}: {name}[, {age}][, {gender}], {area}.[ Last seen: {last_seen}.]"
+        "[ {description}.] Reporter {reporter}. Reply VERIFY {case} to alert the public, or "
         "CANCEL {case}.",
         NULL,
         NULL,
@@ -118,9 +119,9 @@ static const struct text_row rows[TX_COUNT] = {
         "Talaash: case {case}: {state}.",
     },
     [TX_STATUS_FULL] = {
-        "Talaash: case {case} ({name}, {age}, {area}) is {state}.",
-        "تلاش: کیس {case} ({name}، {age}، {area}): {state}۔",
-        "Talaash: case {case} ({name}, {age}, {area}): {state}.",
+        "Talaash: case {case} ({name}[, {age}], {area}) is {state}.",
+        "تلاش: کیس {case} ({name}[، {age}]، {area}): {state}۔",
+        "Talaash: case {case} ({name}[, {age}], {area}): {state}.",
     },
     [TX_CASE_NOT_FOUND] = {
         "Talaash: there is no case {case}. Please check the number.",
@@ -141,6 +142,11 @@ static const struct text_row rows[TX_COUNT] = {
         "Talaash areas: {list}",
         "تلاش علاقے: {list}",
         "Talaash ilaqay: {list}",
+    },
+    [TX_AREAS_PAGE] = {
+        "Talaash areas {shown} of {total}: {list}. More: {next}",
+        "تلاش علاقے {shown} از {total}: {list}۔ مزید: {next}",
+        "Talaash ilaqay {shown} / {total}: {list}. Mazeed: {next}",
     },
     [TX_AREAS_NONE] = {
         "Talaash: no area starts with '{typed}'. Try fewer letters, e.g. AREAS gul",
@@ -210,17 +216,17 @@ static const struct text_row rows[TX_COUNT] = {
         "Talaash: case {case}: police ke mutabiq {name} mil gaya/gayi hai. Shukriya.",
     },
     [TX_REPORTER_CLOSED] = {
-        "Talaash: case {case} was closed by the police. {text}",
-        "تلاش: کیس {case} پولیس نے بند کر دیا۔ {text}",
-        "Talaash: case {case} police ne band kar diya. {text}",
+        "Talaash: case {case} was closed by the police.[ {text}]",
+        "تلاش: کیس {case} پولیس نے بند کر دیا۔[ {text}]",
+        "Talaash: case {case} police ne band kar diya.[ {text}]",
     },
     [TX_ALERT] = {
-        "ALERT {city}: {name}, {age}, {gender}, last seen {area} {last_seen}. {description}. "
+        "ALERT {place}: {name}[, {age}][, {gender}], last seen {area}[ {last_seen}].[ {description}.] "
         "Seen {pronoun}? Call {hotline} or reply SEEN {case} <where>",
-        "الرٹ {city}: {name}، {age} سال، {gender}، آخری بار {area} {last_seen}۔ {description}۔ "
+        "الرٹ {place}: {name}[، {age} سال][، {gender}]، آخری بار {area}[ {last_seen}]۔[ {description}۔] "
         "دیکھا ہو تو {hotline} پر کال کریں یا جواب دیں: دیکھا {case} جگہ",
-        "ALERT {city}: {name}, {age} saal, {gender}, aakhri baar {area} {last_seen}. "
-        "{description}. Dekha ho to {hotline} par call karein ya jawab dein: DEKHA {case} jagah",
+        "ALERT {place}: {name}[, {age} saal][, {gender}], aakhri baar {area}[ {last_seen}]."
+        "[ {description}.] Dekha ho to {hotline} par call karein ya jawab dein: DEKHA {case} jagah",
     },
     [TX_UPDATE_FOUND] = {
         "UPDATE: {name} (case {case}) has been found. Thank you for looking. Talaash",
@@ -237,6 +243,18 @@ static const struct text_row rows[TX_COUNT] = {
         "تلاش: اس نمبر سے بہت زیادہ پیغامات۔ چند منٹ انتظار کریں۔",
         "Talaash: is number se bohat zyada messages. Chand minute intezar karein.",
     },
+    [TX_PIN_LOCKED] = {
+        "Talaash: police commands from this number are locked after too many wrong PINs, "
+        "until {until} UTC or until the operator unlocks them.",
+        NULL,
+        NULL,
+    },
+    [TX_PIN_LOCKED_NOW] = {
+        "Talaash: too many wrong PINs. Police commands from this number are locked until "
+        "{until} UTC. If this was not you, tell the operator.",
+        NULL,
+        NULL,
+    },
 };
 
 static const char *template_for(enum tl_text_id id, enum tl_lang lang)
@@ -250,26 +268,59 @@ static const char *template_for(enum tl_text_id id, enum tl_lang lang)
     return r->en;
 }
 
+/* Renders template text t[0..n) into out; false when one of its fields is absent or empty. */
+static bool render_span(const char *t, size_t n, const struct tl_text_field *fields,
+                        size_t nfields, struct tl_buf *out)
+{
+    const char *end = t + n;
+    bool full = true;
+
+    while (t < end) {
+        const char *open = memchr(t, '{', (size_t)(end - t));
+        const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
+        const char *value = NULL;
+
+        if (open == NULL || close == NULL) {
+            tl_buf_append(out, t, (size_t)(end - t));
+            break;
+        }
+        tl_buf_append(out, t, (size_t)(open - t));
+        size_t len = (size_t)(close - open - 1);
+        for (size_t i = 0; i < nfields; i++) {
+            if (strlen(fields[i].name) == len && memcmp(fields[i].name, open + 1, len) == 0) {
+                value = fields[i].value;
+                break;
+            }
+        }
+        if (value != NULL && value[0] != '\0')
+            tl_buf_append_str(out, value);
+        else
+            full = false;
+        t = close + 1;
+    }
+    return full;
+}
+
 void texts_render(enum tl_text_id id, enum tl_lang lang, const struct tl_text_field *fields,
                   size_t nfields, struct tl_buf *out)
 {
     const char *t = template_for(id, lang);
 
+    /* "[, {gender}]": a group is written only when all its fields have values */
     while (*t) {
-        const char *open = strchr(t, '{');
-        const char *close = open ? strchr(open, '}') : NULL;
+        const char *open = strchr(t, '[');
+        const char *close = open ? strchr(open, ']') : NULL;
+
         if (open == NULL || close == NULL) {
-            tl_buf_append_str(out, t);
+            render_span(t, strlen(t), fields, nfields, out);
             return;
         }
-        tl_buf_append(out, t, (size_t)(open - t));
-        size_t n = (size_t)(close - open - 1);
-        for (size_t i = 0; i < nfields; i++) {
-            if (strlen(fields[i].name) == n && memcmp(fields[i].name, open + 1, n) == 0) {
-                if (fields[i].value != NULL)
-                    tl_buf_append_str(out, fields[i].value);
-                break;
-            }
+        render_span(t, (size_t)(open - t), fields, nfields, out);
+        size_t mark = out->len;
+        if (!render_span(open + 1, (size_t)(close - open - 1), fields, nfields, out)) {
+            out->len = mark;
+            if (out->data != NULL)
+                out->data[mark] = '\0';
         }
         t = close + 1;
     }
@@ -326,11 +377,23 @@ static bool shrink_field(enum tl_text_id id, enum tl_lang lang, struct tl_text_f
     }
     memcpy(copy, orig, best);
     copy[best] = '\0';
-    /* Trim a dangling half word and mark the cut. */
-    if (best < strlen(orig) && best > 0) {
-        char *sp = strrchr(copy, ' ');
-        if (sp != NULL && sp != copy)
-            *sp = '\0';
+    /* Whole words only: a cut word goes, and with it the field when no whole word fits. */
+    if (best < strlen(orig)) {
+        size_t keep = orig[best] == ' ' ? best : 0;
+
+        for (size_t i = best; keep == 0 && i > 0; i--) {
+            if (copy[i - 1] == ' ')
+                keep = i - 1;
+        }
+        for (;;) { /* nor a separator left dangling: ' ', ',', '،' (U+060C) */
+            if (keep > 0 && (copy[keep - 1] == ' ' || copy[keep - 1] == ','))
+                keep--;
+            else if (keep > 1 && memcmp(copy + keep - 2, "\xd8\x8c", 2) == 0)
+                keep -= 2;
+            else
+                break;
+        }
+        copy[keep] = '\0';
     }
     f->value = copy;
     tl_buf_reset(out);
@@ -375,14 +438,56 @@ const char *texts_area_name(const struct tl_area *a, enum tl_lang lang)
     return lang == TL_LANG_UR && a->name_ur[0] ? a->name_ur : a->name_en;
 }
 
-void texts_area_list(const struct tl_area_candidate *c, size_t n, enum tl_lang lang,
-                     struct tl_buf *out)
+/*
+ * What tells a candidate apart from the others of the same name: its city
+ * when they lie in different cities ("Gulberg (Lahore)"), else its parent
+ * ("Bilal Colony (Orangi)"). NULL when its name is unique in the list.
+ */
+static const struct tl_area *area_qualifier(const struct tl_gazetteer *gz, const struct tl_area *a,
+                                            const struct tl_area *const *all, size_t n)
 {
+    const struct tl_area *city = gazetteer_city_of(gz, a);
+    bool twin = false, other_city = false;
+
     for (size_t i = 0; i < n; i++) {
+        if (all[i] == a || strcmp(all[i]->name_en, a->name_en) != 0)
+            continue;
+        twin = true;
+        other_city = other_city || gazetteer_city_of(gz, all[i]) != city;
+    }
+    if (!twin)
+        return NULL;
+    if (other_city && city != NULL && city != a)
+        return city;
+    return a->parent >= 0 ? gazetteer_at(gz, (size_t)a->parent) : NULL;
+}
+
+void texts_area_label(const struct tl_gazetteer *gz, const struct tl_area *a,
+                      const struct tl_area *const *all, size_t n, enum tl_lang lang,
+                      struct tl_buf *out)
+{
+    const struct tl_area *q = gz ? area_qualifier(gz, a, all, n) : NULL;
+
+    tl_buf_append_str(out, texts_area_name(a, lang));
+    if (q != NULL)
+        tl_buf_appendf(out, " (%s)", texts_area_name(q, lang));
+}
+
+void texts_area_list(const struct tl_gazetteer *gz, const struct tl_area_candidate *c, size_t n,
+                     enum tl_lang lang, struct tl_buf *out)
+{
+    const struct tl_area *all[16];
+    size_t m = n < 16 ? n : 16, shown = m < 6 ? m : 6; /* six fit one SMS */
+
+    for (size_t i = 0; i < m; i++)
+        all[i] = c[i].area;
+    for (size_t i = 0; i < shown; i++) {
         if (i)
             tl_buf_append_str(out, lang == TL_LANG_UR ? "، " : ", ");
-        tl_buf_append_str(out, texts_area_name(c[i].area, lang));
+        texts_area_label(gz, all[i], all, m, lang, out);
     }
+    if (shown < m)
+        tl_buf_append_str(out, lang == TL_LANG_UR ? "، ..." : ", ...");
 }
 
 const char *texts_gender(enum tl_gender g, enum tl_lang lang)

@@ -14,12 +14,12 @@
  * languages); English screens use GSM-7 characters only.
  */
 #include "gateway/ussd.h"
+#include "gateway/areas.h"
 #include "gateway/cases.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/sender.h"
 #include "gateway/store.h"
 #include "gateway/texts.h"
 #include "gateway/subscribers.h"
@@ -40,7 +40,7 @@
 
 #define USSD_INPUT_MAX 160
 #define PICK_PAGE 4
-#define PICK_MAX 8
+#define PICK_MAX 20 /* five pages of PICK_PAGE */
 
 /* Fixed screens, English and Urdu. */
 enum ussd_screen_id {
@@ -265,9 +265,20 @@ static void show_picks(struct tl_daemon *d, struct ussd_data *u, struct step_out
 {
     say(o, u, SC_PICK_TITLE);
     int first = u->page * PICK_PAGE;
+    const struct tl_area *all[PICK_MAX];
+    size_t nall = 0;
+    for (int i = 0; i < u->npicks; i++) {
+        const struct tl_area *a = gazetteer_by_code(d->gz, u->picks[i]);
+        if (a != NULL)
+            all[nall++] = a;
+    }
     for (int i = first; i < u->npicks && i < first + PICK_PAGE; i++) {
         const struct tl_area *a = gazetteer_by_code(d->gz, u->picks[i]);
-        tl_buf_appendf(&o->text, "\n%d %s", i - first + 1, a ? texts_area_name(a, u->lang) : "?");
+        tl_buf_appendf(&o->text, "\n%d ", i - first + 1);
+        if (a != NULL)
+            texts_area_label(d->gz, a, all, nall, u->lang, &o->text);
+        else
+            tl_buf_append_str(&o->text, "?");
     }
     if (first + PICK_PAGE < u->npicks)
         say_line(o, u, SC_PICK_MORE);
@@ -278,14 +289,20 @@ static void show_picks(struct tl_daemon *d, struct ussd_data *u, struct step_out
  * Typed area text: a clear match is taken; otherwise the candidates are
  * offered as a list. Returns true when an area was taken into u->area.
  */
-static bool take_area(struct tl_daemon *d, struct ussd_data *u, const char *in,
-                      struct step_out *o, const char *pick_state, const char *back_state)
+static bool take_area(struct tl_daemon *d, struct ussd_data *u, const char *phone,
+                      const char *in, struct step_out *o, const char *pick_state,
+                      const char *back_state)
 {
     struct tl_area_candidate c[PICK_MAX];
     size_t n = 0;
     enum tl_match_kind k = gazetteer_match(d->gz, in, strlen(in), c, PICK_MAX, &n);
+    int pick = k == TL_MATCH_AMBIGUOUS ? areas_prefer_for(d->gz, d->store, phone, c, n) : -1;
 
     snprintf(u->area_text, sizeof(u->area_text), "%s", in);
+    if (pick >= 0) {
+        snprintf(u->area, sizeof(u->area), "%s", c[pick].area->code);
+        return true;
+    }
     if ((k == TL_MATCH_EXACT || k == TL_MATCH_FUZZY) && n > 0) {
         snprintf(u->area, sizeof(u->area), "%s", c[0].area->code);
         return true;
@@ -293,7 +310,7 @@ static bool take_area(struct tl_daemon *d, struct ussd_data *u, const char *in,
     if (in[0] != '\0' && n < PICK_MAX) {
         /* A few first letters ("Gul") also offer the areas they begin. */
         const struct tl_area *starts[PICK_MAX];
-        size_t m = gazetteer_prefix(d->gz, in, starts, PICK_MAX);
+        size_t m = gazetteer_prefix(d->gz, in, 0, starts, PICK_MAX, NULL);
         for (size_t i = 0; i < m && n < PICK_MAX; i++) {
             bool dup = false;
             for (size_t j = 0; j < n; j++)
@@ -475,7 +492,7 @@ static int transition(struct tl_daemon *d, const struct tl_channel_conf *ch, con
             say_line(o, u, SC_GENDER);
         }
     } else if (strcmp(state, "r_area") == 0 || strcmp(state, "r_pick") == 0) {
-        bool took = strcmp(state, "r_area") == 0 ? take_area(d, u, in, o, "r_pick", "r_area")
+        bool took = strcmp(state, "r_area") == 0 ? take_area(d, u, phone, in, o, "r_pick", "r_area")
                                                  : pick_area(d, u, in, o, "r_pick");
         if (took) {
             say(o, u, SC_SEEN);
@@ -509,7 +526,7 @@ static int transition(struct tl_daemon *d, const struct tl_channel_conf *ch, con
             show_confirm(d, u, o);
         }
     } else if (strcmp(state, "j_area") == 0 || strcmp(state, "j_pick") == 0) {
-        bool took = strcmp(state, "j_area") == 0 ? take_area(d, u, in, o, "j_pick", "j_area")
+        bool took = strcmp(state, "j_area") == 0 ? take_area(d, u, phone, in, o, "j_pick", "j_area")
                                                  : pick_area(d, u, in, o, "j_pick");
         if (took) {
             p = xcalloc(1, sizeof(*p));

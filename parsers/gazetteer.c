@@ -22,13 +22,21 @@
  *      rule them out. The bound is the scaled distance of allowed_distance();
  *      only when nothing is within it, and the caller wants candidates, a
  *      second pass one edit further collects "did you mean" suggestions.
+ * Between 1 and 3 the text's consonant skeleton (skeleton(): vowels,
+ * doubled letters, "-e-" joins and spaces dropped) is looked up in its own
+ * sorted list, so spellings that differ only so need no alias. Initials
+ * forms ("g iqbal", "dm society") are exact keys of their own variant,
+ * outranked by any spelling from the file.
  * Among equally good areas, one that encloses another is dropped (typing
  * "Malir" means Malir town, not a Malir district around it); when truly
- * different places remain the answer is AMBIGUOUS, never a guess.
+ * different places remain the answer is AMBIGUOUS, never a guess —
+ * gazetteer_prefer() may then pick the one in the sender's own city.
  *
- * Cost, on the shipped 120 areas (720 keys), one core of the development
- * machine: an exact match 0.2–0.8 µs, a typo 1–5 µs, text that matches
- * nothing 3–7 µs (the range is machine load). A call allocates only the
+ * Cost, on the shipped 731 areas, one core of the development machine
+ * (CPU time, loaded machine): an exact match or a skeleton hit ("Korngi",
+ * "bahaadurabaad") 0.2–0.3 µs; text that matches nothing 1.7–6 µs without
+ * the "did you mean" pass (TL_MATCH_OPT_NO_NEAR, what the grammar's probes
+ * use) and 4–15 µs with it; loading 4.6 ms. A call allocates only the
  * folded text, its stripped copy and one per-area scratch array.
  */
 #include "parsers/gazetteer.h"
@@ -50,6 +58,8 @@ enum key_variant {
     KEY_AS_WRITTEN = 0,
     KEY_STRIPPED = 1, /* filler words removed */
     KEY_JOINED = 2,   /* spaces removed */
+    KEY_INITIAL = 3,  /* first word(s) as initials: "g iqbal", "dm society"; exact only */
+    KEY_SKELETON = 4, /* consonant skeleton (skeleton()); kept apart from the other keys */
 };
 
 struct gz_key {
@@ -86,6 +96,8 @@ struct tl_gazetteer {
     size_t *len_start;     /* fkeys[len_start[L] .. len_start[L + 1]) have L code points */
     size_t max_len;
     struct code_ref *by_code; /* sorted by code */
+    struct gz_key *skel;      /* spelling skeletons (KEY_SKELETON), sorted by text */
+    size_t nskel;
 };
 
 #define GZ_MAX_AREAS 100000
@@ -251,13 +263,24 @@ static const char *const letter_words[] = {
  * bytes) and returns the new length. When nothing but fillers is there, the
  * text is returned unchanged.
  */
+static size_t strip_fillers_ex(const char *s, size_t len, char *out, bool *numbered);
+
 static size_t strip_fillers(const char *s, size_t len, char *out)
+{
+    return strip_fillers_ex(s, len, out, NULL);
+}
+
+/* strip_fillers(), and *numbered (when not NULL) tells whether a number or a
+ * "block 13"/"phase h" group was among what it removed. */
+static size_t strip_fillers_ex(const char *s, size_t len, char *out, bool *numbered)
 {
     struct word w[MAX_WORDS];
     bool drop[MAX_WORDS];
     size_t nw = 0, i = 0, n = 0;
     bool kept = false;
 
+    if (numbered)
+        *numbered = false;
     while (i < len) {
         size_t start = i;
 
@@ -277,6 +300,8 @@ static size_t strip_fillers(const char *s, size_t len, char *out)
     }
     for (i = 0; i < nw; i++) {
         if (word_in(&w[i], filler_words) || word_is_digits(&w[i])) {
+            if (numbered && word_is_digits(&w[i]))
+                *numbered = true;
             drop[i] = true;
             continue;
         }
@@ -310,6 +335,8 @@ static size_t strip_fillers(const char *s, size_t len, char *out)
                     j++;
                 for (size_t k = i; k < j; k++)
                     drop[k] = true;
+                if (numbered)
+                    *numbered = true;
                 i = j - 1;
             }
         }
@@ -335,7 +362,129 @@ static size_t strip_fillers(const char *s, size_t len, char *out)
     return n;
 }
 
+/* -------------------------------------------------------------- variants --- */
+
+/* One-letter words that only join two names: "Gulshan-e-Iqbal", "Gulshan-i-Iqbal". */
+static bool is_join_word(const char *p, size_t n)
+{
+    return n == 1 && (p[0] == 'e' || p[0] == 'i' || p[0] == 'o');
+}
+
+#define SKEL_MIN 4 /* shorter skeletons match too much ("sdr", "lnd") */
+
+/*
+ * The consonant skeleton of a folded Latin spelling, written to out (at least
+ * len + 1 bytes): join words ("e" of "-e-") and spaces dropped, vowels dropped
+ * (a leading one kept as 'a'), the aspirate h after k/g/t/d/b/j/r/c dropped,
+ * "ph" as f, w as v, q and c as k, doubled letters once. So "Gulshan-e-Iqbal",
+ * "gulshan e iqbal", "gulshaneiqbal" and "Gulshan-i-Iqbaal" are all "glshnkbl",
+ * and "Bahadurabad"/"Bahadrabad" are "bhdrbd". Returns the length, or 0 when
+ * the spelling is not plain Latin or the skeleton is too short to mean much.
+ */
+static size_t skeleton(const char *s, size_t len, char *out)
+{
+    size_t n = 0, i = 0, consonants = 0;
+
+    while (i < len) {
+        size_t start = i, wl;
+
+        while (i < len && s[i] != ' ')
+            i++;
+        wl = i - start;
+        if (i < len)
+            i++;
+        if (is_join_word(s + start, wl))
+            continue;
+        for (size_t k = start; k < start + wl; k++) {
+            char c = s[k];
+
+            if ((unsigned char)c >= 0x80)
+                return 0;
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+                continue;
+            if (strchr("aeiouy", c) != NULL) {
+                if (n == 0)
+                    out[n++] = 'a';
+                continue;
+            }
+            if (c == 'h' && n > 0 && strchr("kgtdbjrc", out[n - 1]) != NULL)
+                continue;
+            if (c == 'h' && n > 0 && out[n - 1] == 'p') {
+                out[n - 1] = 'f';
+                continue;
+            }
+            if (c == 'w')
+                c = 'v';
+            else if (c == 'q' || c == 'c')
+                c = 'k';
+            if (n > 0 && out[n - 1] == c)
+                continue;
+            out[n++] = c;
+            consonants++;
+        }
+    }
+    out[n] = '\0';
+    return consonants >= SKEL_MIN ? n : 0;
+}
+
+static bool word_alpha(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 'a' || p[i] > 'z')
+            return false;
+    }
+    return n > 0;
+}
+
+/*
+ * The initials forms of a folded Latin spelling of two words or more (join
+ * words not counted): the first word as its initial ("g iqbal" for
+ * "gulshan e iqbal", "n nazimabad") into v1, and, for three words or more of
+ * letters only, every word but the last as initials ("dm society", "pib
+ * colony") into v2 (each at least len + 1 bytes). Sets the lengths (0: none).
+ */
+static void initials(const char *s, size_t len, char *v1, size_t *n1, char *v2, size_t *n2)
+{
+    struct word w[MAX_WORDS];
+    size_t nw = 0, i = 0;
+    bool alpha = true;
+
+    *n1 = *n2 = 0;
+    while (i < len && nw < MAX_WORDS) {
+        size_t start = i;
+
+        while (i < len && s[i] != ' ')
+            i++;
+        if (!is_join_word(s + start, i - start)) {
+            w[nw].p = s + start;
+            w[nw].n = i - start;
+            alpha = alpha && word_alpha(w[nw].p, w[nw].n);
+            nw++;
+        }
+        if (i < len)
+            i++;
+    }
+    if (nw < 2 || w[0].n < 3 || !word_alpha(w[0].p, w[0].n))
+        return;
+    v1[(*n1)++] = w[0].p[0];
+    for (i = 1; i < nw; i++) {
+        v1[(*n1)++] = ' ';
+        memcpy(v1 + *n1, w[i].p, w[i].n);
+        *n1 += w[i].n;
+    }
+    v1[*n1] = '\0';
+    if (nw >= 3 && alpha) {
+        for (i = 0; i + 1 < nw; i++)
+            v2[(*n2)++] = w[i].p[0];
+        v2[(*n2)++] = ' ';
+        memcpy(v2 + *n2, w[nw - 1].p, w[nw - 1].n);
+        *n2 += w[nw - 1].n;
+        v2[*n2] = '\0';
+    }
+}
+
 /* ------------------------------------------------------------------ CSV --- */
+
 
 struct csv_reader {
     const char *s;
@@ -552,6 +701,11 @@ void gazetteer_free(struct tl_gazetteer *gz)
     free(gz->fkeys);
     free(gz->len_start);
     free(gz->by_code);
+    for (size_t i = 0; i < gz->nskel; i++) {
+        free(gz->skel[i].text);
+        free(gz->skel[i].cps);
+    }
+    free(gz->skel);
     free(gz);
 }
 
@@ -562,28 +716,41 @@ static int code_ref_cmp(const void *a, const void *b)
     return strcmp(x->code, y->code);
 }
 
-struct key_builder {
+struct key_list {
     struct gz_key *keys;
     size_t n, cap;
 };
 
-static void key_add(struct key_builder *kb, int area, enum key_variant v, const char *text,
+struct key_builder {
+    struct key_list main, skel;
+};
+
+static int key_tier(enum key_variant v)
+{
+    return v == KEY_STRIPPED ? 1 : v == KEY_INITIAL ? 2 : 0;
+}
+
+static void key_add(struct key_list *kl, int area, enum key_variant v, const char *text,
                     size_t len)
 {
     struct gz_key *k;
 
     if (len == 0)
         return;
-    /* the same text for the same area once is enough */
-    for (size_t i = kb->n; i > 0 && kb->keys[i - 1].area == area; i--) {
-        if (kb->keys[i - 1].len == len && memcmp(kb->keys[i - 1].text, text, len) == 0)
+    /* the same text for the same area once is enough (a spelling from the
+     * file outranks the same text generated as initials) */
+    for (size_t i = kl->n; i > 0 && kl->keys[i - 1].area == area; i--) {
+        if (kl->keys[i - 1].len == len && memcmp(kl->keys[i - 1].text, text, len) == 0) {
+            if (key_tier(v) < key_tier(kl->keys[i - 1].variant))
+                kl->keys[i - 1].variant = v;
             return;
+        }
     }
-    if (kb->n == kb->cap) {
-        kb->cap = kb->cap ? kb->cap * 2 : 256;
-        kb->keys = xrealloc(kb->keys, kb->cap * sizeof *kb->keys);
+    if (kl->n == kl->cap) {
+        kl->cap = kl->cap ? kl->cap * 2 : 256;
+        kl->keys = xrealloc(kl->keys, kl->cap * sizeof *kl->keys);
     }
-    k = &kb->keys[kb->n++];
+    k = &kl->keys[kl->n++];
     k->area = area;
     k->variant = v;
     k->text = xstrndup(text, len);
@@ -594,26 +761,52 @@ static void key_add(struct key_builder *kb, int area, enum key_variant v, const 
     k->sig = signature(k->cps, k->ncp);
 }
 
-/* Adds the keys of one spelling: as folded, without fillers, without spaces. */
+static void skel_add(struct key_builder *kb, int area, const char *text, size_t len)
+{
+    char *tmp = xmalloc(len + 2);
+    size_t n = skeleton(text, len, tmp);
+
+    if (n > 0)
+        key_add(&kb->skel, area, KEY_SKELETON, tmp, n);
+    free(tmp);
+}
+
+/*
+ * Adds the keys of one spelling: as folded, without fillers, without spaces,
+ * its initials forms, and the skeleton of the spelling as written (not of
+ * the filler-free form: "Peshawar Town I" must not become "Peshawar"). The filler-free form is left out
+ * when a number or a block went with the fillers: "Gulshan-e-Iqbal Block 13"
+ * and "Malir 15" must not also be "Gulshan-e-Iqbal" and "Malir".
+ */
 static void keys_add_spelling(struct key_builder *kb, int area, const char *spelling)
 {
-    size_t flen, slen, jlen = 0;
+    size_t flen, slen, jlen = 0, n1, n2;
     char *folded = textnorm_fold(spelling, strlen(spelling), &flen);
-    char *tmp;
+    char *tmp, *v1, *v2;
+    bool numbered = false;
 
     if (folded == NULL)
         return;
-    tmp = xmalloc(flen + 1);
-    key_add(kb, area, KEY_AS_WRITTEN, folded, flen);
-    slen = strip_fillers(folded, flen, tmp);
-    if (slen != flen || memcmp(tmp, folded, flen) != 0)
-        key_add(kb, area, KEY_STRIPPED, tmp, slen);
+    tmp = xmalloc(3 * (flen + 2));
+    v1 = tmp + flen + 2;
+    v2 = v1 + flen + 2;
+    key_add(&kb->main, area, KEY_AS_WRITTEN, folded, flen);
+    skel_add(kb, area, folded, flen);
+    slen = strip_fillers_ex(folded, flen, tmp, &numbered);
+    if (!numbered && (slen != flen || memcmp(tmp, folded, flen) != 0)) {
+        key_add(&kb->main, area, KEY_STRIPPED, tmp, slen);
+    }
+    initials(folded, flen, v1, &n1, v2, &n2);
+    if (n1 >= 4)
+        key_add(&kb->main, area, KEY_INITIAL, v1, n1);
+    if (n2 >= 4)
+        key_add(&kb->main, area, KEY_INITIAL, v2, n2);
     for (size_t i = 0; i < flen; i++) {
         if (folded[i] != ' ')
             tmp[jlen++] = folded[i];
     }
     if (jlen != flen && textnorm_decode(tmp, jlen, NULL, 0) >= 6)
-        key_add(kb, area, KEY_JOINED, tmp, jlen);
+        key_add(&kb->main, area, KEY_JOINED, tmp, jlen);
     free(tmp);
     free(folded);
 }
@@ -631,9 +824,43 @@ static int key_cmp(const void *a, const void *b)
     return x->area - y->area;
 }
 
+static bool is_ancestor(const struct tl_gazetteer *gz, int anc, int of);
+
+/*
+ * Drops a filler-free key when an enclosing area is written that way: "Malir
+ * City" and "Gadap City" inside the towns Malir and Gadap must not take
+ * the towns' own names. kl->keys must be sorted by text.
+ */
+static void drop_shadowed(const struct tl_gazetteer *gz, struct key_list *kb)
+{
+    size_t out = 0;
+
+    for (size_t i = 0, run; i < kb->n; i = run) {
+        run = i + 1;
+        while (run < kb->n && kb->keys[run].len == kb->keys[i].len &&
+               memcmp(kb->keys[run].text, kb->keys[i].text, kb->keys[i].len) == 0)
+            run++;
+        for (size_t k = i; k < run; k++) {
+            bool shadowed = false;
+
+            for (size_t j = i; j < run && kb->keys[k].variant == KEY_STRIPPED && !shadowed; j++)
+                shadowed = kb->keys[j].variant == KEY_AS_WRITTEN &&
+                           is_ancestor(gz, kb->keys[j].area, kb->keys[k].area);
+            if (shadowed) {
+                free(kb->keys[k].text);
+                free(kb->keys[k].cps);
+                continue;
+            }
+            kb->keys[out++] = kb->keys[k];
+        }
+    }
+    kb->n = out;
+}
+
 static void build_index(struct tl_gazetteer *gz)
 {
-    struct key_builder kb = {0};
+    struct key_builder b = {0};
+    struct key_list kb;
 
     gz->folded_name = xcalloc(gz->n, sizeof *gz->folded_name);
     gz->depth = xcalloc(gz->n, sizeof *gz->depth);
@@ -645,16 +872,22 @@ static void build_index(struct tl_gazetteer *gz)
             d++;
         gz->depth[i] = d;
         gz->folded_name[i] = textnorm_fold(a->name_en, strlen(a->name_en), NULL);
-        keys_add_spelling(&kb, (int)i, a->name_en);
+        keys_add_spelling(&b, (int)i, a->name_en);
         if (a->name_ur[0])
-            keys_add_spelling(&kb, (int)i, a->name_ur);
+            keys_add_spelling(&b, (int)i, a->name_ur);
         for (size_t j = 0; j < a->naliases; j++)
-            keys_add_spelling(&kb, (int)i, a->aliases[j]);
+            keys_add_spelling(&b, (int)i, a->aliases[j]);
     }
-    if (kb.n > 0)
-        qsort(kb.keys, kb.n, sizeof *kb.keys, key_cmp);
-    gz->keys = kb.keys;
-    gz->nkeys = kb.n;
+    if (b.main.n > 0)
+        qsort(b.main.keys, b.main.n, sizeof *b.main.keys, key_cmp);
+    drop_shadowed(gz, &b.main);
+    gz->keys = b.main.keys;
+    gz->nkeys = b.main.n;
+    if (b.skel.n > 0)
+        qsort(b.skel.keys, b.skel.n, sizeof *b.skel.keys, key_cmp);
+    gz->skel = b.skel.keys;
+    gz->nskel = b.skel.n;
+    kb = b.main;
     /* counting sort by length for the fuzzy pass */
     gz->max_len = 0;
     for (size_t i = 0; i < kb.n; i++) {
@@ -663,8 +896,10 @@ static void build_index(struct tl_gazetteer *gz)
     }
     gz->len_start = xcalloc(gz->max_len + 2, sizeof *gz->len_start);
     gz->fkeys = xcalloc(kb.n ? kb.n : 1, sizeof *gz->fkeys);
-    for (size_t i = 0; i < kb.n; i++)
-        gz->len_start[kb.keys[i].ncp + 1]++;
+    for (size_t i = 0; i < kb.n; i++) {
+        if (kb.keys[i].variant != KEY_INITIAL)
+            gz->len_start[kb.keys[i].ncp + 1]++;
+    }
     for (size_t l = 1; l <= gz->max_len + 1; l++)
         gz->len_start[l] += gz->len_start[l - 1];
     {
@@ -672,7 +907,11 @@ static void build_index(struct tl_gazetteer *gz)
 
         memcpy(fill, gz->len_start, (gz->max_len + 1) * sizeof *fill);
         for (size_t i = 0; i < kb.n; i++) {
-            struct gz_fkey *f = &gz->fkeys[fill[kb.keys[i].ncp]++];
+            struct gz_fkey *f;
+
+            if (kb.keys[i].variant == KEY_INITIAL)
+                continue; /* initials are for exact lookups only */
+            f = &gz->fkeys[fill[kb.keys[i].ncp]++];
 
             f->sig = kb.keys[i].sig;
             f->cps = kb.keys[i].cps;
@@ -683,9 +922,10 @@ static void build_index(struct tl_gazetteer *gz)
     }
 }
 
-static const char *const csv_header[] = {"code", "name_en", "name_ur", "aliases",
-                                         "kind", "parent",  "lat",     "lon"};
-#define NCOLS 8
+static const char *const csv_header[] = {"code", "name_en", "name_ur", "aliases", "kind",
+                                         "parent", "lat",    "lon",     "centre"};
+#define NCOLS_MIN 8 /* the ninth column, centre, may be left out */
+#define NCOLS 9
 
 int gazetteer_parse_csv(const char *csv, size_t len, struct tl_gazetteer **out, char **cause)
 {
@@ -695,7 +935,7 @@ int gazetteer_parse_csv(const char *csv, size_t len, struct tl_gazetteer **out, 
     char **parent_codes = NULL;
     int *lines = NULL;
     size_t cap = 0;
-    int nf, line = 1;
+    int nf, ncols, line = 1;
 
     *out = NULL;
     if (csv == NULL && len > 0) {
@@ -708,18 +948,20 @@ int gazetteer_parse_csv(const char *csv, size_t len, struct tl_gazetteer **out, 
     nf = csv_record(&r, f, NCOLS, &line, cause);
     if (nf < 0)
         return TL_ERR_MALFORMED;
+    ncols = nf;
     if (nf == 0) {
         set_cause(cause, 1, "empty file: the header row is required", NULL);
         return TL_ERR_MALFORMED;
     }
-    for (int i = 0; i < NCOLS; i++) {
+    for (int i = 0; i < NCOLS_MIN || i < nf; i++) {
         char *h = i < nf ? trim_dup(f[i].p, f[i].n) : NULL;
         bool good = h != NULL && strcmp(h, csv_header[i]) == 0;
 
         free(h);
-        if (!good || nf != NCOLS) {
+        if (!good || nf < NCOLS_MIN) {
             fields_free(f, (size_t)nf);
-            set_cause(cause, line, "header must be code,name_en,name_ur,aliases,kind,parent,lat,lon",
+            set_cause(cause, line,
+                      "header must be code,name_en,name_ur,aliases,kind,parent,lat,lon[,centre]",
                       NULL);
             return TL_ERR_MALFORMED;
         }
@@ -737,22 +979,22 @@ int gazetteer_parse_csv(const char *csv, size_t len, struct tl_gazetteer **out, 
             break;
         if (nf < 0)
             goto fail;
-        if (nf != NCOLS) {
+        if (nf != ncols) {
             fields_free(f, (size_t)nf);
-            set_cause(cause, line, "expected 8 fields", NULL);
+            set_cause(cause, line, ncols == NCOLS ? "expected 9 fields" : "expected 8 fields", NULL);
             goto fail;
         }
-        for (int i = 0; i < NCOLS && bad == NULL; i++) {
+        for (int i = 0; i < nf && bad == NULL; i++) {
             if (!tl_utf8_valid(f[i].p, f[i].n) || memchr(f[i].p, '\0', f[i].n) != NULL)
                 bad = "invalid UTF-8";
         }
         if (bad) {
-            fields_free(f, NCOLS);
+            fields_free(f, (size_t)nf);
             set_cause(cause, line, bad, NULL);
             goto fail;
         }
         if (gz->n == GZ_MAX_AREAS) {
-            fields_free(f, NCOLS);
+            fields_free(f, (size_t)nf);
             set_cause(cause, line, "too many areas", NULL);
             goto fail;
         }
@@ -812,13 +1054,24 @@ int gazetteer_parse_csv(const char *csv, size_t len, struct tl_gazetteer **out, 
             bad = "lon must be a number in [-180, 180]";
             detail = f[7].p;
         }
+        if (bad == NULL && nf == NCOLS) {
+            char *c = trim_dup(f[8].p, f[8].n);
+
+            if (strcmp(c, "parent") == 0)
+                a->centre_derived = true;
+            else if (c[0] != '\0' && strcmp(c, "source") != 0) {
+                bad = "centre must be source, parent or empty";
+                detail = f[8].p;
+            }
+            free(c);
+        }
         if (bad) {
             set_cause(cause, line, bad, detail);
-            fields_free(f, NCOLS);
+            fields_free(f, (size_t)nf);
             goto fail;
         }
         a->kind = (enum tl_area_kind)kind;
-        fields_free(f, NCOLS);
+        fields_free(f, (size_t)nf);
     }
     if (gz->n == 0) {
         set_cause(cause, line, "no areas after the header", NULL);
@@ -982,6 +1235,50 @@ double gazetteer_distance_km(const struct tl_area *a, const struct tl_area *b)
     return 2.0 * r * asin(sqrt(h));
 }
 
+const struct tl_area *gazetteer_city_of(const struct tl_gazetteer *gz, const struct tl_area *a)
+{
+    size_t steps = 0;
+
+    if (gz == NULL || a == NULL)
+        return NULL;
+    for (int i = a->index; i >= 0 && steps <= gz->n; i = gz->areas[i].parent, steps++) {
+        if (gz->areas[i].kind == TL_AREA_CITY)
+            return &gz->areas[i];
+    }
+    return NULL;
+}
+
+int gazetteer_prefer(const struct tl_gazetteer *gz, const struct tl_area_candidate *cands,
+                     size_t n, const struct tl_area *const *within, size_t nwithin)
+{
+    int pick = -1;
+
+    if (gz == NULL || cands == NULL || within == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        bool in = false, encloses = false;
+
+        for (size_t k = 0; k < nwithin && !in; k++)
+            in = within[k] != NULL && gazetteer_within(gz, cands[i].area, within[k]);
+        if (!in)
+            continue;
+        /* a candidate enclosing another preferred one is not a second place */
+        for (size_t j = 0; j < n && !encloses; j++) {
+            if (j != i && cands[j].area != cands[i].area &&
+                gazetteer_within(gz, cands[j].area, cands[i].area)) {
+                for (size_t k = 0; k < nwithin && !encloses; k++)
+                    encloses = within[k] != NULL && gazetteer_within(gz, cands[j].area, within[k]);
+            }
+        }
+        if (encloses)
+            continue;
+        if (pick >= 0 && cands[pick].area != cands[i].area)
+            return -1; /* two places in the preferred cities: still ambiguous */
+        pick = (int)i;
+    }
+    return pick;
+}
+
 /* --------------------------------------------------------------- match --- */
 
 /* One area's best distance during a match. */
@@ -1051,18 +1348,25 @@ static size_t key_lower_bound(const struct tl_gazetteer *gz, const char *s, size
 static size_t exact_lookup(const struct tl_gazetteer *gz, const char *s, size_t len,
                            struct scored *list, size_t max)
 {
-    size_t n = 0;
+    size_t n = 0, first = key_lower_bound(gz, s, len);
 
-    for (size_t i = key_lower_bound(gz, s, len); i < gz->nkeys; i++) {
-        const struct gz_key *k = &gz->keys[i];
-        bool seen = false;
+    /* A name as written outranks a name that only starts so before a filler
+     * ("Muzaffarabad" the city, not "Muzaffarabad Colony"), and both outrank
+     * generated initials. */
+    for (int tier = 0; tier < 3 && n == 0; tier++) {
+        for (size_t i = first; i < gz->nkeys; i++) {
+            const struct gz_key *k = &gz->keys[i];
+            bool seen = false;
 
-        if (k->len != len || memcmp(k->text, s, len) != 0)
-            break;
-        for (size_t j = 0; j < n; j++)
-            seen = seen || list[j].area == k->area;
-        if (!seen && n < max)
-            scored_set(gz, &list[n++], k->area, 0);
+            if (k->len != len || memcmp(k->text, s, len) != 0)
+                break;
+            if (key_tier(k->variant) != tier)
+                continue;
+            for (size_t j = 0; j < n; j++)
+                seen = seen || list[j].area == k->area;
+            if (!seen && n < max)
+                scored_set(gz, &list[n++], k->area, 0);
+        }
     }
     return n;
 }
@@ -1149,9 +1453,61 @@ static void fill(const struct tl_gazetteer *gz, const struct scored *list, size_
     *ncands = k;
 }
 
+/* Collects the areas whose spelling skeleton equals the text's; returns count. */
+static size_t skeleton_lookup(const struct tl_gazetteer *gz, const char *s, size_t len,
+                              struct scored *list, size_t max)
+{
+    char stack[128];
+    char *sk = len + 2 <= sizeof stack ? stack : xmalloc(len + 2);
+    size_t n = 0, klen = skeleton(s, len, sk), lo = 0, hi = gz->nskel;
+
+    if (klen > 0) {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (strcmp(gz->skel[mid].text, sk) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < gz->nskel && strcmp(gz->skel[i].text, sk) == 0; i++) {
+            bool seen = false;
+
+            for (size_t j = 0; j < n; j++)
+                seen = seen || list[j].area == gz->skel[i].area;
+            if (!seen && n < max)
+                scored_set(gz, &list[n++], gz->skel[i].area, 1);
+        }
+    }
+    if (sk != stack)
+        free(sk);
+    return n;
+}
+
+/* Ranks list[0..n), fills the candidates; `clear` when one area stands out. */
+static enum tl_match_kind settle(const struct tl_gazetteer *gz, struct scored *list, size_t n,
+                                 enum tl_match_kind clear, struct tl_area_candidate *cands,
+                                 size_t max, size_t *ncands)
+{
+    size_t top = rank(gz, list, n), dummy;
+
+    fill(gz, list, n, cands, max, ncands ? ncands : &dummy);
+    return top == 1 ? clear : TL_MATCH_AMBIGUOUS;
+}
+
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands)
 {
+    return gazetteer_match_opts(gz, text, len, cands, max, ncands, 0);
+}
+
+enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const char *text,
+                                        size_t len, struct tl_area_candidate *cands, size_t max,
+                                        size_t *ncands, unsigned opts)
+{
+    bool exact_only = (opts & TL_MATCH_OPT_EXACT) != 0;
+    bool near = (opts & TL_MATCH_OPT_NO_NEAR) == 0;
+
     struct scored exact[EXACT_MAX];
     struct scored stack_list[256];
     struct scored *list = stack_list;
@@ -1163,7 +1519,8 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     uint64_t qsig[2];
     char *folded, *stripped;
     enum tl_match_kind kind = TL_MATCH_NONE;
-    int *best;
+    int *best, *touched;
+    size_t ntouched = 0;
     bool *ok, any_ok = false;
 
     if (ncands)
@@ -1187,23 +1544,39 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         nq = 2;
     }
 
-    /* 1. exact, as typed and then without fillers */
+    /* 1. exact, as typed and then without fillers (a skeleton of the whole
+     * text first: "Gulistan-e-Johar Block 7" is the block, not the area
+     * "Gulistan-e-Johar" without its block) */
     nexact = exact_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
+    if (nexact == 0 && nq == 2 && !exact_only) {
+        size_t nsk = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
+
+        if (nsk > 0) {
+            kind = settle(gz, exact, nsk, TL_MATCH_FUZZY, cands, max, ncands);
+            goto done;
+        }
+    }
     if (nexact == 0 && nq == 2)
         nexact = exact_lookup(gz, q[1], qlen[1], exact, EXACT_MAX);
     if (nexact == 0)
         nexact = enclosed_lookup(gz, q[nq - 1], qlen[nq - 1], exact, EXACT_MAX);
     if (nexact > 0) {
-        size_t top = rank(gz, exact, nexact);
-        size_t dummy;
+        kind = settle(gz, exact, nexact, TL_MATCH_EXACT, cands, max, ncands);
+        goto done;
+    }
+    if (exact_only)
+        goto done;
 
-        fill(gz, exact, nexact, cands, max, ncands ? ncands : &dummy);
-        free(folded);
-        free(stripped);
-        return top == 1 ? TL_MATCH_EXACT : TL_MATCH_AMBIGUOUS;
+    /* 2. the same consonant skeleton: vowels, doubled letters, "-e-" joins */
+    nexact = skeleton_lookup(gz, q[0], qlen[0], exact, EXACT_MAX);
+    if (nexact == 0 && nq == 2)
+        nexact = skeleton_lookup(gz, q[1], qlen[1], exact, EXACT_MAX);
+    if (nexact > 0) {
+        kind = settle(gz, exact, nexact, TL_MATCH_FUZZY, cands, max, ncands);
+        goto done;
     }
 
-    /* 2. fuzzy */
+    /* 3. fuzzy */
     for (size_t v = 0; v < nq; v++) {
         qncp[v] = textnorm_decode(q[v], qlen[v], NULL, 0);
         if (qncp[v] > GZ_STACK_CPS)
@@ -1211,15 +1584,14 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         textnorm_decode(q[v], qlen[v], qcps[v], qncp[v]);
         qsig[v] = signature(qcps[v], qncp[v]);
     }
-    best = xmalloc(gz->n * (sizeof *best + sizeof *ok));
-    ok = (bool *)(best + gz->n);
-    for (size_t i = 0; i < gz->n; i++) {
-        best[i] = INT_MAX;
-        ok[i] = false;
-    }
+    /* best[] holds distance + 1 (0: not reached), so one calloc clears it;
+     * touched[] lists the areas reached, so nothing scans every area */
+    best = xcalloc(gz->n, sizeof *best + sizeof *touched + sizeof *ok);
+    touched = (int *)(best + gz->n);
+    ok = (bool *)(touched + gz->n);
     /* pass 0: only distances that qualify; pass 1, when none did and the
      * caller wants candidates: near misses, one edit further */
-    for (int pass = 0; pass < (max > 0 ? 2 : 1) && !any_ok; pass++) {
+    for (int pass = 0; pass < (max > 0 && near ? 2 : 1) && !any_ok; pass++) {
         for (size_t v = 0; v < nq; v++) {
             size_t reach = (size_t)allowed_distance(qncp[v]) + (size_t)pass;
             size_t lmin = qncp[v] > reach ? qncp[v] - reach : 0;
@@ -1235,16 +1607,18 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
                 int bound = allowed + pass;
                 int d;
 
-                if (bound > best[k->area])
-                    bound = best[k->area];
+                if (best[k->area] > 0 && bound > best[k->area] - 1)
+                    bound = best[k->area] - 1;
                 if (diff > (size_t)bound || bits_exceed(qsig[v] & ~k->sig, bound) ||
                     bits_exceed(k->sig & ~qsig[v], bound))
                     continue;
                 d = textnorm_distance_cp(qcps[v], qncp[v], k->cps, k->ncp, bound);
                 if (d > bound)
                     continue;
-                if (d < best[k->area])
-                    best[k->area] = d;
+                if (best[k->area] == 0)
+                    touched[ntouched++] = k->area;
+                if (best[k->area] == 0 || d < best[k->area] - 1)
+                    best[k->area] = d + 1;
                 if (d <= allowed) {
                     ok[k->area] = true;
                     any_ok = true;
@@ -1255,20 +1629,20 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
     {
         size_t nqual = 0, nnear = 0;
 
-        for (size_t i = 0; i < gz->n; i++) {
-            if (best[i] == INT_MAX)
-                continue;
+        for (size_t t = 0; t < ntouched; t++) {
             nnear++;
-            if (ok[i])
+            if (ok[touched[t]])
                 nqual++;
         }
         if (nnear > sizeof stack_list / sizeof stack_list[0])
             list = xmalloc(nnear * sizeof *list);
         /* qualifying areas when there are any, else the near misses */
-        for (size_t i = 0; i < gz->n; i++) {
-            if (best[i] == INT_MAX || (nqual > 0 && !ok[i]))
+        for (size_t t = 0; t < ntouched; t++) {
+            int i = touched[t];
+
+            if (nqual > 0 && !ok[i])
                 continue;
-            scored_set(gz, &list[nlist++], (int)i, best[i]);
+            scored_set(gz, &list[nlist++], i, best[i] - 1);
         }
         if (nqual > 0) {
             size_t top = rank(gz, list, nlist);
@@ -1291,6 +1665,7 @@ enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *te
         if (qcps[v] != stack_cps[v])
             free(qcps[v]);
     }
+done:
     free(folded);
     free(stripped);
     return kind;
@@ -1306,15 +1681,17 @@ static int prefix_hit_cmp(const void *a, const void *b)
     return c != 0 ? c : x->area - y->area;
 }
 
-size_t gazetteer_prefix(const struct tl_gazetteer *gz, const char *prefix,
-                        const struct tl_area **out, size_t max)
+size_t gazetteer_prefix(const struct tl_gazetteer *gz, const char *prefix, size_t offset,
+                        const struct tl_area **out, size_t max, size_t *total)
 {
     size_t plen = 0, n = 0, count = 0;
     char *p;
     struct scored *hits;
     bool *seen;
 
-    if (gz == NULL || gz->n == 0 || max == 0)
+    if (total)
+        *total = 0;
+    if (gz == NULL || gz->n == 0)
         return 0;
     p = textnorm_fold(prefix ? prefix : "", prefix ? strlen(prefix) : 0, &plen);
     if (p == NULL)
@@ -1333,14 +1710,16 @@ size_t gazetteer_prefix(const struct tl_gazetteer *gz, const char *prefix,
             if (c < 0 || k->len < plen)
                 continue;
         }
-        if (k->variant == KEY_JOINED || seen[k->area])
+        if (k->variant == KEY_JOINED || k->variant == KEY_INITIAL || seen[k->area])
             continue;
         seen[k->area] = true;
         scored_set(gz, &hits[n++], k->area, 0);
     }
     qsort(hits, n, sizeof *hits, prefix_hit_cmp);
-    for (size_t i = 0; i < n && count < max; i++)
+    for (size_t i = offset; i < n && count < max; i++)
         out[count++] = &gz->areas[hits[i].area];
+    if (total)
+        *total = n;
     free(hits);
     free(seen);
     free(p);

@@ -3,15 +3,22 @@
  * (pure: parses CSV text handed to it; no file I/O).
  *
  * CSV columns (header row required, UTF-8, RFC 4180 quoting):
- *   code,name_en,name_ur,aliases,kind,parent,lat,lon
+ *   code,name_en,name_ur,aliases,kind,parent,lat,lon[,centre]
  * aliases are ';'-separated; kind is one of country, province, city,
  * district, town, area; parent is another row's code (empty for the root).
+ * centre (optional column) says where lat/lon come from: "source" (a
+ * gazetteer; data/areas/README.md names it) or "parent" (no source gave a
+ * point: the parent's centre, copied).
  *
  * Matching folds the text (textnorm.h), drops filler words ("town",
  * "colony", "block 13", "no 6", "ka ilaqa" …) and compares against every
- * English name, Urdu name and alias, exactly and then within an edit distance
- * scaled to the length. It never guesses silently: two areas about equally
- * close make the result ambiguous and both are returned as candidates.
+ * English name, Urdu name and alias, exactly, then by consonant skeleton
+ * (vowels, doubled letters and "-e-" joins dropped: "Gulshan-e-Maymar",
+ * "gulshan e maimar", "gulshanemaymar"), then within an edit distance scaled
+ * to the length. Initials forms are generated too ("G. Iqbal", "N
+ * Nazimabad", "DM Society"). It never guesses silently: two areas about
+ * equally close make the result ambiguous and both are returned as
+ * candidates; gazetteer_prefer() is the one rule that may then pick one.
  */
 #ifndef TALAASH_GAZETTEER_H
 #define TALAASH_GAZETTEER_H
@@ -38,6 +45,7 @@ struct tl_area {
     enum tl_area_kind kind;
     int parent;            /* index of the parent area, -1 for the root */
     double lat, lon;       /* centre, WGS-84 degrees */
+    bool centre_derived;   /* lat/lon copied from the parent (no sourced point) */
 };
 
 struct tl_gazetteer;
@@ -77,8 +85,35 @@ struct tl_area_candidate {
 enum tl_match_kind gazetteer_match(const struct tl_gazetteer *gz, const char *text, size_t len,
                                    struct tl_area_candidate *cands, size_t max, size_t *ncands);
 
-/* Areas whose English name (or folded Urdu name/alias) starts with prefix; returns count filled. */
-size_t gazetteer_prefix(const struct tl_gazetteer *gz, const char *prefix,
-                        const struct tl_area **out, size_t max);
+/* Options of gazetteer_match_opts(). */
+enum {
+    TL_MATCH_OPT_EXACT = 1u << 0,   /* stop after the exact lookups: EXACT, AMBIGUOUS or NONE */
+    TL_MATCH_OPT_NO_NEAR = 1u << 1, /* no "did you mean" pass for NONE (probing many spans) */
+};
+/* gazetteer_match() with options (0: the same as gazetteer_match). */
+enum tl_match_kind gazetteer_match_opts(const struct tl_gazetteer *gz, const char *text,
+                                        size_t len, struct tl_area_candidate *cands, size_t max,
+                                        size_t *ncands, unsigned opts);
+
+/* The city (kind TL_AREA_CITY) that a is or lies in; NULL above city level. */
+const struct tl_area *gazetteer_city_of(const struct tl_gazetteer *gz, const struct tl_area *a);
+
+/*
+ * The one rule for an ambiguous name ("Gulberg", "Saddar", "Model Town"):
+ * among cands[0..n), the candidate that lies within one of within[0..nwithin)
+ * (the cities the sender already subscribed to or reported in), when exactly
+ * one place there matches; its index, else -1 (ask the sender).
+ */
+int gazetteer_prefer(const struct tl_gazetteer *gz, const struct tl_area_candidate *cands,
+                     size_t n, const struct tl_area *const *within, size_t nwithin);
+
+/*
+ * Areas whose English name (or folded Urdu name/alias) starts with prefix,
+ * sorted by English name: skips the first `offset`, fills at most max and
+ * returns how many it filled; *total (may be NULL) gets the number of all
+ * matching areas, for paging.
+ */
+size_t gazetteer_prefix(const struct tl_gazetteer *gz, const char *prefix, size_t offset,
+                        const struct tl_area **out, size_t max, size_t *total);
 
 #endif

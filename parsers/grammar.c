@@ -183,6 +183,8 @@ struct lexeme {
 #define F_PLACE BIT(42)    /* school, masjid: a place but no area name */
 #define F_NAMELIKE BIT(43) /* a label that is also a common name: Umar, عمر */
 #define F_WEAR BIT(44)     /* wearing, pehna: a description starts */
+#define F_THING BIT(46)    /* phone, wallet, bike: things that go missing, not children */
+#define F_NAHI BIT(45)     /* nahi, نہیں: "nahi mil raha" says someone is missing */
 
 #define F_LABELS (F_LNAME | F_LAGE | F_LAREA | F_LGENDER | F_LDESC)
 
@@ -242,6 +244,35 @@ static const struct lex_seed lex_seeds[] = {
     KW("کھوئی", F_ANY | F_WFEMALE, RPT),
     KW("اغوا", F_ANY, RPT),
     W("kho", F_RO | F_KHO),
+    KW("ghayab", F_RO | F_ANY, RPT),
+    KW("gayab", F_RO | F_ANY, RPT),
+    KW("ghaib", F_RO | F_ANY, RPT),
+    KW("غائب", F_ANY, RPT),
+    KW("غایب", F_ANY, RPT),
+    W("mobile", F_EN | F_THING),
+    W("wallet", F_EN | F_THING),
+    W("purse", F_EN | F_THING),
+    W("bag", F_EN | F_THING),
+    W("bike", F_EN | F_THING),
+    W("car", F_EN | F_THING),
+    W("cycle", F_EN | F_THING),
+    W("keys", F_EN | F_THING),
+    W("cat", F_EN | F_THING),
+    W("dog", F_EN | F_THING),
+    W("goat", F_EN | F_THING),
+    W("bakri", F_RO | F_THING),
+    W("batwa", F_RO | F_THING),
+    W("mobail", F_RO | F_THING),
+    W("موبائل", F_THING),
+    W("فون", F_THING),
+    W("nahi", F_RO | F_NAHI | F_FILL),
+    W("o", F_RO | F_FILL), /* assalam o alaikum */
+    W("رہی", F_FILL),
+    W("رہا", F_FILL),
+    W("رہے", F_FILL),
+    W("nahin", F_RO | F_NAHI | F_FILL),
+    W("nai", F_RO | F_NAHI | F_FILL),
+    W("نہیں", F_NAHI | F_FILL),
     W("shuda", F_RO | F_FILL), /* gum shuda */
     W("شدہ", F_FILL),          /* گم شدہ */
     W("کھو", F_KHO),
@@ -469,6 +500,10 @@ static const struct lex_seed lex_seeds[] = {
     NW("athara", F_RO, 18),
     NW("dedh", F_RO, 1),
     NW("dhai", F_RO, 2),
+    NW("dhaai", F_RO, 2),
+    NW("derh", F_RO, 1),
+    NW("ڈیڑھ", 0, 1), /* 1.5: ages are whole years, rounded down */
+    NW("ڈھائی", 0, 2), /* 2.5 */
     NW("ایک", 0, 1),
     NW("دو", F_KARO, 2),
     NW("تین", 0, 3),
@@ -959,7 +994,7 @@ static const struct lex_seed lex_seeds[] = {
     W("مکان", F_ADDR),
     W("call", F_EN | F_CONTACT),
     W("contact", F_EN | F_CONTACT),
-    W("phone", F_EN | F_CONTACT),
+    W("phone", F_EN | F_CONTACT | F_THING),
     W("ph", F_CONTACT),
     W("mobile", F_CONTACT),
     W("mob", F_CONTACT),
@@ -1432,10 +1467,13 @@ static void lex_phones(struct tl_grammar *g)
         for (;;) {
             size_t k = j + 1;
 
-            /* one separator: white space, or a single '-' / '.' / '/' */
-            if (k < g->n && (g->lx[k].type == LX_JOIN || g->lx[k].type == LX_DOT) &&
-                g->lx[k].e - g->lx[k].s == 1 && g->text[g->lx[k].s] != '&' &&
-                g->text[g->lx[k].s] != '_')
+            /* one separator: white space, or a single '-' / '.' / '/' / '(' / ')' */
+            if (k < g->n && g->lx[k].e - g->lx[k].s == 1 &&
+                (((g->lx[k].type == LX_JOIN || g->lx[k].type == LX_DOT) &&
+                  g->text[g->lx[k].s] != '&' && g->text[g->lx[k].s] != '_') ||
+                 (g->lx[k].type == LX_SEP && g->text[g->lx[k].s] == '.') ||
+                 (g->lx[k].type == LX_OTHER &&
+                  (g->text[g->lx[k].s] == ')' || g->text[g->lx[k].s] == '('))))
                 k++;
             if (k >= g->n || g->lx[k].type != LX_NUM || g->lx[k].plus || g->lx[k].frac ||
                 total + ndigits(&g->lx[k]) > cap)
@@ -1447,6 +1485,10 @@ static void lex_phones(struct tl_grammar *g)
             phone_looks_like(g->text + x->s, g->lx[j].e - x->s)) {
             struct lexeme m = *x;
 
+            /* "(0300)1234567": the bracket opening the number is part of it */
+            if (out > 0 && g->lx[out - 1].type == LX_OTHER && g->text[g->lx[out - 1].s] == '(' &&
+                g->lx[out - 1].e == x->s)
+                m.s = g->lx[--out].s;
             m.type = LX_PHONE;
             m.e = g->lx[j].e;
             m.ndig = (uint8_t)(total > 255 ? 255 : total);
@@ -1479,6 +1521,48 @@ static void lex_dots(struct tl_grammar *g)
     }
 }
 
+/*
+ * "0300.123.4567": digit groups joined by single dots that spell a phone
+ * number starting with 0 or '+' are no decimal number (dates, "12.05.2024",
+ * stay as they were). When x (a digit run with decimals) starts such a
+ * chain, or continues one ("0300" "." then x), it ends at its dot. True
+ * when cut.
+ */
+static bool lex_dotted(const struct tl_grammar *g, struct lexeme *x)
+{
+    const char *t = g->text;
+    const char *dot = memchr(t + x->s, '.', x->e - x->s);
+    size_t end = x->s, pos = x->s;
+    bool before = g->n >= 3 && g->lx[g->n - 2].type == LX_DOT && g->lx[g->n - 2].e == x->s &&
+                  g->lx[g->n - 2].e - g->lx[g->n - 2].s == 1 && g->lx[g->n - 3].type == LX_NUM &&
+                  g->lx[g->n - 3].e == g->lx[g->n - 2].s;
+
+    if (dot == NULL)
+        return false;
+    if (!before) {
+        /* the chain: digits and single dots between digits */
+        while (pos < g->len) {
+            size_t at = pos;
+            int32_t cp = tl_utf8_next(t, g->len, &pos);
+
+            if (digit_value(cp) >= 0 || (cp == '+' && at == x->s)) {
+                end = pos;
+            } else if (cp == '.' && end == at) {
+                continue;
+            } else {
+                break;
+            }
+        }
+        pos = x->s;
+        int32_t first = tl_utf8_next(t, g->len, &pos);
+        if (end <= x->e || (first != '+' && digit_value(first) != 0) ||
+            !phone_looks_like(t + x->s, end - x->s))
+            return false;
+    }
+    x->e = (size_t)(dot - t);
+    return true;
+}
+
 static void lex_all(struct tl_grammar *g)
 {
     size_t off = 0;
@@ -1509,6 +1593,8 @@ static void lex_all(struct tl_grammar *g)
         x->e = ov[2 * grp + 1];
         x->type = (uint8_t)grp;
         off = ov[1];
+        if (x->type == LX_NUM && lex_dotted(g, x))
+            off = x->e;
         if (x->type == LX_WORD || x->type == LX_AWORD)
             lex_word(g, x);
         else if (x->type == LX_NUM)
@@ -1568,16 +1654,47 @@ static void span_set(const struct tl_grammar *g, size_t a, size_t b, char *dst)
 
 /* --------------------------------------------------------- gazetteer --- */
 
-static enum tl_match_kind gz_match(struct tl_grammar *g, size_t a, size_t b,
-                                   struct tl_area_candidate *cands, size_t *ncands)
+/* gazetteer_match_opts() on lexemes [a, b], within the per-message budget. */
+static enum tl_match_kind gz_match_opts(struct tl_grammar *g, size_t a, size_t b,
+                                        struct tl_area_candidate *cands, size_t *ncands,
+                                        unsigned opts)
 {
     *ncands = 0;
     if (g->gz == NULL || g->gz_calls >= GZ_BUDGET ||
         g->lx[b].e - g->lx[a].s > GZ_SPAN_MAX)
         return TL_MATCH_NONE;
     g->gz_calls++;
-    return gazetteer_match(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
-                           TL_GRAMMAR_MAX_CANDS, ncands);
+    return gazetteer_match_opts(g->gz, g->text + g->lx[a].s, g->lx[b].e - g->lx[a].s, cands,
+                                TL_GRAMMAR_MAX_CANDS, ncands, opts);
+}
+
+/* Spans are probes: "did you mean" candidates come once, at the end
+ * (near_misses), for the area text the message settles on. */
+static enum tl_match_kind gz_match(struct tl_grammar *g, size_t a, size_t b,
+                                   struct tl_area_candidate *cands, size_t *ncands)
+{
+    return gz_match_opts(g, a, b, cands, ncands, TL_MATCH_OPT_NO_NEAR);
+}
+
+/* Exact names only (cheaper: no fuzzy pass). */
+static enum tl_match_kind gz_match_exact(struct tl_grammar *g, size_t a, size_t b,
+                                         struct tl_area_candidate *cands, size_t *ncands)
+{
+    return gz_match_opts(g, a, b, cands, ncands, TL_MATCH_OPT_EXACT);
+}
+
+/* An area text that matched nothing: the nearest spellings, for the
+ * gateway's "did you mean" question (one full match, only for this text). */
+static void near_misses(const struct tl_grammar *g, struct tl_sms_parse *out)
+{
+    size_t nc = 0;
+
+    if (g->gz == NULL || out->area != NULL || out->area_match != TL_MATCH_NONE ||
+        out->ncands > 0 || out->area_text[0] == '\0')
+        return;
+    if (gazetteer_match(g->gz, out->area_text, strlen(out->area_text), out->cands,
+                        TL_GRAMMAR_MAX_CANDS, &nc) == TL_MATCH_NONE)
+        out->ncands = nc;
 }
 
 static void out_area(struct tl_sms_parse *out, enum tl_match_kind mk,
@@ -1708,6 +1825,18 @@ static bool kw_at(const struct tl_grammar *g, size_t i, struct kwhit *hit)
         hit->kw = x->type == LX_AWORD ? "مل گیا" : "mil gaya";
         return true;
     }
+    if (has(x, F_NAHI) && j < g->n && has(&g->lx[j], F_MIL)) {
+        /* "nahi mil raha/rahi", "نہیں مل رہی": (someone) cannot be found */
+        size_t k = next_word(g, j);
+
+        hit->cmd = TL_CMD_REPORT;
+        hit->a = i;
+        hit->b = j + 1;
+        if (k < g->n && is_word(&g->lx[k]) && has(&g->lx[k], F_FILL))
+            hit->b = k + 1;
+        hit->kw = x->type == LX_AWORD ? "نہیں مل رہا" : "nahi mil raha";
+        return true;
+    }
     if (has(x, F_KHO) && j < g->n && has(&g->lx[j], F_GAYA)) {
         hit->cmd = TL_CMD_REPORT;
         hit->a = i;
@@ -1828,12 +1957,23 @@ static bool trim_range(const struct tl_grammar *g, size_t *a, size_t *b, uint64_
     return *a < *b;
 }
 
-/* The free text of lexemes [a, n) into dst, without a case number at its end. */
+/*
+ * The free text of lexemes [a, n) into dst, without a case number at its
+ * end. Punctuation before the text goes; after it, only with a case number
+ * typed last: the text keeps its own ("100%", "{x}", "there!").
+ */
 static void rest_text(struct tl_grammar *g, size_t a, char *dst)
 {
     size_t b = g->n;
 
-    if (trim_range(g, &a, &b, 0))
+    while (a < b && (is_punct(&g->lx[a]) || g->lx[a].role == R_ARG))
+        a++;
+    while (b > a && g->lx[b - 1].role == R_ARG) {
+        b--;
+        while (b > a && is_punct(&g->lx[b - 1]))
+            b--;
+    }
+    if (a < b)
         span_set(g, a, b - 1, dst);
 }
 
@@ -1932,7 +2072,7 @@ static void take_age(struct tl_grammar *g, struct report *r, size_t i, int value
     k = next_nonjoin(g, i);
     if (k < g->n && is_word(&g->lx[k]) && has(&g->lx[k], F_UNIT_Y | F_UNIT_M)) {
         if (has(&g->lx[k], F_UNIT_M))
-            r->age = 0;
+            r->age = value / 12; /* "18 months" is 1: whole years, rounded down */
         for (size_t t = i + 1; t <= k; t++)
             g->lx[t].role = R_AGE;
         i = k;
@@ -2196,7 +2336,8 @@ static bool area_label_is_suffix(const struct tl_grammar *g, size_t i)
         return false;
     if (n != NULL && (n->type == LX_COLON ||
                       (runnable(n) && is_content(n) &&
-                       !(is_word(n) && has(n, F_FILL | F_POLITE | F_LOC_PRE | F_LOC_POST)))))
+                       !(is_word(n) && has(n, F_FILL | F_POLITE | F_LOC_PRE | F_LOC_POST |
+                                              F_ADDR))))) /* "FB Area Block 13" */
         return false;
     return true;
 }
@@ -2223,6 +2364,46 @@ static void report_fillers(struct tl_grammar *g, struct report *r)
     }
 }
 
+static bool strong(enum tl_match_kind mk);
+
+/*
+ * "area: Landhi with a red cap": an area label binds only its own value, the
+ * longest run of words from `first` that names an area (exact or clearly
+ * fuzzy, at most five words); the words after it go back to the free text
+ * (the description). When no prefix names an area the whole run stays, so
+ * the gateway can ask about what was typed.
+ */
+static void area_label_own_value(struct tl_grammar *g, size_t first, size_t last)
+{
+    struct tl_area_candidate c[TL_GRAMMAR_MAX_CANDS];
+    size_t words = 0, nc;
+
+    for (size_t k = first; k <= last; k++)
+        words += is_word(&g->lx[k]) || g->lx[k].type == LX_NUM;
+    if (words < 2 || g->gz == NULL)
+        return;
+    /* pass 0: exact names only, longest first; pass 1: clear fuzzy ones */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t end = last + 1; end-- > first;) {
+            size_t n = 0;
+            enum tl_match_kind mk;
+
+            for (size_t k = first; k <= end; k++)
+                n += is_word(&g->lx[k]) || g->lx[k].type == LX_NUM;
+            if (n > 5 || (!is_word(&g->lx[end]) && g->lx[end].type != LX_NUM))
+                continue;
+            if (g->gz_calls >= GZ_BUDGET)
+                return;
+            mk = pass == 0 ? gz_match_exact(g, first, end, c, &nc) : gz_match(g, first, end, c, &nc);
+            if (pass == 0 ? mk == TL_MATCH_EXACT : strong(mk)) {
+                for (size_t k = end + 1; k <= last; k++)
+                    g->lx[k].field = FLD_NONE;
+                return;
+            }
+        }
+    }
+}
+
 /* Binds the free words after each name/area/description label to it. */
 static void report_labels(struct tl_grammar *g)
 {
@@ -2243,17 +2424,25 @@ static void report_labels(struct tl_grammar *g)
             continue;
         while (k < g->n && (g->lx[k].type == LX_COLON || g->lx[k].type == LX_JOIN))
             k++;
-        for (; k < g->n; k++) {
-            struct lexeme *y = &g->lx[k];
+        {
+            size_t first = k, last = SIZE_MAX;
 
-            if (y->type == LX_SEP || y->type == LX_COLON)
-                break;
-            if (runnable(y) && !(fld == FLD_NAME && y->type == LX_NUM))
-                y->field = fld;
-            else if (fld == FLD_DESC && y->role == R_FILL)
-                continue;
-            else
-                break;
+            for (; k < g->n; k++) {
+                struct lexeme *y = &g->lx[k];
+
+                if (y->type == LX_SEP || y->type == LX_COLON)
+                    break;
+                if (runnable(y) && !(fld == FLD_NAME && y->type == LX_NUM)) {
+                    y->field = fld;
+                    last = k;
+                } else if (fld == FLD_DESC && y->role == R_FILL) {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if (fld == FLD_AREA && last != SIZE_MAX && last > first)
+                area_label_own_value(g, first, last);
         }
     }
 }
@@ -2357,7 +2546,7 @@ static bool find_window(struct tl_grammar *g, size_t a, size_t b, size_t nwords,
                 continue;
             if (fa == a && fb == b)
                 continue;
-            if (gz_match(g, fa, fb, c, nc) == TL_MATCH_EXACT) {
+            if (gz_match_exact(g, fa, fb, c, nc) == TL_MATCH_EXACT) {
                 size_t k = fb + 1;
 
                 /* "Korangi No. 5", "Gulshan block 13", "Korangi 5" */
@@ -2783,6 +2972,34 @@ static enum tl_lang detect_lang(const struct tl_grammar *g, enum tl_lang hint)
     return hint;
 }
 
+/*
+ * A report whose keyword is not its first word ("meri beti Hina Saddar se
+ * gum ho gayi", "my son is missing") counts only with a sign of a person: a
+ * name, an age, or a relation or gender word (beta, beti, son, behen …),
+ * and no thing that went missing instead ("my phone is missing").
+ */
+static bool report_evidence(const struct tl_grammar *g, const struct kwhit *hit,
+                            const struct tl_sms_parse *out)
+{
+    bool thing = false, first = true, person = false;
+
+    for (size_t i = 0; i < hit->a; i++) {
+        if (!is_punct(&g->lx[i]) && !(is_word(&g->lx[i]) && has(&g->lx[i], F_POLITE)))
+            first = false;
+    }
+    if (first)
+        return true;
+    for (size_t i = 0; i < g->n; i++) {
+        if (!is_word(&g->lx[i]) || g->lx[i].role == R_KW)
+            continue;
+        thing = thing || has(&g->lx[i], F_THING);
+        person = person || has(&g->lx[i], F_MALE | F_FEMALE); /* beta, beti, son, behen */
+    }
+    if (out->age >= 0 || person)
+        return true;
+    return out->name[0] != '\0' && !thing;
+}
+
 /* Finds the command; false when there is none. */
 static bool detect_command(struct tl_grammar *g, struct kwhit *hit)
 {
@@ -2887,6 +3104,10 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
     switch (hit.cmd) {
     case TL_CMD_REPORT:
         report_body(g, TL_FIELD_NAME | TL_FIELD_AGE | TL_FIELD_AREA, out);
+        if (!report_evidence(g, &hit, out)) {
+            sms_reset(out, out->lang); /* "my phone is missing", "bag gum ho gaya" */
+            out->lang = detect_lang(g, hint);
+        }
         break;
     case TL_CMD_SUBSCRIBE:
         rest_area(g, k, false, out);
@@ -2980,6 +3201,9 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
     default:
         break;
     }
+    if (out->command == TL_CMD_REPORT || out->command == TL_CMD_SUBSCRIBE ||
+        out->command == TL_CMD_WIDEN)
+        near_misses(g, out);
 }
 
 void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, const char *text,
@@ -2993,6 +3217,7 @@ void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, c
     out->lang = detect_lang(g, hint);
     out->command = TL_CMD_REPORT;
     report_body(g, expect & (TL_FIELD_NAME | TL_FIELD_AGE | TL_FIELD_AREA), out);
+    near_misses(g, out);
     if (out->name[0] != '\0')
         got |= TL_FIELD_NAME;
     if (out->age >= 0)
@@ -3061,4 +3286,27 @@ void grammar_render_json(const struct tl_sms_parse *p, struct tl_buf *b)
     if (p->error)
         json_str(b, "error", p->error);
     tl_buf_append_char(b, '}');
+}
+
+void grammar_take_candidate(struct tl_sms_parse *p, size_t i)
+{
+    if (p == NULL || i >= p->ncands || p->cands[i].area == NULL)
+        return;
+    p->area = p->cands[i].area;
+    p->area_match = p->cands[i].distance == 0 ? TL_MATCH_EXACT : TL_MATCH_FUZZY;
+    p->missing &= ~(unsigned)TL_FIELD_AREA;
+}
+
+bool grammar_prefer_area(struct tl_sms_parse *p, const struct tl_gazetteer *gz,
+                         const struct tl_area *const *within, size_t n)
+{
+    int pick;
+
+    if (p == NULL || p->area != NULL || p->area_match != TL_MATCH_AMBIGUOUS)
+        return false;
+    pick = gazetteer_prefer(gz, p->cands, p->ncands, within, n);
+    if (pick < 0)
+        return false;
+    grammar_take_candidate(p, (size_t)pick);
+    return true;
 }

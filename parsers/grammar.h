@@ -31,8 +31,11 @@
  *      report keyword later is a report ("HELP my son is missing"). When the
  *      first word is no keyword, in this order: "mil gaya"/"مل گیا"
  *      anywhere (found); a report keyword anywhere ("Meri beti Hina 6 saal
- *      Saddar se gum hai"); a misspelt first keyword; STOP/UNSUBSCRIBE
- *      anywhere ("please stop"); HELP anywhere.
+ *      Saddar se gum hai", "... Landhi se nahi mil rahi", "ghayab", "غائب");
+ *      a misspelt first keyword; STOP/UNSUBSCRIBE anywhere ("please stop");
+ *      HELP anywhere. A report whose keyword is not first needs a sign of a
+ *      person — an age, a relation or gender word, or a name while no
+ *      missing thing is named ("my phone is missing" is unknown).
  *   5. The arguments of each command are read as in §2: a case number (six
  *      digits; "482 918" and "case no. 482918" also read), a PIN (4–6
  *      digits after the case, VERIFY/FOUND/CANCEL only), an area (matched
@@ -47,7 +50,8 @@
  * any; a message with no word of either (a bare case number, a name) takes
  * the caller's hint.
  *
- * Ages: years as an integer; under a year ("8 months", "8 mahine") is 0.
+ * Ages: whole years, rounded down: under a year ("8 months", "8 mahine")
+ * is 0, "18 months" 1, "2.5 years"/"dhai saal"/"ڈھائی سال" 2, "dedh saal" 1.
  * An age above 17 is kept as typed: whether the person counts as a child is
  * the police's call, not the parser's. A bare number counts as an age only
  * when it has at most two digits and is not part of a phone number, a
@@ -75,7 +79,7 @@
  * pieces could ever reach it. */
 #define TL_GRAMMAR_TEXT_MAX (TL_GRAMMAR_MAX_INPUT + 64)
 /* Area candidates kept for an ambiguous or unknown area. */
-#define TL_GRAMMAR_MAX_CANDS 5
+#define TL_GRAMMAR_MAX_CANDS 12
 /* A PIN: 4 to 6 digits, NUL. */
 #define TL_GRAMMAR_PIN_MAX 7
 /* A phone number as typed in a report (digits and separators), NUL. */
@@ -216,6 +220,17 @@ void grammar_parse(struct tl_grammar *g, const struct tl_gazetteer *gz, const ch
 void grammar_parse_answer(struct tl_grammar *g, const struct tl_gazetteer *gz, const char *text,
                           size_t len, enum tl_lang hint, unsigned expect,
                           struct tl_sms_parse *out);
+
+/*
+ * Takes p->cands[i] as the message's area: the one rule for ambiguous names
+ * (gazetteer_prefer) has picked it from the sender's own cities. Sets area
+ * and area_match and clears TL_FIELD_AREA from missing; no-op for a bad i.
+ */
+void grammar_take_candidate(struct tl_sms_parse *p, size_t i);
+/* When p's area is ambiguous and exactly one candidate lies within one of
+ * within[0..n) (the sender's cities; gazetteer_prefer), takes it; true then. */
+bool grammar_prefer_area(struct tl_sms_parse *p, const struct tl_gazetteer *gz,
+                         const struct tl_area *const *within, size_t n);
 
 /*
  * Appends p as the JSON object of SPEC.md §11 to out (no newline): keys in

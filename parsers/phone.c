@@ -7,6 +7,7 @@
 #include "common/result.h"
 #include "common/utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum phone_char {
@@ -16,19 +17,24 @@ enum phone_char {
     PHONE_OTHER,
 };
 
+int phone_digit_value(int32_t cp)
+{
+    if (cp >= '0' && cp <= '9')
+        return cp - '0';
+    if (cp >= 0x06F0 && cp <= 0x06F9) /* Extended Arabic-Indic (Urdu) */
+        return cp - 0x06F0;
+    if (cp >= 0x0660 && cp <= 0x0669) /* Arabic-Indic */
+        return cp - 0x0660;
+    return -1;
+}
+
 /* Classifies one code point; *digit gets the value of a digit. */
 static enum phone_char phone_classify(int32_t cp, char *digit)
 {
-    if (cp >= '0' && cp <= '9') {
-        *digit = (char)cp;
-        return PHONE_DIGIT;
-    }
-    if (cp >= 0x06F0 && cp <= 0x06F9) { /* Extended Arabic-Indic (Urdu) */
-        *digit = (char)('0' + (cp - 0x06F0));
-        return PHONE_DIGIT;
-    }
-    if (cp >= 0x0660 && cp <= 0x0669) { /* Arabic-Indic */
-        *digit = (char)('0' + (cp - 0x0660));
+    int d = phone_digit_value(cp);
+
+    if (d >= 0) {
+        *digit = (char)('0' + d);
         return PHONE_DIGIT;
     }
     if (cp == '+')
@@ -252,4 +258,35 @@ bool phone_looks_like(const char *s, size_t len)
     if (first[0] == '0' && first[1] == '0')
         return nd >= 4;
     return nd == 4 && first[0] == '0' && first[1] == '3';
+}
+
+bool phone_next_run(const char *s, size_t len, size_t from, size_t *start, size_t *end)
+{
+    size_t pos = from, run = 0, last = 0, plus_at = SIZE_MAX;
+    bool in_run = false;
+
+    while (pos < len) {
+        size_t at = pos;
+        char digit = 0;
+        int32_t cp = tl_utf8_next(s, len, &pos);
+        enum phone_char c = cp < 0 ? PHONE_OTHER : phone_classify(cp, &digit);
+
+        if (c == PHONE_DIGIT) {
+            if (!in_run) {
+                in_run = true;
+                /* a '+' before the first digit ("+92", "+(92)") belongs to the number */
+                run = plus_at != SIZE_MAX ? plus_at : at;
+            }
+            last = pos;
+        } else if (in_run && c != PHONE_SEP) {
+            break; /* a letter, a second '+', …: the stretch ends at its last digit */
+        } else if (!in_run) {
+            plus_at = c == PHONE_PLUS ? at : c == PHONE_SEP ? plus_at : SIZE_MAX;
+        }
+    }
+    if (!in_run)
+        return false;
+    *start = run;
+    *end = last;
+    return true;
 }

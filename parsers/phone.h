@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* '+', up to 15 digits (E.164), NUL. */
 #define TL_PHONE_MAX 17
@@ -76,5 +77,17 @@ void phone_mask(const char *e164, char *out, size_t outsz);
  *     "0300 1234567").
  */
 bool phone_looks_like(const char *s, size_t len);
+
+/* The value (0-9) of a digit of any of the three scripts above, else -1. */
+int phone_digit_value(int32_t cp);
+
+/*
+ * The next stretch of s[from..len) that may be a phone number, for finding
+ * numbers inside free text: it starts at a digit (or at a '+' before one,
+ * separators between) and runs through digits and separators up to its last digit; a '+'
+ * after a digit starts the next stretch. True with [*start, *end); false
+ * when none is left. Whether it is a number is phone_looks_like's answer.
+ */
+bool phone_next_run(const char *s, size_t len, size_t from, size_t *start, size_t *end);
 
 #endif

@@ -6,7 +6,10 @@
  *   curl -d sessionId=s1 -d phoneNumber=03001234567 -d text= http://127.0.0.1:8080/ussd/console
  *
  * A pure translator: no sockets, no curl, no store, no logging.
- * - authenticate accepts every request (bind the gateway to 127.0.0.1).
+ * - authenticate checks allow_ips (when set) and the secret as ?token= (when
+ *   set), as Kannel's does; whoever passes may write as any number, so
+ *   check-config refuses a console channel on a listen address beyond
+ *   loopback unless it says insecure = yes.
  * - parse_sms takes the generic JSON form ({"id","from","to","text"}, id
  *   optional here) when the body is JSON (Content-Type application/json or a
  *   body starting with '{'), else a form in the body or the query: from and
@@ -28,17 +31,17 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CONSOLE_BATCH_MAX 1000
 
 static int console_authenticate(const struct tl_channel_conf *ch, const struct tl_http_in *in,
                                 char **cause)
 {
-    (void)ch;
-    (void)in;
-    (void)cause;
-    return TL_OK;
+    int rc = provider_check_ip(ch, in, cause);
+
+    if (rc != TL_OK)
+        return rc;
+    return provider_check_token(ch, in, cause);
 }
 
 static bool console_is_json(const struct tl_http_in *in)
@@ -65,17 +68,6 @@ static int console_form(const struct tl_http_in *in, struct tl_form *f, char **c
     return provider_form_query(in, f, cause);
 }
 
-/* A fresh dedupe key for a message that came without an id. */
-static char *console_new_id(void)
-{
-    static unsigned long long seq;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    seq++;
-    return xasprintf("console-%lld%09ld-%llu", (long long)ts.tv_sec, (long)ts.tv_nsec, seq);
-}
-
 static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_http_in *in,
                              struct tl_inbound_sms *out, char **cause)
 {
@@ -85,8 +77,10 @@ static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_h
     (void)ch;
     if (console_is_json(in)) {
         rc = provider_generic_sms_json(in, out, false, cause);
-        if (rc == TL_OK && out->provider_id == NULL)
-            out->provider_id = console_new_id();
+        if (rc == TL_OK && out->provider_id == NULL) {
+            out->provider_id = provider_local_id("console");
+            out->local_id = true;
+        }
         return rc;
     }
     memset(out, 0, sizeof(*out));
@@ -102,8 +96,10 @@ static int console_parse_sms(const struct tl_channel_conf *ch, const struct tl_h
         (rc = provider_form_take(&f, "text", PROVIDER_VALUE_TEXT, true, &out->text,
                                  &out->text_len, cause)) != TL_OK)
         tl_inbound_sms_clear(out);
-    else if (out->provider_id == NULL)
-        out->provider_id = console_new_id();
+    else if (out->provider_id == NULL) {
+        out->provider_id = provider_local_id("console");
+        out->local_id = true;
+    }
     tl_form_free(&f);
     return rc;
 }

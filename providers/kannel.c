@@ -3,17 +3,21 @@
  * delivery reports, cgi-bin/sendsms. A pure translator: no sockets, no curl,
  * no store, no logging.
  *
- * Suggested sms-service (the escape codes of PROTOCOLS.md §1c):
+ * The Kannel side (sms-service, sendsms-user, smsbox) is docs/kannel.md,
+ * proven against a real Kannel by tests/e2e/45-kannel.t:
  *   get-url = "https://HOST/sms/NAME?token=SECRET&id=%I&sender=%p&receiver=%P&coding=%c&text=%b"
  *   max-messages = 0   (the answer's body is never sent as an SMS; replies go
  *                       through sendsms, so UCS-2 is encoded by us)
  * post-url works too: parameters may come in the query, in a form body, or
- * (post-url's own style) as X-Kannel-From / X-Kannel-To / X-Kannel-Coding
- * headers with the raw text as the body.
+ * (post-url's own style, with send-sender = true) as X-Kannel-From /
+ * X-Kannel-To / X-Kannel-Coding headers with the raw text as the body.
  *
  * Decisions:
  * - inbound: sender (synonym from, header X-Kannel-From), receiver (synonym
- *   to, header X-Kannel-To), text, id required; coding optional: 0 or 1 =
+ *   to, header X-Kannel-To), text required; id (%I) optional: without it
+ *   the message gets a local id "kannel-noid-…" and local_id is set (the
+ *   gateway logs a config error: smsbox's retries cannot be deduplicated);
+ *   coding optional: 0 or 1 =
  *   the text bytes are UTF-8, 2 = UTF-16BE (a leading BOM is dropped; an
  *   FF FE BOM switches to little-endian) converted to UTF-8; other values
  *   TL_ERR_MALFORMED. The query wins over the body, the body over headers.
@@ -33,11 +37,18 @@
  *   inside dlr-url, so a percent-escaped non-ASCII secret would come back
  *   mangled (the send itself still works; only its reports are refused).
  *   batch_max is 1: one dlr-url carries one outbox id.
+ * - max_parts (the sendsms-user's max-messages; 0 = unknown, no limit):
+ *   Kannel cuts a longer text silently and reports it delivered, so a text
+ *   needing more parts is sent shortened to the longest prefix that fits,
+ *   after a whole word (coding recounted for the prefix); classify_send
+ *   notes "shortened to N SMS part(s)" on the SENT outcome.
  * - answer: 2xx ("0: Accepted for delivery", "3: Queued for later
- *   delivery", "Sent.") -> SENT without provider id; 403 "Authorization
- *   failed" (credentials), 429, 5xx (503 "Temporal failure"), no answer,
- *   1xx/3xx -> TEMPFAIL; other 4xx (400 field errors, 403 "Not routable. Do
- *   not try again.") -> PERMFAIL.
+ *   delivery", "Sent.") -> SENT without provider id; our configuration
+ *   refused (403 "Authorization failed", 400 "Sender missing and no global
+ *   set") -> TEMPFAIL "Kannel configuration: …" (every message would get
+ *   it: retried while the operator fixes it); 429, 5xx (503 "Temporal
+ *   failure"), no answer, 1xx/3xx -> TEMPFAIL; other 4xx (400 field
+ *   errors, 403 "Not routable. Do not try again.") -> PERMFAIL.
  * - authenticity: allow_ips when set; secret as ?token= when set.
  * - render_sms_reply never carries text (see max-messages above).
  */
@@ -46,6 +57,7 @@
 #include "common/result.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "parsers/gsm7.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -198,8 +210,9 @@ static int kannel_parse_sms(const struct tl_channel_conf *ch, const struct tl_ht
             goto done;
         have_b = true;
     }
-    if ((rc = kannel_take(kannel_param(&q, have_b ? &b : NULL, in, "id", NULL, NULL), "id",
-                          PROVIDER_VALUE_ID, &out->provider_id, NULL, cause)) != TL_OK ||
+    struct kannel_value id = kannel_param(&q, have_b ? &b : NULL, in, "id", NULL, NULL);
+    if ((id.found &&
+         (rc = kannel_take(id, "id", PROVIDER_VALUE_ID, &out->provider_id, NULL, cause)) != TL_OK) ||
         (rc = kannel_take(kannel_param(&q, have_b ? &b : NULL, in, "sender", "from",
                                        "X-Kannel-From"),
                           "sender", PROVIDER_VALUE_ID, &out->from, NULL, cause)) != TL_OK ||
@@ -234,6 +247,11 @@ static int kannel_parse_sms(const struct tl_channel_conf *ch, const struct tl_ht
         goto done;
     }
     rc = kannel_take(text, "text", PROVIDER_VALUE_TEXT, &out->text, &out->text_len, cause);
+    if (rc == TL_OK && out->provider_id == NULL) {
+        /* no id=%I in the URL (post-url's own style sends none): no dedupe */
+        out->provider_id = provider_local_id("kannel-noid");
+        out->local_id = true;
+    }
 done:
     if (rc != TL_OK)
         tl_inbound_sms_clear(out);
@@ -334,26 +352,33 @@ static void param(struct tl_buf *b, const char *name, const char *value, size_t 
     tl_buf_append_formenc(b, value, len);
 }
 
-/* UTF-8 to UTF-16BE; false on invalid UTF-8. */
-static bool utf8_to_utf16be(const char *s, struct tl_buf *out)
+/*
+ * The bytes of text to send: all of it, or when it needs more SMS parts
+ * than the channel's max_parts (Kannel's sendsms-user max-messages; 0 =
+ * not known, no limit) the longest prefix that fits, cut after a word when
+ * one ends in its second half, without trailing spaces or commas. *ucs2 is
+ * the coding of what is sent: a cut can leave a GSM-7 prefix of UCS-2 text.
+ */
+static size_t kannel_fit(const struct tl_channel_conf *ch, const char *text, bool *ucs2)
 {
-    size_t len = strlen(s), pos = 0;
+    size_t len = strlen(text), n;
+    struct tl_sms_count c;
 
-    while (pos < len) {
-        int32_t cp = tl_utf8_next(s, len, &pos);
-        if (cp < 0)
-            return false;
-        if (cp >= 0x10000) {
-            uint32_t v = (uint32_t)cp - 0x10000;
-            uint32_t hi = 0xD800 + (v >> 10), lo = 0xDC00 + (v & 0x3FF);
-            char u[4] = {(char)(hi >> 8), (char)(hi & 0xFF), (char)(lo >> 8), (char)(lo & 0xFF)};
-            tl_buf_append(out, u, 4);
-        } else {
-            char u[2] = {(char)(cp >> 8), (char)(cp & 0xFF)};
-            tl_buf_append(out, u, 2);
+    if (ch->max_parts <= 0 || sms_count(text, len, &c) != TL_OK ||
+        c.segments <= (size_t)ch->max_parts)
+        return len;
+    n = sms_fit(text, len, (size_t)ch->max_parts);
+    for (size_t i = n; i > n / 2; i--) {
+        if (text[i - 1] == ' ' && i < n) {
+            n = i;
+            break;
         }
     }
-    return true;
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == ','))
+        n--;
+    if (sms_count(text, n, &c) == TL_OK)
+        *ucs2 = c.ucs2;
+    return n;
 }
 
 static int kannel_build_send(const struct tl_channel_conf *ch, const struct tl_out_msg *msgs,
@@ -375,14 +400,16 @@ static int kannel_build_send(const struct tl_channel_conf *ch, const struct tl_o
         provider_cause(cause, "message without recipient or text");
         return TL_ERR_INVALID;
     }
-    if (msgs[0].ucs2) {
-        if (!utf8_to_utf16be(msgs[0].text, &text)) {
+    bool ucs2 = msgs[0].ucs2;
+    size_t len = kannel_fit(ch, msgs[0].text, &ucs2);
+    if (ucs2) {
+        if (sms_to_ucs2be(msgs[0].text, len, &text) != TL_OK) {
             tl_buf_free(&text);
             provider_cause(cause, "message text is not valid UTF-8");
             return TL_ERR_INVALID;
         }
     } else {
-        tl_buf_append_str(&text, msgs[0].text);
+        tl_buf_append(&text, msgs[0].text, len);
     }
     base = provider_base_url(ch, KANNEL_DEFAULT_BASE);
     tl_buf_append_str(&url, base);
@@ -394,7 +421,7 @@ static int kannel_build_send(const struct tl_channel_conf *ch, const struct tl_o
     param(&url, "text", text.data ? text.data : "", text.len);
     if (provider_conf_set(ch->sender))
         param(&url, "from", ch->sender, strlen(ch->sender));
-    param(&url, "coding", msgs[0].ucs2 ? "2" : "0", 1);
+    param(&url, "coding", ucs2 ? "2" : "0", 1);
     if (provider_conf_set(ch->public_url) && ch->name != NULL) {
         struct tl_buf dlr = {0};
         size_t plen = strlen(ch->public_url);
@@ -418,6 +445,17 @@ static int kannel_build_send(const struct tl_channel_conf *ch, const struct tl_o
     return TL_OK;
 }
 
+/*
+ * A refusal that says our configuration is wrong (credentials, sender), not
+ * the message: every message would get it until the operator fixes it.
+ */
+static bool kannel_config_refusal(long http_status, const char *snip)
+{
+    if (http_status == 403 && strncasecmp(snip, "Authorization failed", 20) == 0)
+        return true;
+    return http_status == 400 && strncasecmp(snip, "Sender", 6) == 0;
+}
+
 static void kannel_classify_send(const struct tl_channel_conf *ch, const struct tl_out_msg *msgs,
                                  size_t n, long http_status, const char *body, size_t body_len,
                                  struct tl_send_outcome *outcomes)
@@ -425,27 +463,35 @@ static void kannel_classify_send(const struct tl_channel_conf *ch, const struct 
     char *snip, *why;
     enum tl_send_result res;
 
-    (void)ch;
-    (void)msgs;
     provider_outcomes_init(outcomes, n);
     if (http_status == 0) {
         provider_outcomes_all(outcomes, n, TL_SEND_TEMPFAIL, "no answer from Kannel");
         return;
     }
     if (http_status >= 200 && http_status < 300) {
-        provider_outcomes_all(outcomes, n, TL_SEND_SENT, NULL);
+        bool ucs2 = n > 0 && msgs[0].ucs2;
+        char *note = NULL;
+        if (n > 0 && msgs[0].text != NULL && kannel_fit(ch, msgs[0].text, &ucs2) <
+                                                   strlen(msgs[0].text))
+            note = xasprintf("shortened to %d SMS part%s (the channel's max_parts)",
+                             ch->max_parts, ch->max_parts == 1 ? "" : "s");
+        provider_outcomes_all(outcomes, n, TL_SEND_SENT, note);
+        free(note);
         return;
     }
     snip = provider_snippet(body, body_len);
-    if (http_status == 403 && strncasecmp(snip, "Authorization failed", 20) == 0)
-        res = TL_SEND_TEMPFAIL; /* our credentials: the operator can fix them */
+    if (kannel_config_refusal(http_status, snip))
+        res = TL_SEND_TEMPFAIL; /* retried with backoff while the operator fixes it */
     else if (http_status == 429 || http_status >= 500)
         res = TL_SEND_TEMPFAIL;
     else if (http_status >= 400 && http_status < 500)
-        res = TL_SEND_PERMFAIL;
+        res = TL_SEND_PERMFAIL; /* this message: "Not routable", a bad receiver */
     else
         res = TL_SEND_TEMPFAIL;
-    why = xasprintf("HTTP %ld: %s", http_status, snip);
+    why = xasprintf("%sHTTP %ld: %s", kannel_config_refusal(http_status, snip)
+                                          ? "Kannel configuration: "
+                                          : "",
+                    http_status, snip);
     provider_outcomes_all(outcomes, n, res, why);
     free(why);
     free(snip);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- registry ---------------------------------------------------------- */
 
@@ -141,6 +142,16 @@ void provider_cause(char **cause, const char *fmt, ...)
     va_end(aq);
     free(*cause);
     *cause = s;
+}
+
+char *provider_local_id(const char *prefix)
+{
+    static unsigned long long seq;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    seq++;
+    return xasprintf("%s-%lld%09ld-%llu", prefix, (long long)ts.tv_sec, (long)ts.tv_nsec, seq);
 }
 
 bool provider_conf_set(const char *s)

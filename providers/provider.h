@@ -39,10 +39,12 @@ struct tl_channel_conf {
     const char *token;       /* generic: bearer token for outbound requests */
     const char *sender;      /* our short code or sender id ("from") */
     const char *allow_ips;   /* comma-separated addresses/CIDRs allowed to call us; NULL = any */
+    const char *insecure;    /* console: "yes" = allowed on a listen address beyond loopback */
     const char *public_url;  /* [server] public_url: how aggregators reach us (signatures, dlr-url) */
     double rate;             /* messages per second the account may send */
     int batch_size;          /* recipients per request (clamped to the provider's batch_max) */
     int concurrency;         /* requests in flight at once (the sender's cap) */
+    int max_parts;           /* Kannel: SMS parts its sendsms-user carries (max-messages) */
 };
 
 /* An inbound callback exactly as the gateway received it. */
@@ -74,6 +76,7 @@ struct tl_inbound_sms {
     size_t text_len;
     char *link_id;      /* AT linkId to echo back, or NULL */
     int64_t sent_at;    /* unix seconds from the aggregator's date, 0 if none */
+    bool local_id;      /* provider_id was made here: the callback carried none (no dedupe) */
 };
 
 /* Our outbox states that a delivery report can move a message to. */

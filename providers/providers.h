@@ -40,6 +40,13 @@ enum provider_value {
 /* Sets *cause (when cause != NULL) to a formatted message the caller frees. */
 __attribute__((format(printf, 2, 3))) void provider_cause(char **cause, const char *fmt, ...);
 
+/*
+ * A fresh dedupe key for a message that came without an id:
+ * "<prefix>-<unix ns>-<sequence>", unique within the process and across
+ * restarts (caller frees).
+ */
+char *provider_local_id(const char *prefix);
+
 /* True when a configuration string is set: not NULL and not "". */
 bool provider_conf_set(const char *s);
 

@@ -162,11 +162,11 @@ ok(wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE kind='alert' AND
 # mock before or after the alert: the alerts are picked out by their first word.
 en_alert = [t for t in sent_to(V[1]) if t.startswith("ALERT") or t.startswith("الرٹ")]
 is_(len(en_alert), 1, "V1 got one alert")
-ok(en_alert and en_alert[-1].startswith("ALERT Karachi: Bilal, 8, boy, last seen Korangi"), "English alert text")
+ok(en_alert and en_alert[-1].startswith("ALERT Korangi, Karachi: Bilal, 8, boy, last seen Korangi"), "English alert text")
 ok(en_alert and ("SEEN %s" % case_no) in en_alert[-1] and "Call 15" in en_alert[-1], "alert names the case, hotline and reply keyword")
 ur_alert = [t for t in sent_to(V[6]) if t.startswith("ALERT") or t.startswith("الرٹ")]
 is_(len(ur_alert), 1, "V6 got one alert")
-ok(ur_alert and ur_alert[-1].startswith("الرٹ کراچی"), "Urdu subscriber gets the Urdu alert")
+ok(ur_alert and ur_alert[-1].startswith("الرٹ کورنگی، کراچی:"), "Urdu subscriber gets the Urdu alert")
 all_texts = [r["form"]["message"] for r in mock.requests() if r["form"] and "message" in r["form"]]
 ok(not any(PARENT in t or "1234567" in t for t in all_texts if t.startswith("ALERT") or t.startswith("الرٹ")),
    "no alert holds the reporter's number")

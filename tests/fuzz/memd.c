@@ -83,7 +83,7 @@ struct tl_daemon *memd_daemon(void)
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         memd_fail("areas_sync", store_errmsg(d.store));
     d.base = event_base_new();
-    if (d.base == NULL || event_base_priority_init(d.base, GROUP_LOOP_PRIORITIES) != 0 ||
+    if (d.base == NULL || event_base_priority_init(d.base, DAEMON_LOOP_PRIORITIES) != 0 ||
         group_new(&d, &d.group) != TL_OK)
         memd_fail("event base", NULL);
     return &d;
@@ -109,9 +109,11 @@ void memd_request_clear(struct memd_request *r)
 
 /* ---- the stand-in for gateway/http.c ------------------------------------------------ */
 
-int http_start(struct tl_daemon *d, struct tl_http **out, char **cause)
+int http_start(struct tl_daemon *d, const struct tl_route *routes, struct tl_http **out,
+               char **cause)
 {
     (void)d;
+    (void)routes;
     *out = NULL;
     if (cause != NULL)
         *cause = xstrdup("memd: no listener");
@@ -124,6 +126,12 @@ void http_stop_accepting(struct tl_http *h)
 }
 
 size_t http_inflight(const struct tl_http *h)
+{
+    (void)h;
+    return 0;
+}
+
+uint64_t http_accept_errors_total(const struct tl_http *h)
 {
     (void)h;
     return 0;

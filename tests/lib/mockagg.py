@@ -20,7 +20,8 @@ form_bytes / args_bytes (the same with bytes values, e.g. Kannel UTF-16BE).
 Rules (behaviour([...]); tried in order; see tests/mock/mock_aggregator.c):
   matchers   path_prefix, method, recipient, body_contains   (all optional)
   times      how many requests (or recipients) it applies to; -1 = forever (default)
-  request    status (200-599) + body (str or JSON) [+ content_type], delay_ms,
+  request    status (200-599) + body (str or JSON) [+ content_type, retry_after
+             (the Retry-After header, a string)], delay_ms,
              drop (close without answering), hang (never answer)
   recipient  at_status (AT statusCode), result_status (generic "status")
 e.g. [{"path_prefix": "/version1/messaging", "times": 2, "status": 500, "body": "x"},
@@ -121,10 +122,11 @@ def wait_until(fn, timeout=10.0, what="condition"):
 class MockAggregator:
     """The mock aggregator as a child process; see the module docstring."""
 
-    def __init__(self, build_dir=None, args=(), host="127.0.0.1"):
+    def __init__(self, build_dir=None, args=(), host="127.0.0.1", port=0):
         self.build_dir = build_dir
         self.args = list(args)  # e.g. ["--record", path, "--max-records", "1000"]
         self.host = host
+        self.listen_port = port  # 0: ephemeral; a port of an earlier mock: the same URL again
         self.proc = None
         self.port = None
         self.returncode = None
@@ -132,9 +134,9 @@ class MockAggregator:
     # -- life cycle --------------------------------------------------------
 
     def start(self, build_dir=None, timeout=10.0):
-        """Spawns the mock on an ephemeral port; returns self."""
+        """Spawns the mock (on an ephemeral port unless one was given); returns self."""
         binary = find_binary("mock_aggregator", build_dir or self.build_dir)
-        self.proc = spawn([binary, "--listen", "%s:0" % self.host] + self.args,
+        self.proc = spawn([binary, "--listen", "%s:%d" % (self.host, self.listen_port)] + self.args,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         try:
             self.port = read_port(self.proc, timeout, "mock_aggregator")

@@ -233,3 +233,14 @@ class Gateway:
             if at >= 0:
                 return text[max(0, at - 200):at + 3000]
         return None
+
+
+def stop_and_check(gw):
+    """Stops gw (SIGTERM) and records as TAP that it exited 0 with no sanitizer report."""
+    from tap import ok, is_, diag
+    code, _ = gw.stop()
+    is_(code, 0, "the gateway exits 0")
+    report = gw.sanitizer_report()
+    ok(report is None, "no sanitizer report")
+    if report:
+        diag(report)

@@ -37,7 +37,8 @@
  *   GET  /_mock/stats                    counters
  * A rule: matchers path_prefix, method, recipient, body_contains (all
  * optional); times (default -1 = forever). Request-level actions: status
- * (200-599) with body (string or JSON) and content_type, delay_ms, drop,
+ * (200-599) with body (string or JSON), content_type and retry_after (a
+ * Retry-After header: seconds or an HTTP date, as given), delay_ms, drop,
  * hang. The first request-level rule that matches decides a request and
  * spends one of its times. Per-recipient actions: at_status (AT statusCode)
  * and result_status (generic status); the first such rule matching a
@@ -105,6 +106,7 @@ struct mock_rule {
     char *body;
     size_t body_len;
     char *content_type;
+    char *retry_after; /* Retry-After header of the canned answer, or NULL */
     long delay_ms; /* < 0: none */
     bool drop;
     bool hang;
@@ -544,6 +546,7 @@ static void rule_free(struct mock_rule *r)
     free(r->body_contains);
     free(r->body);
     free(r->content_type);
+    free(r->retry_after);
     free(r->result_status);
     cJSON_Delete(r->source);
 }
@@ -1212,6 +1215,9 @@ static void handle_send(struct mock *m, struct evhttp_request *req, struct inreq
         a.content_type = r->content_type;
         if (r->body)
             tl_buf_append(&a.body, r->body, r->body_len);
+        if (r->retry_after)
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                              r->retry_after);
     } else {
         answer_normal(m, in, &a);
     }
@@ -1312,6 +1318,8 @@ static bool rule_parse(const cJSON *j, size_t idx, struct mock_rule *r, char **e
             }
         } else if (strcmp(k, "content_type") == 0) {
             r->content_type = dup_string_item(v, &ok);
+        } else if (strcmp(k, "retry_after") == 0) {
+            r->retry_after = dup_string_item(v, &ok);
         } else if (strcmp(k, "delay_ms") == 0) {
             ok = int_item(v, 0, MAX_DELAY_MS, &r->delay_ms);
         } else if (strcmp(k, "drop") == 0) {
@@ -1350,8 +1358,8 @@ static bool rule_parse(const cJSON *j, size_t idx, struct mock_rule *r, char **e
                          idx);
         return false;
     }
-    if ((r->body || r->content_type) && !r->status) {
-        *err = xasprintf("rule %zu: body/content_type need a status", idx);
+    if ((r->body || r->content_type || r->retry_after) && !r->status) {
+        *err = xasprintf("rule %zu: body/content_type/retry_after need a status", idx);
         return false;
     }
     if (r->drop && r->hang) {

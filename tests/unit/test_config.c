@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXAMPLE "gateway.conf.example"
 
@@ -227,6 +228,47 @@ static void test_ints_doubles(void)
              "NaN refused");
     load_err("[outbox]\nsend_timeout = inf\n", "t.conf:2: send_timeout: 'inf' is not a number",
              "infinity refused");
+}
+
+/* Issue #14: a console channel beyond loopback only when it says insecure = yes. */
+static void test_console_loopback(void)
+{
+    struct tl_config *cfg;
+    static const char *const loopback[] = {"127.0.0.1:8080", "127.9.8.7:80", "[::1]:8080"};
+
+    for (size_t i = 0; i < 3; i++) {
+        char text[200];
+        snprintf(text, sizeof(text), "[server]\nlisten = %s\n[channel console]\nprovider = console\n",
+                 loopback[i]);
+        cfg = load_ok(text, "console on loopback listen");
+        config_free(cfg);
+    }
+    load_err("[server]\nlisten = 0.0.0.0:8080\n[channel c]\nprovider = console\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen 0.0.0.0:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on 0.0.0.0 refused");
+    load_err("[server]\nlisten = [::]:8080\n[channel c]\nprovider = console\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen [::]:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on [::] refused");
+    load_err("[server]\nlisten = 10.0.0.5:8080\n[channel c]\nprovider = console\ninsecure = no\n",
+             "t.conf:3: channel 'c': a console channel lets anyone who reaches it write as any "
+             "number, and listen 10.0.0.5:8080 is beyond loopback: listen on 127.0.0.1, or set "
+             "allow_ips and secret and insecure = yes",
+             "console on a LAN address with insecure = no refused");
+    cfg = load_ok("[server]\nlisten = 0.0.0.0:8080\n[channel c]\nprovider = console\ninsecure = yes\n"
+                  "allow_ips = 10.0.0.0/8\nsecret = x\n",
+                  "console beyond loopback with insecure = yes");
+    if (cfg != NULL)
+        is_str(cfg->channels[0].insecure, "yes", "insecure read");
+    config_free(cfg);
+    load_err("[channel k]\nprovider = kannel\ninsecure = yes\n",
+             "t.conf:1: channel 'k': insecure applies to the console provider only",
+             "insecure on another provider refused");
+    load_err("[channel c]\nprovider = console\ninsecure = maybe\n",
+             "t.conf:3: insecure: 'maybe' is not one of no|yes", "insecure is no or yes");
 }
 
 static void test_enums_strings(void)
@@ -679,6 +721,57 @@ static void test_example(void)
     config_free(cfg);
 }
 
+/* [api] console_dir: none when empty, as written when found, else beside the binary. */
+static void test_console_dir(void)
+{
+    struct tl_config *cfg = load_ok("[api]\nconsole_dir = /srv/console\n", "console_dir absolute");
+    char *dir;
+
+    if (cfg == NULL)
+        return;
+    dir = config_console_dir(cfg);
+    is_str(dir, "/srv/console", "an absolute console_dir is used as it is (even when missing)");
+    free(dir);
+    config_free(cfg);
+    /* The unit tests run in the source tree, whose console/ exists. */
+    cfg = load_ok("", "console_dir default");
+    if (cfg == NULL)
+        return;
+    is_str(cfg->console_dir, "console", "console_dir defaults to console");
+    dir = config_console_dir(cfg);
+    is_str(dir, "console", "found from the working directory: as written");
+    free(dir);
+    cfg->console_dir[0] = '\0';
+    ok(config_console_dir(cfg) == NULL, "an empty console_dir: no console");
+    config_free(cfg);
+    /*
+     * Not in the working directory: beside the binary. This binary is
+     * BUILD/tests/test_config, so "tests" is found as BUILD/../tests (the
+     * source tree's candidate), i.e. the folder this binary is in.
+     */
+    cfg = load_ok("[api]\nconsole_dir = tests\n", "a relative folder");
+    if (cfg == NULL)
+        return;
+    char exe[4096], *here = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (strrchr(exe, '/') != NULL) {
+        *strrchr(exe, '/') = '\0';
+        here = realpath(exe, NULL);
+    }
+    if (chdir("/") == 0) {
+        dir = config_console_dir(cfg);
+        is_str(dir, here, "missing from the working directory: found beside the binary");
+        free(dir);
+        cfg->console_dir[0] = 'X'; /* "Xests": nowhere */
+        dir = config_console_dir(cfg);
+        is_str(dir, "Xests", "found nowhere: as written (the console warns)");
+        free(dir);
+    }
+    free(here);
+    config_free(cfg);
+}
+
 int main(void)
 {
     test_table();
@@ -687,6 +780,7 @@ int main(void)
     test_durations();
     test_ints_doubles();
     test_enums_strings();
+    test_console_loopback();
     test_schedule();
     test_addresses_urls();
     test_messages();
@@ -695,5 +789,6 @@ int main(void)
     test_long_line();
     test_alerts_channel();
     test_example();
+    test_console_dir();
     return done_testing();
 }

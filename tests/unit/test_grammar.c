@@ -31,16 +31,19 @@ static const char *render(const struct tl_sms_parse *p)
     return tl_buf_str(&b);
 }
 
-static const char *parse_json(const char *msg, enum tl_lang hint)
+static const char *parse_json(const char *msg, enum tl_lang hint, const struct tl_area *city)
 {
     grammar_parse(g, gz, msg, strlen(msg), hint, &res);
+    if (city != NULL)
+        grammar_prefer_area(&res, gz, &city, 1);
     return render(&res);
 }
 
-/* Compares got with the expected object; TAP line per message. */
-static void check_row(int line, const char *msg, const char *want, enum tl_lang hint)
+/* Compares got with the expected object; TAP line per message; 1 when it passed. */
+static int check_row(int line, const char *msg, const char *want, enum tl_lang hint,
+                     const struct tl_area *city)
 {
-    const char *got = parse_json(msg, hint);
+    const char *got = parse_json(msg, hint, city);
     cJSON *jg = cJSON_Parse(got), *jw = cJSON_Parse(want);
     int pass = jg != NULL && jw != NULL && cJSON_Compare(jg, jw, 1);
 
@@ -51,6 +54,44 @@ static void check_row(int line, const char *msg, const char *want, enum tl_lang 
     }
     cJSON_Delete(jg);
     cJSON_Delete(jw);
+    return pass;
+}
+
+/* Per-kind counts: a kind is a "# --- " section of the corpus. */
+struct kind_count {
+    char name[96];
+    int pass, total;
+};
+
+static struct kind_count kinds[64];
+static size_t nkinds;
+
+static void kind_start(const char *header)
+{
+    if (nkinds < sizeof kinds / sizeof kinds[0]) {
+        snprintf(kinds[nkinds].name, sizeof kinds[0].name, "%s", header);
+        nkinds++;
+    }
+}
+
+/* Reads the options column: a language ("ur", "roman-ur"), "city=NAME" (the
+ * sender's city: an ambiguous area is resolved as the gateway would for a
+ * sender subscribed there), or both, separated by a space. */
+static bool read_options(char *opts, enum tl_lang *hint, const struct tl_area **city)
+{
+    for (char *tok = strtok(opts, " "); tok; tok = strtok(NULL, " ")) {
+        if (strncmp(tok, "city=", 5) == 0) {
+            struct tl_area_candidate c[2];
+            size_t nc = 0;
+
+            if (gazetteer_match(gz, tok + 5, strlen(tok + 5), c, 2, &nc) != TL_MATCH_EXACT)
+                return false;
+            *city = c[0].area;
+        } else if (grammar_lang_from_name(tok, hint) != TL_OK) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static int run_corpus(void)
@@ -68,10 +109,14 @@ static int run_corpus(void)
     while ((n = getline(&line, &cap, f)) >= 0) {
         char *tab, *tab2;
         enum tl_lang hint = TL_LANG_EN;
+        const struct tl_area *city;
+        int pass;
 
         lineno++;
         if (n > 0 && line[n - 1] == '\n')
             line[--n] = '\0';
+        if (strncmp(line, "# --- ", 6) == 0)
+            kind_start(line + 6);
         if (n == 0 || line[0] == '#')
             continue;
         tab = strchr(line, '\t');
@@ -81,18 +126,28 @@ static int run_corpus(void)
         }
         *tab = '\0';
         tab2 = strchr(tab + 1, '\t');
+        city = NULL;
         if (tab2 != NULL) {
             *tab2 = '\0';
-            if (grammar_lang_from_name(tab2 + 1, &hint) != TL_OK) {
-                ok(0, "corpus line %d: bad --lang hint '%s'", lineno, tab2 + 1);
+            if (!read_options(tab2 + 1, &hint, &city)) {
+                ok(0, "corpus line %d: bad options '%s'", lineno, tab2 + 1);
                 continue;
             }
         }
-        check_row(lineno, line, tab + 1, hint);
+        pass = check_row(lineno, line, tab + 1, hint, city);
+        if (nkinds > 0) {
+            kinds[nkinds - 1].total++;
+            kinds[nkinds - 1].pass += pass;
+        }
         rows++;
     }
     free(line);
     fclose(f);
+    for (size_t k = 0; k < nkinds; k++) {
+        if (kinds[k].total > 0)
+            diag("corpus accuracy %3d/%-3d %5.1f%%  %s", kinds[k].pass, kinds[k].total,
+                 100.0 * kinds[k].pass / kinds[k].total, kinds[k].name);
+    }
     return rows;
 }
 
@@ -109,7 +164,7 @@ static void test_refusals(void)
     char big[TL_GRAMMAR_MAX_INPUT + 2];
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *j = parse_json(bad[i], TL_LANG_EN);
+        const char *j = parse_json(bad[i], TL_LANG_EN, NULL);
 
         is_int(res.command, TL_CMD_UNKNOWN, "invalid UTF-8 %zu: unknown", i);
         is_str(res.error, "invalid UTF-8", "invalid UTF-8 %zu: error set", i);
@@ -171,7 +226,7 @@ static void test_struct(void)
     is_int(res.missing, 0, "nothing missing");
     is_str(res.case_no, "", "no case");
 
-    parse_json("MISSING Ali 7 boy Kotti", TL_LANG_EN);
+    parse_json("MISSING Ali 7 boy Kotti", TL_LANG_EN, NULL);
     ok(res.area == NULL, "Kotti: no area");
     is_int(res.area_match, TL_MATCH_AMBIGUOUS, "Kotti: ambiguous");
     is_int(res.ncands, 2, "Kotti: two candidates");
@@ -183,32 +238,61 @@ static void test_struct(void)
        "Kotti: Kotli and Kotri");
     is_int(res.missing, TL_FIELD_AREA, "Kotti: area missing");
 
-    parse_json("MISSING Ali 7 boy Malirr", TL_LANG_EN);
+    parse_json("MISSING Ali 7 boy Malirr", TL_LANG_EN, NULL);
     is_int(res.area_match, TL_MATCH_FUZZY, "Malirr: fuzzy");
     ok(res.area && strcmp(res.area->name_en, "Malir") == 0, "Malirr: Malir");
 
-    parse_json("missing Hina girl Saddar call 0300 1234567", TL_LANG_EN);
+    parse_json("missing Hina girl Korangi call 0300 1234567", TL_LANG_EN, NULL);
     is_str(res.contact, "0300 1234567", "contact kept as typed");
     is_int(res.missing, TL_FIELD_AGE, "the phone number gave no age");
     ok(strstr(render(&res), "0300") == NULL, "the phone number is in no JSON field");
 
-    parse_json("VERIFY ۴۸۲۹۱۸ ۱۲۳۴", TL_LANG_EN);
+    /* issue #14: each spelling is one number, kept whole for the police */
+    static const char *const spellings[] = {
+        "(0300)1234567", "(0300) 1234567", "0300.123.4567", "+92 (300) 1234567",
+        "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0\xdb\xb1\xdb\xb2\xdb\xb3\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7",
+        "\xdb\xb0\xdb\xb3\xdb\xb0\xdb\xb0.\xdb\xb1\xdb\xb2\xdb\xb3.\xdb\xb4\xdb\xb5\xdb\xb6\xdb\xb7",
+        "\xd9\xa0\xd9\xa3\xd9\xa0\xd9\xa0-\xd9\xa1\xd9\xa2\xd9\xa3\xd9\xa4\xd9\xa5\xd9\xa6\xd9\xa7",
+    };
+    for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        char text[200], sp[64];
+
+        snprintf(sp, sizeof(sp), "%s", spellings[i]);
+        snprintf(text, sizeof(text), "missing Hina girl 7 Korangi call %s blue shirt", sp);
+        parse_json(text, TL_LANG_EN, NULL);
+        is_str(res.contact, sp, "contact '%s' kept whole", sp);
+        is_str(res.description, "blue shirt", "'%s': nothing of it in the description", sp);
+        is_int(res.age, 7, "'%s': the age stays 7", sp);
+    }
+    /* issue #14: a sighting keeps its own trailing punctuation */
+    parse_json("SEEN 720461 near the bridge 100%", TL_LANG_EN, NULL);
+    is_str(res.text, "near the bridge 100%", "sighting keeps '100%%'");
+    parse_json("SEEN 720461 white car {x}", TL_LANG_EN, NULL);
+    is_str(res.text, "white car {x}", "sighting keeps '{x}'");
+    parse_json("SEEN 720461 he was there!", TL_LANG_EN, NULL);
+    is_str(res.text, "he was there!", "sighting keeps '!'");
+    parse_json("SEEN near the bridge, 720461", TL_LANG_EN, NULL);
+    is_str(res.text, "near the bridge", "a case number typed last goes, with the comma before it");
+    parse_json("MISSING Bilal 8 Korangi last seen 12.05.2024", TL_LANG_EN, NULL);
+    is_str(res.last_seen, "12.05", "a dotted date is still read as before (no phone)");
+
+    parse_json("VERIFY ۴۸۲۹۱۸ ۱۲۳۴", TL_LANG_EN, NULL);
     is_str(res.case_no, "482918", "case in Urdu digits -> ASCII");
     ok(res.case_valid, "case valid");
     is_str(res.pin, "1234", "PIN in Urdu digits -> ASCII");
 
-    parse_json("STATUS 482919", TL_LANG_EN);
+    parse_json("STATUS 482919", TL_LANG_EN, NULL);
     ok(!res.case_valid, "482919 fails the check digit");
 
-    parse_json("band 482918", TL_LANG_EN);
+    parse_json("band 482918", TL_LANG_EN, NULL);
     is_int(res.command, TL_CMD_CLOSE, "BAND with a case: close");
-    parse_json("band", TL_LANG_EN);
+    parse_json("band", TL_LANG_EN, NULL);
     is_int(res.command, TL_CMD_UNSUBSCRIBE, "BAND alone: unsubscribe");
     is_str(res.keyword, "band", "keyword band");
 
-    parse_json("VERFY 482918", TL_LANG_EN);
+    parse_json("VERFY 482918", TL_LANG_EN, NULL);
     is_str(res.keyword, "verify", "a misspelt keyword reports the keyword it stands for");
-    parse_json("mil gaya 482918", TL_LANG_EN);
+    parse_json("mil gaya 482918", TL_LANG_EN, NULL);
     is_str(res.keyword, "mil gaya", "two-word keyword");
 
     /* no gazetteer: words stay in area_text */
@@ -220,12 +304,12 @@ static void test_struct(void)
         static struct tl_sms_parse copy;
         char first[512];
 
-        parse_json("lapata Ali 8 saal Korangi, neeli shirt", TL_LANG_EN);
+        parse_json("lapata Ali 8 saal Korangi, neeli shirt", TL_LANG_EN, NULL);
         snprintf(first, sizeof first, "%s", render(&res));
         copy = res;
-        parse_json("STOP", TL_LANG_EN);
+        parse_json("STOP", TL_LANG_EN, NULL);
         is_str(render(&copy), first, "a copied result survives the next parse");
-        is_str(parse_json("lapata Ali 8 saal Korangi, neeli shirt", TL_LANG_EN), first,
+        is_str(parse_json("lapata Ali 8 saal Korangi, neeli shirt", TL_LANG_EN, NULL), first,
                "parsing is repeatable");
     }
 }
@@ -265,7 +349,7 @@ static void test_names_and_json(void)
     ok(grammar_lang_from_name("roman-ur", &l) == TL_OK && l == TL_LANG_ROMAN_UR, "lang parse");
     ok(grammar_lang_from_name("fr", &l) == TL_ERR_INVALID, "unknown lang refused");
 
-    j = parse_json("SEEN 482918 boy in \"red\" shirt \\ near \x01 bridge", TL_LANG_EN);
+    j = parse_json("SEEN 482918 boy in \"red\" shirt \\ near \x01 bridge", TL_LANG_EN, NULL);
     o = cJSON_Parse(j);
     ok(o != NULL, "quotes, backslash and control characters stay valid JSON");
     ok(o && strcmp(cJSON_GetObjectItem(o, "text")->valuestring,

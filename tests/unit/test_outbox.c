@@ -329,6 +329,13 @@ static void test_dlr(void)
     struct tl_outbox_dlr later_failed = {"sms", "P-1", 0, TL_OUTBOX_FAILED, "Failed", "x"};
     is_int(store_outbox_dlr(st, &later_failed, NOW + 7), TL_OK, "a later 'failed' DLR matches");
     state_is(m1, "delivered", "a final state is never overwritten");
+    is_str(row_text(m1, "dlr_status", buf, sizeof(buf)), "Success",
+           "nor its raw status, by a weaker or a later final report");
+    is_str(row_text(m1, "error", buf, sizeof(buf)), "NULL", "nor its error");
+    struct tl_outbox_dlr later_unknown = {"sms", "P-1", 0, TL_OUTBOX_QUEUED, "Weird", NULL};
+    is_int(store_outbox_dlr(st, &later_unknown, NOW + 7), TL_OK, "a later unknown DLR matches");
+    is_str(row_text(m1, "dlr_status", buf, sizeof(buf)), "Success",
+           "an unknown status does not overwrite a final one");
 
     int64_t m2 = sent_msg("sms", "+923002222222", "P-2");
     struct tl_outbox_dlr unknown = {"sms", "P-2", 0, TL_OUTBOX_QUEUED, "Weird", NULL};
@@ -378,8 +385,37 @@ static void test_dlr(void)
     struct tl_outbox_result late = {m4, TL_OUTBOX_SENT, NULL, NULL, 0};
     is_int(store_outbox_results(st, "kannel", &late, 1, NOW + 15), TL_OK, "late send result");
     state_is(m4, "delivered", "the late result does not move delivered back to sent");
+    struct tl_outbox_result late_note = {m4, TL_OUTBOX_SENT, NULL, "shortened", 0};
+    is_int(store_outbox_results(st, "kannel", &late_note, 1, NOW + 15), TL_OK,
+           "a late send result with a note");
+    state_is(m4, "delivered", "still delivered");
+    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened",
+           "the note of a result that came after the DLR is kept");
+    struct tl_outbox_result late_fail = {m4, TL_OUTBOX_FAILED, NULL, "HTTP 500", 0};
+    is_int(store_outbox_results(st, "kannel", &late_fail, 1, NOW + 15), TL_OK,
+           "a late failure result");
+    state_is(m4, "delivered", "does not undo the delivery");
+    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened", "nor touch the error");
 
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 0, 1, 2, 1, 0, 0};
+    /* Kannel, a concatenated message: 1 (delivered) and then 8 (SMSC), by our id. */
+    int64_t m5 = sent_msg("kannel", "+923005555555", NULL);
+    struct tl_outbox_dlr k1 = {"kannel", NULL, m5, TL_OUTBOX_DELIVERED, "1", NULL};
+    struct tl_outbox_dlr k8 = {"kannel", NULL, m5, TL_OUTBOX_SENT, "8", NULL};
+    is_int(store_outbox_dlr(st, &k1, NOW + 16), TL_OK, "Kannel DLR 1");
+    is_int(store_outbox_dlr(st, &k8, NOW + 17), TL_OK, "Kannel DLR 8 after it");
+    state_is(m5, "delivered", "1 then 8: delivered");
+    is_str(row_text(m5, "dlr_status", buf, sizeof(buf)), "1", "1 then 8: dlr_status stays 1");
+    /* and 8 before 1, the other order Kannel uses: the final one wins */
+    int64_t m6 = sent_msg("kannel", "+923006666666", NULL);
+    is_int(store_outbox_dlr(st, &(struct tl_outbox_dlr){"kannel", NULL, m6, TL_OUTBOX_SENT, "8", NULL},
+                            NOW + 18), TL_OK, "Kannel DLR 8 first");
+    is_str(row_text(m6, "dlr_status", buf, sizeof(buf)), "8", "8 recorded on a sent message");
+    is_int(store_outbox_dlr(st, &(struct tl_outbox_dlr){"kannel", NULL, m6, TL_OUTBOX_DELIVERED, "1", NULL},
+                            NOW + 19), TL_OK, "then 1");
+    state_is(m6, "delivered", "8 then 1: delivered");
+    is_str(row_text(m6, "dlr_status", buf, sizeof(buf)), "1", "8 then 1: dlr_status 1");
+
+    int64_t want[TL_OUTBOX_NSTATES] = {0, 0, 1, 4, 1, 0, 0};
     counts_are(want, "after DLRs");
     finish();
 }
@@ -406,6 +442,11 @@ static void test_dlr_before_result(void)
            1, "the report is kept in dlr_pending");
     is_int(store_outbox_dlr(st, &d, NOW + 2), TL_ERR_NOT_FOUND, "the same report again");
     is_int(peek_int("SELECT count(*) FROM dlr_pending"), 1, "kept once");
+    struct tl_outbox_dlr weaker = {"sms", "EARLY-1", 0, TL_OUTBOX_SENT, "Sent", NULL};
+    is_int(store_outbox_dlr(st, &weaker, NOW + 2), TL_ERR_NOT_FOUND, "a weaker report after it");
+    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE provider_id = 'EARLY-1'"
+                    " AND state = 'delivered' AND status_raw = 'DeliveredToTerminal'"),
+           1, "the pending final report is not overwritten by a weaker one");
     struct tl_outbox_dlr u = {"sms", "EARLY-2", 0, TL_OUTBOX_QUEUED, "Mystery", NULL};
     is_int(store_outbox_dlr(st, &u, NOW + 3), TL_ERR_NOT_FOUND, "unknown-status report kept too");
     state_is(id, "sending", "the message is still sending");
@@ -490,7 +531,28 @@ static void test_provider_ids_staged(void)
     int64_t last = n ? msgs[n - 1].id : 0;
     store_outbox_msgs_free(msgs, n);
     is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
-    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "moved once enough wait");
+    is_int(store_provider_ids_staged(st), MANY, "staged: a send result does not move them");
+    struct tl_prune_cursor *bounds = NULL;
+    size_t nb = 0;
+    is_int(store_provider_ids_plan(st, 2000, &bounds, &nb), TL_OK, "a move planned");
+    is_int(nb, 11, "in slices of about 2,000: 11");
+    int64_t moved_all = 0, smallest = MANY, largest = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int64_t moved = -1;
+        is_int(store_provider_ids_move_range(st, i ? &bounds[i - 1] : NULL, &bounds[i], &moved),
+               TL_OK, "slice %zu moved", i);
+        moved_all += moved;
+        smallest = moved < smallest ? moved : smallest;
+        largest = moved > largest ? moved : largest;
+    }
+    for (size_t i = 0; i < nb; i++)
+        store_prune_cursor_clear(&bounds[i]);
+    diag("slices of %lld to %lld ids", (long long)smallest, (long long)largest);
+    ok(smallest >= 1000 && largest <= 4000, "each slice about 2,000 ids (%lld-%lld)",
+       (long long)smallest, (long long)largest);
+    free(bounds);
+    is_int(moved_all, MANY, "every staged id moved");
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "none left staged");
     is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
            "every id is in provider_ids");
     struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};

@@ -460,6 +460,8 @@ static void channel_init(struct channel *c, const struct fixture *fx)
     c->conf.rate = 10;
     bs = kv_get(fx, "channel", "batch_size");
     c->conf.batch_size = bs ? (int)strtol(bs, NULL, 10) : 100;
+    bs = kv_get(fx, "channel", "max_parts");
+    c->conf.max_parts = bs ? (int)strtol(bs, NULL, 10) : 0;
 }
 
 static void channel_free(struct channel *c)
@@ -1870,6 +1872,40 @@ static void test_console_ids(void)
     free(cause);
 }
 
+/* Issue #14: the console channel honours allow_ips and secret (?token=). */
+static void test_console_auth(void)
+{
+    struct tl_channel_conf ch = {.name = "console"};
+    struct tl_http_in in = {.method = "POST", .path = "/sms/console", .body = "", .peer_ip = "10.1.2.3"};
+    char *cause = NULL;
+
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_OK, "console: nothing set, any peer");
+    ch.allow_ips = "127.0.0.1,192.168.0.0/16";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_ERR_AUTH,
+           "console: a peer outside allow_ips is refused");
+    is_str(cause, "source address not in allow_ips", "console: the refusal says why");
+    free(cause);
+    cause = NULL;
+    in.peer_ip = "192.168.4.5";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_OK, "console: a peer inside allow_ips");
+    ch.secret = "s3cret";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_ERR_AUTH,
+           "console: with a secret, no token is refused");
+    free(cause);
+    cause = NULL;
+    in.query = "token=wrong";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_ERR_AUTH,
+           "console: a wrong token is refused");
+    free(cause);
+    cause = NULL;
+    in.query = "token=s3cret";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_OK, "console: the right token passes");
+    in.peer_ip = "10.1.2.3";
+    is_int(provider_console.authenticate(&ch, &in, &cause), TL_ERR_AUTH,
+           "console: the right token from outside allow_ips is still refused");
+    free(cause);
+}
+
 int main(void)
 {
     size_t n;
@@ -1883,6 +1919,7 @@ int main(void)
     test_renders();
     test_limits();
     test_console_ids();
+    test_console_auth();
     n = run_fixtures();
     diag("%zu fixtures", n);
     return done_testing();

@@ -3,7 +3,9 @@
  * a new file gets the latest schema in WAL mode, reopening is idempotent, a
  * newer schema is refused; ping and integrity check; inbound messages
  * (dedupe by channel and provider id, processing state); the areas mirror;
- * alert waves (each phone once, police first, opt-outs, languages, batches).
+ * alert waves (each phone once, police first, opt-outs, languages, batches);
+ * write health (a lock held by another connection: unwritable with the
+ * reason, one report per change, a short lock wait meanwhile, recovery).
  * Each run works in its own mkdtemp directory and removes it.
  */
 #include "common/buf.h"
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -527,6 +530,90 @@ static void test_waves(void)
     remove_db(path);
 }
 
+struct health_seen {
+    int changes;
+    bool writable;
+    long failures;
+    char reason[200];
+};
+
+static void health_cb(void *arg, bool writable, const char *reason, long failures)
+{
+    struct health_seen *h = arg;
+
+    h->changes++;
+    h->writable = writable;
+    h->failures = failures;
+    snprintf(h->reason, sizeof(h->reason), "%s", reason ? reason : "");
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_health(void)
+{
+    char path[512];
+    struct tl_store *st = NULL;
+    struct health_seen h = {0};
+    sqlite3 *other = NULL;
+    const char *reason = NULL;
+
+    path_in_dir(path, sizeof(path), "health.db");
+    if (store_open(path, 600, &st, NULL) != TL_OK) {
+        ok(0, "open health.db");
+        return;
+    }
+    store_on_health(st, health_cb, &h);
+    ok(store_writable(st, &reason) && reason != NULL && reason[0] == '\0',
+       "a new store is writable, with no reason");
+    is_int(store_write_probe(st), TL_OK, "the write probe commits");
+    is_int(h.changes, 0, "no change reported while writable");
+
+    sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL);
+    is_int(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK,
+           "another connection takes the write lock");
+    double t0 = now_ms();
+    is_int(store_tx_begin(st), TL_ERR_STORE, "a write cannot begin");
+    double first = now_ms() - t0;
+    ok(first >= 550, "it waited the busy_timeout first (%.0f ms)", first);
+    ok(!store_writable(st, &reason), "the store is unwritable");
+    ok(strstr(reason, "locked") != NULL, "the reason says locked: %s", reason);
+    is_int(h.changes, 1, "the change is reported once");
+    ok(!h.writable && strcmp(h.reason, reason) == 0, "as unwritable, with the reason");
+    t0 = now_ms();
+    is_int(store_tx_begin(st), TL_ERR_STORE, "the next write cannot begin either");
+    is_int(store_write_probe(st), TL_ERR_STORE, "nor the probe");
+    double later = now_ms() - t0;
+    ok(later < 550, "while unwritable a write waits briefly for the lock (%.0f ms for two)", later);
+    is_int(h.changes, 1, "still one report: no report per failure");
+    is_int(store_ping(st), TL_OK, "reads still work");
+
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    is_int(store_write_probe(st), TL_OK, "the lock released, the probe commits");
+    ok(store_writable(st, &reason) && reason[0] == '\0', "the store is writable again");
+    is_int(h.changes, 2, "the change back is reported once");
+    ok(h.writable, "as writable");
+    is_int(h.failures, 3, "with the 3 failed writes in between");
+    is_int(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK,
+           "the other connection locks again");
+    t0 = now_ms();
+    is_int(store_tx_begin(st), TL_ERR_STORE, "a write fails");
+    ok(now_ms() - t0 >= 550, "after the full busy_timeout again (%.0f ms)", now_ms() - t0);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    is_int(store_tx_begin(st), TL_OK, "a transaction begins");
+    is_int(store_write_probe(st), TL_OK, "the probe inside it does nothing");
+    is_int(store_tx_commit(st), TL_OK, "and it commits");
+    ok(store_writable(st, NULL), "writable");
+    store_close(st);
+    remove_db(path);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -543,6 +630,7 @@ int main(void)
     test_release_store();
     test_areas();
     test_waves();
+    test_health();
     rmdir(dir);
     ok(access(dir, F_OK) != 0, "temporary directory removed");
     return done_testing();
