@@ -6,7 +6,7 @@
 #   make run        install missing Debian packages, build, serve gateway.conf.example
 #   make test       install, build, run every test under prove
 #   make check      the same with ASan+UBSan (build/san), no recovery
-#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each, FUZZ_JOBS at a time (mk/fuzz.mk)
 #   make install    PREFIX=/usr/local DESTDIR= (mk/install.mk: man pages, unit, .deb)
 #
 # Layout: common/ (tiny shared utilities), parsers/ (pure text), providers/
@@ -67,7 +67,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
 # tests/deb/ builds a package: `make test-deb`, not `make test`.
 TAP_SCRIPTS = $(sort $(filter-out tests/deb/%,$(wildcard tests/*/*.t)))
 
-.PHONY: all deps run test check fuzz fuzz-build clean install test-bins tests-only lint
+.PHONY: all deps run test check clean install test-bins tests-only lint
 .DEFAULT_GOAL := all
 
 all: $(DAEMON)
@@ -108,9 +108,6 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(LIBS)
-
 test-bins: $(DAEMON) $(UNIT_BIN) $(MOCK_BIN)
 
 # Runs the tests against what is built in $(BUILD) (no dependency install).
@@ -129,23 +126,7 @@ run: deps
 	@mkdir -p var
 	$(DAEMON) serve -c gateway.conf.example
 
-FUZZ_SECONDS ?= 60
-fuzz-build: deps
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang SAN=fuzz \
-	    $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-
-# Each harness runs FUZZ_SECONDS on a copy of its seed corpus
-# (tests/fuzz/seeds/<name>/) with its dictionary (tests/fuzz/<name>.dict).
-fuzz: fuzz-build
-	@set -e; for src in $(FUZZ_SRC); do \
-	    name=$$(basename $$src .c); \
-	    work=build/fuzz/corpus-$$name; mkdir -p $$work; \
-	    dict=""; [ -f tests/fuzz/$$name.dict ] && dict="-dict=tests/fuzz/$$name.dict"; \
-	    seeds=""; [ -d tests/fuzz/seeds/$$name ] && seeds=tests/fuzz/seeds/$$name; \
-	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    build/fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	        -artifact_prefix=build/fuzz/ $$dict $$work $$seeds; \
-	done
+# fuzz, fuzz-build, fuzz-merge: mk/fuzz.mk
 
 clean:
 	rm -rf build

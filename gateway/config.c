@@ -879,6 +879,12 @@ char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages
             free(item);
             return why;
         }
+        /* A stage after a year never comes; the bound also keeps (long)after defined. */
+        if (after > 366 * 86400.0) {
+            char *why = xasprintf("'%s' is later than 366d", item);
+            free(item);
+            return why;
+        }
         st.after_s = (long)after;
         if (strcmp(r, "city") == 0) {
             st.whole_city = 1;

@@ -342,6 +342,14 @@ static void test_schedule(void)
              "t.conf:2: escalation: '20 miles' is not a radius (like 15km) or 'city'", "bad radius");
     load_err("[alerts]\nescalation = soon:city\n",
              "t.conf:2: escalation: 'soon' is not a duration (like 60m, 6h)", "bad time");
+    /* Found by fuzz_config: 6e43 s overflowed the cast to long (undefined behaviour). */
+    load_err("[alerts]\nescalation = 6e40d:city\n",
+             "t.conf:2: escalation: '6e40d' is later than 366d", "a stage beyond a year");
+    cfg = load_ok("[alerts]\nescalation = 366d:city\n", "a stage at 366 days");
+    if (cfg != NULL) {
+        is_int((int)cfg->stages[0].after_s, 366 * 86400, "366d is 31622400 s");
+        config_free(cfg);
+    }
 }
 
 static void test_addresses_urls(void)
