@@ -2,6 +2,7 @@
  * buf.c — growable byte buffer and the text encodings built on it.
  */
 #include "common/buf.h"
+#include "common/result.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
 
@@ -210,4 +211,27 @@ void tl_buf_free(struct tl_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int tl_buf_append_file(struct tl_buf *b, const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n, total = 0;
+    int rc = TL_OK;
+
+    if (f == NULL)
+        return TL_ERR_IO;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (total + n > max) {
+            rc = TL_ERR_TOO_LARGE;
+            break;
+        }
+        tl_buf_append(b, chunk, n);
+        total += n;
+    }
+    if (rc == TL_OK && ferror(f))
+        rc = TL_ERR_IO;
+    fclose(f);
+    return rc;
 }

@@ -33,6 +33,12 @@ void tl_buf_append_urlenc(struct tl_buf *b, const char *p, size_t n);
 bool tl_buf_append_json(struct tl_buf *b, const char *p, size_t n);
 /* XML text/attribute escaping (&, <, >, ", '). */
 void tl_buf_append_xml(struct tl_buf *b, const char *p, size_t n);
+/*
+ * Appends the whole file at path: TL_OK; TL_ERR_IO (errno says why) when it
+ * cannot be opened or read; TL_ERR_TOO_LARGE when it holds more than max
+ * bytes (what was read stays in b).
+ */
+int tl_buf_append_file(struct tl_buf *b, const char *path, size_t max);
 /* Returns the contents (never NULL: "" when empty); the buffer still owns it. */
 const char *tl_buf_str(const struct tl_buf *b);
 /* Hands the contents to the caller (who frees them) and empties the buffer. */

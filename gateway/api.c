@@ -1111,22 +1111,6 @@ void api_console_cb(struct tl_daemon *d, struct evhttp_request *req, const char 
     http_reply_error(req, 404, "not found");
 }
 
-static char *file_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct tl_buf b = {0};
-    char chunk[4096];
-    size_t n;
-
-    if (f == NULL)
-        return NULL;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 4 * 1024 * 1024)
-        tl_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return tl_buf_steal(&b);
-}
-
 static const char *area_ur_cb(void *ctx, const char *code)
 {
     const struct tl_area *a = gazetteer_by_code(ctx, code);
@@ -1161,8 +1145,13 @@ int api_new(struct tl_daemon *d, struct tl_api **out, char **cause)
         if (console_dir == NULL)
             continue;
         char *path = xasprintf("%s/%s", console_dir, names[i].name);
-        api->files[i].data = file_read(path, &api->files[i].len);
-        loaded += api->files[i].data != NULL;
+        struct tl_buf b = {0};
+        if (tl_buf_append_file(&b, path, 4 * 1024 * 1024) == TL_OK) {
+            api->files[i].len = b.len;
+            api->files[i].data = tl_buf_steal(&b);
+            loaded++;
+        }
+        tl_buf_free(&b);
         free(path);
     }
     if (console_dir != NULL && loaded < 3)

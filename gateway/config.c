@@ -777,27 +777,16 @@ int config_load_string(const char *name, const char *text, struct tl_config **ou
 
 int config_load(const char *file, struct tl_config **out, char **cause)
 {
-    FILE *f = fopen(file, "rb");
     struct tl_buf text = {0};
-    char chunk[4096];
-    size_t n;
+    int read = tl_buf_append_file(&text, file, 1024 * 1024);
 
-    if (f == NULL) {
+    if (read != TL_OK) {
         if (cause != NULL)
-            *cause = xasprintf("%s: %s", file, strerror(errno));
+            *cause = read == TL_ERR_TOO_LARGE ? xasprintf("%s: larger than 1 MiB", file)
+                                              : xasprintf("%s: %s", file, strerror(errno));
+        tl_buf_free(&text);
         return TL_ERR_CONFIG;
     }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        tl_buf_append(&text, chunk, n);
-        if (text.len > 1024 * 1024) {
-            fclose(f);
-            tl_buf_free(&text);
-            if (cause != NULL)
-                *cause = xasprintf("%s: larger than 1 MiB", file);
-            return TL_ERR_CONFIG;
-        }
-    }
-    fclose(f);
     if (memchr(tl_buf_str(&text), '\0', text.len) != NULL) {
         tl_buf_free(&text);
         if (cause != NULL)

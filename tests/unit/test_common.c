@@ -17,6 +17,7 @@ static void append_json(struct tl_buf *b, const char *p, size_t n)
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void enc_is(void (*enc)(struct tl_buf *, const char *, size_t), const char *in,
                    size_t inlen, const char *want, const char *name)
@@ -333,9 +334,30 @@ static void test_result(void)
     is_str(tl_strerror(999), "unknown error", "strerror 999");
 }
 
+static void test_buf_file(void)
+{
+    char path[] = "/tmp/talaash-test-buf-XXXXXX";
+    int fd = mkstemp(path);
+    struct tl_buf b = {0};
+
+    ok(fd >= 0, "a temporary file");
+    ok(write(fd, "hello\nworld", 11) == 11, "written");
+    close(fd);
+    is_int(tl_buf_append_file(&b, path, 11), TL_OK, "a file of exactly max bytes is read");
+    is_str(tl_buf_str(&b), "hello\nworld", "whole");
+    tl_buf_reset(&b);
+    is_int(tl_buf_append_file(&b, path, 10), TL_ERR_TOO_LARGE, "one byte over max: TL_ERR_TOO_LARGE");
+    tl_buf_reset(&b);
+    unlink(path);
+    is_int(tl_buf_append_file(&b, path, 100), TL_ERR_IO, "a missing file: TL_ERR_IO");
+    is_int((int)b.len, 0, "and nothing appended");
+    tl_buf_free(&b);
+}
+
 int main(void)
 {
     test_buf();
+    test_buf_file();
     test_form();
     test_utf8();
     test_xmalloc();
