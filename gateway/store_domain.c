@@ -253,6 +253,9 @@ int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
         "UPDATE outbox SET text = '[redacted]' WHERE case_id IN (" REDACTABLE_CASES ")",
         "UPDATE sightings SET text = '[redacted]', phone = NULL WHERE case_id IN ("
         REDACTABLE_CASES ")",
+        /* the waves' texts, which every alert and update of the case is sent from */
+        "UPDATE alerts SET text_en = '[redacted]', text_ur = '[redacted]',"
+        " text_roman_ur = '[redacted]' WHERE case_id IN (" REDACTABLE_CASES ")",
         /* … and the case row; closed and abandoned-draft cases alike. Counts stay. */
         "UPDATE cases SET reporter_phone = NULL, child_name = NULL, area_text = NULL,"
         " contact = NULL, close_reason = NULL, last_seen = NULL, description = NULL,"

@@ -223,6 +223,10 @@ is_(gw.sql("SELECT count(*) FROM outbox WHERE case_id = ?", (case_id,))[0][0], c
     "the case's outbox rows stay (%d)" % case_outbox)
 is_(gw.sql("SELECT DISTINCT text FROM inbound WHERE case_id = ?", (case_id,)), [("[redacted]",)],
     "the report and the answer (inbound) are '[redacted]'")
+waves = gw.sql("SELECT text_en, text_ur, text_roman_ur FROM alerts WHERE case_id = ?", (case_id,))
+ok(len(waves) >= 2, "the case had waves (alert and update): %d" % len(waves))
+is_(sorted({t for w in waves for t in w}), ["[redacted]"],
+    "every wave's text in every language (the alert's and the update's) is '[redacted]'")
 quoted = gw.sql("SELECT o.text FROM outbox o JOIN inbound i ON i.id = o.inbound_id"
                 " WHERE i.case_id = ? AND o.text <> '[redacted]'", (case_id,))
 is_(quoted, [], "the replies to the report and to the answer (outbox.inbound_id; they quote the child's name)"
