@@ -15,7 +15,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, binary, wait_until, write_clock  # noqa: E402
+from talaash import Gateway, binary, story_channels, wait_until, write_clock  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
 import subprocess  # noqa: E402
 
@@ -26,30 +26,7 @@ clock_file = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file
 os.makedirs(os.path.dirname(clock_file), exist_ok=True)
 write_clock(clock_file, 0)
 
-channels = """
-[alerts]
-channel = alerts
-verification = police
-radius_km = 5
-escalation = 60m:15km, 6h:city
-hotline = 15
-
-[channel at]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-
-[channel alerts]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = TALAASH
-rate = 50
-""" % {"M": mock.url}
+channels = story_channels(mock.url, 50)
 
 gw = Gateway(channels=channels, env={"TALAASH_TEST_CLOCK_FILE": clock_file}).start()
 

@@ -22,38 +22,12 @@ every phone received twice was 'sending' at some kill.
 import time
 
 from tap import ok, is_, diag
-from talaash import wait_until
-
-
-CHANNELS = """
-[alerts]
-channel = alerts
-verification = police
-radius_km = 5
-
-[channel at]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-
-[channel alerts]
-provider = africastalking
-base_url = %(M)s
-username = u
-api_key = k
-sender = TALAASH
-rate = %(R)d
-batch_size = %(B)d
-concurrency = %(C)d
-"""
+from talaash import story_channels, wait_until
 
 
 def channels(mock_url, rate, batch, concurrency):
     """The config of both: replies on `at`, alerts (from TALAASH) on `alerts`, both at the mock."""
-    return CHANNELS % {"M": mock_url, "R": rate, "B": batch, "C": concurrency}
+    return story_channels(mock_url, rate, batch, concurrency)
 
 
 class CrashRun:

@@ -75,6 +75,41 @@ provider = console
 rate = 1000
 """
 
+STORY_CHANNELS = """
+[alerts]
+channel = alerts
+verification = police
+radius_km = 5
+
+[channel at]
+provider = africastalking
+base_url = %(M)s
+username = u
+api_key = k
+sender = 21512
+rate = 1000
+
+[channel alerts]
+provider = africastalking
+base_url = %(M)s
+username = u
+api_key = k
+sender = TALAASH
+rate = %(R)s
+"""
+
+
+def story_channels(mock_url, rate, batch_size=None, concurrency=None):
+    """Two Africa's Talking accounts at the mock: replies from 21512 on `at`, alerts from
+    TALAASH on `alerts` at `rate` per second (police verify, 5 km first wave, the
+    default escalation) — the setup of the story, crash and neighbourhood tests."""
+    text = STORY_CHANNELS % {"M": mock_url, "R": rate}
+    if batch_size is not None:
+        text += "batch_size = %d\n" % batch_size
+    if concurrency is not None:
+        text += "concurrency = %d\n" % concurrency
+    return text
+
 
 class Gateway:
     def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False):
