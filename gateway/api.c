@@ -937,6 +937,9 @@ static const struct api_route_impl api_impls[] = {
     {get_channels, false, false},
     {get_stats, false, false},
 };
+_Static_assert(sizeof(api_impls) / sizeof(api_impls[0]) + 1 ==
+                   sizeof(api_routes) / sizeof(api_routes[0]),
+               "api_impls[] has one entry per route of api_routes[]");
 
 /* Does pattern match the path's segments? Fills c->args with the {…} ones. */
 static bool pattern_match(struct api_call *c, const char *pattern)
