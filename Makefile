@@ -50,7 +50,7 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WA
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 LIBS = $(PKG_LIBS) -lm -pthread
 
-LIB_SRC  := $(wildcard common/*.c parsers/*.c providers/*.c) \
+LIB_SRC  := $(wildcard common/*.c parsers/*.c providers/*.c gateway/store/*.c) \
             $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 GEN_OBJ  := $(BUILD)/obj/gen/gazetteer_default.o
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)

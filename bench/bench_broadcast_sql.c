@@ -17,7 +17,7 @@
  *   - INSERT … SELECT of N outbox-like rows from subscribers into such a
  *     table, then into one with the outbox's four indexes.
  */
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 
 #include <sqlite3.h>

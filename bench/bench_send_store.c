@@ -27,7 +27,7 @@
  * rows_per_s=… batches_per_s=… done=0|1". Exit 1 on a store error.
  */
 #include "gateway/clock.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 

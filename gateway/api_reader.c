@@ -8,7 +8,7 @@
  */
 #include "gateway/api_reader.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 

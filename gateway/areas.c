@@ -5,7 +5,7 @@
  */
 #include "gateway/areas.h"
 #include "gateway/config.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/gazetteer.h"
 #include "parsers/grammar.h"
 #include "common/buf.h"

@@ -19,7 +19,7 @@
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/ussd.h"
 #include "parsers/phone.h"
 #include "providers/provider.h"

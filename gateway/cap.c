@@ -12,7 +12,7 @@
 #include "gateway/cap.h"
 #include "gateway/alerts.h"
 #include "gateway/log.h"
-#include "gateway/store_feed.h"
+#include "gateway/store/store_feed.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
 #include "common/buf.h"

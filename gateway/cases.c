@@ -15,7 +15,7 @@
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/police.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
 #include "common/result.h"

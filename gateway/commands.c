@@ -14,7 +14,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/subscribers.h"
 #include "gateway/texts.h"
 #include "parsers/grammar.h"

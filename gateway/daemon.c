@@ -20,7 +20,7 @@
 #include "gateway/prune.h"
 #include "gateway/sender.h"
 #include "gateway/stats.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/grammar.h"
 #include "common/result.h"
 #include "common/xmalloc.h"

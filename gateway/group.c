@@ -8,7 +8,7 @@
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"

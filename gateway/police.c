@@ -11,7 +11,7 @@
 #include "gateway/areas.h"
 #include "gateway/clock.h"
 #include "gateway/config.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/gazetteer.h"
 #include "parsers/phone.h"
 #include "common/buf.h"

@@ -20,7 +20,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 

@@ -10,7 +10,7 @@
 #include "gateway/feed.h"
 #include "gateway/log.h"
 #include "gateway/metrics_http.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/buf.h"
 #include "common/result.h"
 

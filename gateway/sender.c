@@ -31,7 +31,7 @@
 #include "gateway/daemon.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/gsm7.h"
 #include "providers/provider.h"
 #include "common/buf.h"

@@ -6,7 +6,7 @@
 #include "gateway/clock.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
 #include "common/result.h"

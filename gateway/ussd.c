@@ -20,7 +20,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/texts.h"
 #include "gateway/subscribers.h"
 #include "parsers/casenum.h"

@@ -28,7 +28,7 @@
 #include "gateway/callbacks.h"
 #include "gateway/config.h"
 #include "gateway/group.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 #include "parsers/phone.h"
 

@@ -11,7 +11,7 @@
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/grammar.h"
 
 #include <event2/event.h>

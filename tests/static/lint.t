@@ -1,6 +1,8 @@
 #!/bin/sh
 # lint.t — the source rules of STYLE.md that a machine can check, as TAP:
-# banned functions, include boundaries (only store*.c speaks SQLite, only
+# banned functions, include boundaries (only gateway/store/sqlite*.c speaks
+# SQLite and only gateway/store/pg*.c libpq; the rest of the gateway sees
+# the store's interface headers only; only
 # sender.c speaks curl, parsers/ and providers/ do no I/O, the sender knows
 # nothing above it, the gateway's includes form no cycle), and a comment
 # opening every source file.
@@ -22,8 +24,12 @@ src=$(git ls-files -co --exclude-standard -- '*.c' '*.h' 2>/dev/null)
 
 check "no sprintf, strcpy, strcat, atoi, gets" \
     "$(grep -nE '\b(sprintf|strcpy|strcat|atoi|gets)[[:space:]]*\(' $src)"
-check "sqlite3.h only in gateway/store*.c (and store tests)" \
-    "$(grep -ln '#include <sqlite3.h>' $src | grep -vE '^gateway/store[a-z_]*\.[ch]$|^tests/unit/test_(store|outbox)[a-z_]*\.c$|^bench/')"
+check "sqlite3.h only in gateway/store/sqlite*.c (and store tests)" \
+    "$(grep -ln '#include <sqlite3.h>' $src | grep -vE '^gateway/store/sqlite[a-z_]*\.[ch]$|^tests/unit/test_(store|outbox)[a-z_]*\.c$|^bench/')"
+check "libpq-fe.h only in gateway/store/pg*.c (and store tests)" \
+    "$(grep -ln '#include <libpq-fe.h>' $src | grep -vE '^gateway/store/pg[a-z_]*\.[ch]$|^tests/unit/test_(store|outbox|pg)[a-z_]*\.c$|^bench/')"
+check "outside gateway/store/ only its interface headers are included (store, store_api, store_feed, store_stats)" \
+    "$(grep -nE '#include "gateway/store/' $(echo "$src" | grep -vE '^gateway/store/') | grep -vE '"gateway/store/store(_api|_feed|_stats)?\.h"')"
 check "curl/curl.h only in gateway/sender.c" \
     "$(grep -ln '#include <curl/curl.h>' $src | grep -vE '^gateway/sender\.c$|^bench/')"
 check "parsers/ and providers/ include no event loop, store, curl or gateway header" \
@@ -33,7 +39,8 @@ check "common/ includes nothing of parsers/, providers/ or gateway/ (the bottom 
 # gateway/ modules: who includes whom ("FILE MODULE" per line, FILE a path).
 gw_includes() {
     for f in $(echo "$src" | grep -E '^gateway/[a-z_]+\.[ch]$'); do
-        sed -n 's|^#include "gateway/\([a-z_]*\)\.h".*|\1|p' "$f" | sed "s|^|$f |"
+        sed -n -e 's|^#include "gateway/\([a-z_]*\)\.h".*|\1|p' \
+            -e 's|^#include "gateway/store/[a-z_]*\.h".*|store|p' "$f" | sed "s|^|$f |"
     done
 }
 # Includes of gateway/X.h by any file outside the list (ERE of paths).
@@ -51,7 +58,8 @@ check "commands.h only in commands.c, callbacks.c and daemon.c" \
     "$(included_outside commands 'gateway/commands\.c|gateway/callbacks\.c|gateway/daemon\.c')"
 check "routes.h only in routes.c and daemon.c (the server gets its table from the owner)" \
     "$(included_outside routes 'gateway/routes\.c|gateway/daemon\.c')"
-# Module of a path: gateway/store_int.h -> store_int; X.c and X.h are one node.
+# Module of a path: gateway/cases.h -> cases; X.c and X.h are one node; the
+# store's folder (gateway/store/*) is one node, store.
 # daemon.h is the shared context (struct tl_daemon, no module behind it) and
 # is not an edge; daemon.c, the owner, may include everyone.
 check "gateway/ include graph has no cycle (daemon.h aside); a cycle is printed" \

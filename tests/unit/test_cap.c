@@ -8,7 +8,7 @@
 #include "common/buf.h"
 #include "common/result.h"
 #include "gateway/cap.h"
-#include "gateway/store_feed.h"
+#include "gateway/store/store_feed.h"
 #include "parsers/gazetteer.h"
 #include "tests/tap.h"
 

@@ -6,7 +6,7 @@
  */
 #include "gateway/config.h"
 #include "gateway/metrics.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "common/buf.h"
 #include "tests/tap.h"
 

@@ -12,7 +12,7 @@
 #include "gateway/daemon.h"
 #include "gateway/metrics.h"
 #include "gateway/stats.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "tests/tap.h"
 
 #include <event2/event.h>

@@ -10,7 +10,7 @@
  */
 #include "common/buf.h"
 #include "common/result.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "parsers/casenum.h"
 #include "tests/tap.h"
 

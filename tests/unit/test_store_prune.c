@@ -9,7 +9,7 @@
  * second SQLite connection. Works in its own mkdtemp directory.
  */
 #include "common/result.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "tests/tap.h"
 
 #include <sqlite3.h>

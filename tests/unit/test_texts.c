@@ -9,7 +9,7 @@
 #include "gateway/alerts.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
-#include "gateway/store.h"
+#include "gateway/store/store.h"
 #include "gateway/texts.h"
 #include "parsers/gazetteer.h"
 #include "parsers/gsm7.h"

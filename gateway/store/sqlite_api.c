@@ -1,5 +1,5 @@
 /*
- * store_api.c — the operator API's queries (see store_api.h).
+ * sqlite_api.c — (SQLite backend) the operator API's queries (see store_api.h).
  *
  * Documents are built by SQLite's JSON functions, one row a record, joined
  * here into the page; two SQL functions registered on the reader do what
@@ -11,11 +11,11 @@
  * by reporter; a case's alert rows by outbox_alert_once, its other rows by
  * outbox_by_case (migration 3); the audit by id.
  */
-#include "gateway/store_api.h"
+#include "gateway/store/store_api.h"
 #include "gateway/clock.h"
 #include "gateway/log.h"
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -154,13 +154,14 @@ static void sql_area_ur_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
         sqlite3_result_text(cx, name, -1, SQLITE_TRANSIENT);
 }
 
-int store_api_open_reader(const char *path, long busy_timeout_ms, tl_area_name_fn area_ur,
+int sqlite_api_open_reader(const char *path, long busy_timeout_ms, tl_area_name_fn area_ur,
                           void *ctx, struct tl_store **out, char **cause)
 {
     struct tl_store *st = xcalloc(1, sizeof(*st));
     struct reader_ctx *r = xcalloc(1, sizeof(*r));
     bool r_owned = false; /* by the connection, once tl_area_ur holds it */
 
+    st->ops = &sqlite_store_ops;
     r->area_ur = area_ur;
     r->ctx = ctx;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -177,7 +178,7 @@ int store_api_open_reader(const char *path, long busy_timeout_ms, tl_area_name_f
             free(r);
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
-        store_close(st);
+        sqlite_close(st);
         return TL_ERR_STORE;
     }
     sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
@@ -251,7 +252,7 @@ static int one_doc(sqlite3_stmt *s, char **json)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
 }
 
-int store_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_filter *f,
+int sqlite_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_filter *f,
                     char **json)
 {
     static const char sql[] =
@@ -280,7 +281,7 @@ int store_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case
 /* Counts of one kind of the case c's outbox rows by state (tl_counts, cached). */
 #define COUNTS_JSON(kind) "tl_counts(c.id, '" kind "')"
 
-int store_api_case(struct tl_store *st, enum tl_role role, const char *case_no, char **json)
+int sqlite_api_case(struct tl_store *st, enum tl_role role, const char *case_no, char **json)
 {
     /*
      * The timeline: the report, the police notices, every audited action
@@ -321,7 +322,7 @@ int store_api_case(struct tl_store *st, enum tl_role role, const char *case_no, 
     return one_doc(s, json);
 }
 
-int store_api_subscriber_counts(struct tl_store *st, char **json)
+int sqlite_api_subscriber_counts(struct tl_store *st, char **json)
 {
     static const char sql[] =
         "SELECT json_object('areas', json((SELECT json_group_array(json_object('code', code,"
@@ -336,7 +337,7 @@ int store_api_subscriber_counts(struct tl_store *st, char **json)
     return s == NULL ? TL_ERR_STORE : one_doc(s, json);
 }
 
-int store_api_subscriber(struct tl_store *st, enum tl_role role, const char *phone, char **json)
+int sqlite_api_subscriber(struct tl_store *st, enum tl_role role, const char *phone, char **json)
 {
     static const char sql[] =
         "SELECT json_object('phone', tl_phone(s.phone, ?1), 'lang', s.lang, 'channel', s.channel,"
@@ -358,7 +359,7 @@ int store_api_subscriber(struct tl_store *st, enum tl_role role, const char *pho
     return one_doc(s, json);
 }
 
-int store_api_police(struct tl_store *st, enum tl_role role, char **json)
+int sqlite_api_police(struct tl_store *st, enum tl_role role, char **json)
 {
     static const char sql[] =
         "SELECT json_object('police', json((SELECT json_group_array(json_object('phone',"
@@ -375,7 +376,7 @@ int store_api_police(struct tl_store *st, enum tl_role role, char **json)
     return one_doc(s, json);
 }
 
-int store_api_blocks(struct tl_store *st, enum tl_role role, char **json)
+int sqlite_api_blocks(struct tl_store *st, enum tl_role role, char **json)
 {
     static const char sql[] =
         "SELECT json_object('blocks', json((SELECT json_group_array(json_object('phone',"
@@ -389,7 +390,7 @@ int store_api_blocks(struct tl_store *st, enum tl_role role, char **json)
     return one_doc(s, json);
 }
 
-int store_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int limit,
+int sqlite_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int limit,
                     char **json)
 {
     static const char sql[] =
@@ -410,7 +411,7 @@ int store_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, i
 
 /* ---- writes ---- */
 
-int store_api_idem_get(struct tl_store *st, const char *token, const char *key,
+int sqlite_api_idem_get(struct tl_store *st, const char *token, const char *key,
                        const char *method, const char *path, int *status, char **body)
 {
     static const char sql[] = "SELECT method, path, status, body FROM api_idempotency"
@@ -437,7 +438,7 @@ int store_api_idem_get(struct tl_store *st, const char *token, const char *key,
     return rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
 }
 
-int store_api_idem_put(struct tl_store *st, const char *token, const char *key,
+int sqlite_api_idem_put(struct tl_store *st, const char *token, const char *key,
                        const char *method, const char *path, int status, const char *body,
                        int64_t now)
 {
@@ -457,7 +458,7 @@ int store_api_idem_put(struct tl_store *st, const char *token, const char *key,
     return store_step_done(s);
 }
 
-int64_t store_api_idem_prune(struct tl_store *st, int64_t before)
+int64_t sqlite_api_idem_prune(struct tl_store *st, int64_t before)
 {
     static const char sql[] = "DELETE FROM api_idempotency WHERE created_at < ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -470,7 +471,7 @@ int64_t store_api_idem_prune(struct tl_store *st, int64_t before)
     return sqlite3_changes(st->db);
 }
 
-int store_api_resend(struct tl_store *st, int64_t outbox_id, int64_t now, char state[16])
+int sqlite_api_resend(struct tl_store *st, int64_t outbox_id, int64_t now, char state[16])
 {
     static const char find[] = "SELECT state FROM outbox WHERE id = ?1";
     static const char requeue[] =

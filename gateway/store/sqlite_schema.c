@@ -1,5 +1,5 @@
 /*
- * store_schema.c — the SQL of every migration (see store_schema.h).
+ * sqlite_schema.c — (SQLite backend) the SQL of every migration (see store_schema.h).
  *
  * Invariants the schema itself enforces, so they hold by construction and
  * not by luck:
@@ -20,7 +20,7 @@
  * in milliseconds so retries and rate limits can be finer than a second.
  * Phone numbers are E.164 text.
  */
-#include "gateway/store_schema.h"
+#include "gateway/store/sqlite_schema.h"
 
 /* Each statement is its own literal (C11 caps one literal at 4095 bytes). */
 static const char *const migration_1[] = {

@@ -1,19 +1,19 @@
 /*
- * store_outbox.c — the outbox table: adding, claiming, recording results and
+ * sqlite_outbox.c — (SQLite backend) the outbox table: adding, claiming, recording results and
  * delivery reports. The sender (sender.c) drives these; the domain adds.
  *
  * Invariant: a message is a row in state 'queued' before any request for it
  * is made; 'sending' marks a request possibly in flight. Expiry and STOP are
  * applied when a row is claimed, so neither scans the queue. After a crash,
- * store_outbox_recover() requeues 'sending' rows, so a message is never lost
+ * sqlite_outbox_recover() requeues 'sending' rows, so a message is never lost
  * and only those in flight at the crash may go twice.
  *
  * Provider ids are staged and moved into their index in bulk (see the
  * schema's provider_ids): a send result appends, a delivery report that
  * finds no id moves the staged ids first, so matching never misses one.
  */
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -23,15 +23,6 @@
 #include <stdio.h>
 #include <time.h>
 
-static const char *const state_names[TL_OUTBOX_NSTATES] = {
-    "queued", "sending", "sent", "delivered", "failed", "expired", "cancelled",
-};
-static const char *const kind_names[] = {"police", "reply", "alert", "update"};
-
-const char *store_outbox_state_name(enum tl_outbox_state s)
-{
-    return (size_t)s < TL_OUTBOX_NSTATES ? state_names[s] : "?";
-}
 
 static void bind_id(sqlite3_stmt *s, int i, int64_t v)
 {
@@ -41,7 +32,7 @@ static void bind_id(sqlite3_stmt *s, int i, int64_t v)
         sqlite3_bind_int64(s, i, v);
 }
 
-int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t now, int64_t *id)
+int sqlite_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t now, int64_t *id)
 {
     sqlite3_stmt *s;
     int rc;
@@ -58,7 +49,7 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
     store_bind_text(s, 1, m->channel);
     store_bind_text(s, 2, m->phone);
     store_bind_text(s, 3, m->text);
-    store_bind_text(s, 4, kind_names[m->kind]);
+    store_bind_text(s, 4, store_outbox_kind_names[m->kind]);
     sqlite3_bind_int(s, 5, priority);
     bind_id(s, 6, m->expires_at);
     bind_id(s, 7, m->case_id);
@@ -74,16 +65,7 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
     return TL_OK;
 }
 
-void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(msgs[i].phone);
-        free(msgs[i].text);
-    }
-    free(msgs);
-}
-
-int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
+int sqlite_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n)
 {
     /*
@@ -109,7 +91,7 @@ int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms,
 
     *msgs = NULL;
     *n = 0;
-    if (store_tx_begin(st) != TL_OK) {
+    if (sqlite_tx_begin(st) != TL_OK) {
         free(out);
         return TL_ERR_STORE;
     }
@@ -137,7 +119,7 @@ int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms,
             m->id = sqlite3_column_int64(s, 0);
             m->kind = TL_OUT_UPDATE;
             for (int k = 0; k < 4; k++) {
-                if (strcmp(kind, kind_names[k]) == 0)
+                if (strcmp(kind, store_outbox_kind_names[k]) == 0)
                     m->kind = k;
             }
             if (expires_at > 0 && expires_at <= now) {
@@ -182,14 +164,14 @@ int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms,
         free(round_msgs);
         free(states);
     }
-    if (store_tx_commit(st) != TL_OK)
+    if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
     *msgs = out;
     *n = count;
     return TL_OK;
 fail:
     store_outbox_msgs_free(out, count);
-    store_tx_rollback(st);
+    sqlite_tx_rollback(st);
     return TL_ERR_STORE;
 }
 
@@ -222,10 +204,10 @@ static int apply_pending_dlr(struct tl_store *st, const char *channel, const cha
     d.error = error;
     d.state = TL_OUTBOX_QUEUED;
     for (int i = 0; i < TL_OUTBOX_NSTATES; i++) {
-        if (state != NULL && strcmp(state, state_names[i]) == 0)
+        if (state != NULL && strcmp(state, store_outbox_state_names[i]) == 0)
             d.state = (enum tl_outbox_state)i;
     }
-    rc = store_outbox_dlr(st, &d, now);
+    rc = sqlite_outbox_dlr(st, &d, now);
     free(status_raw);
     free(state);
     free(error);
@@ -234,7 +216,7 @@ static int apply_pending_dlr(struct tl_store *st, const char *channel, const cha
 
 /*
  * Staged ids are moved by the daemon in slices off the hot path (prune.c,
- * store_provider_ids_move_range); should that not happen (a tool, a test),
+ * sqlite_provider_ids_move_range); should that not happen (a tool, a test),
  * a send result moves them all once this many wait, so staging stays bounded.
  */
 #define PROVIDER_IDS_MOVE_BACKSTOP 200000
@@ -247,18 +229,18 @@ int store_provider_ids_move(struct tl_store *st)
     static const char clear[] = "DELETE FROM provider_ids_staged";
     sqlite3_stmt *s;
 
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if ((s = store_stmt(st, move)) == NULL || store_step_done(s) != TL_OK ||
         (s = store_stmt(st, clear)) == NULL || store_step_done(s) != TL_OK ||
-        store_tx_commit(st) != TL_OK) {
-        store_tx_rollback(st);
+        sqlite_tx_commit(st) != TL_OK) {
+        sqlite_tx_rollback(st);
         return TL_ERR_STORE;
     }
     return TL_OK;
 }
 
-int64_t store_provider_ids_staged(struct tl_store *st)
+int64_t sqlite_provider_ids_staged(struct tl_store *st)
 {
     static const char sql[] = "SELECT count(*) FROM provider_ids_staged";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -275,7 +257,7 @@ int64_t store_provider_ids_staged(struct tl_store *st)
 /* Samples per slice a plan sorts to place the slices' ends. */
 #define PLAN_SAMPLES 20
 
-int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
+int sqlite_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_cursor **bounds,
                             size_t *n)
 {
     /*
@@ -285,7 +267,7 @@ int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_c
      */
     static const char sample[] = "SELECT channel, provider_id, outbox_id FROM provider_ids_staged"
                                  " WHERE rowid % ?1 = 0 ORDER BY channel, provider_id, outbox_id";
-    int64_t count = store_provider_ids_staged(st);
+    int64_t count = sqlite_provider_ids_staged(st);
     struct tl_prune_cursor *b = NULL;
     size_t nb = 0, cap = 0, row = 0;
     sqlite3_stmt *s;
@@ -329,7 +311,7 @@ int store_provider_ids_plan(struct tl_store *st, size_t every, struct tl_prune_c
     return TL_OK;
 }
 
-int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
+int sqlite_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cursor *after,
                                   const struct tl_prune_cursor *upto, int64_t *moved)
 {
     /* ?1-?3: after (exclusive; '' and 0 when from the start), ?4-?6: upto (inclusive). */
@@ -344,7 +326,7 @@ int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cur
     int rc = TL_OK;
 
     *moved = 0;
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     for (int i = 0; i < 2 && rc == TL_OK; i++) {
         sqlite3_stmt *s = store_stmt(st, i == 0 ? move : clear);
@@ -362,8 +344,8 @@ int store_provider_ids_move_range(struct tl_store *st, const struct tl_prune_cur
         if (i == 1 && rc == TL_OK)
             *moved = sqlite3_changes64(st->db);
     }
-    if (rc != TL_OK || store_tx_commit(st) != TL_OK) {
-        store_tx_rollback(st);
+    if (rc != TL_OK || sqlite_tx_commit(st) != TL_OK) {
+        sqlite_tx_rollback(st);
         *moved = 0;
         return TL_ERR_STORE;
     }
@@ -385,7 +367,7 @@ static int provider_ids_staged(struct tl_store *st)
     return staged;
 }
 
-int store_outbox_results(struct tl_store *st, const char *channel,
+int sqlite_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now)
 {
     static const char stage[] = "INSERT INTO provider_ids_staged (channel, provider_id, outbox_id)"
@@ -393,7 +375,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
     sqlite3_stmt *s;
     int64_t staged = 0;
 
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     /*
      * A message still 'sending' takes the result. One whose delivery report
@@ -414,7 +396,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, results[i].id);
-        store_bind_text(s, 2, state_names[results[i].state]);
+        store_bind_text(s, 2, store_outbox_state_names[results[i].state]);
         store_bind_text(s, 3, results[i].provider_id);
         store_bind_text(s, 4, results[i].error);
         sqlite3_bind_int64(s, 5, results[i].next_attempt_ms);
@@ -435,7 +417,7 @@ int store_outbox_results(struct tl_store *st, const char *channel,
     }
     sqlite3_reset(s);
     if (staged >= PROVIDER_IDS_MOVE_BACKSTOP &&
-        ((staged = store_provider_ids_staged(st)) < 0 ||
+        ((staged = sqlite_provider_ids_staged(st)) < 0 ||
          (staged >= PROVIDER_IDS_MOVE_BACKSTOP && store_provider_ids_move(st) != TL_OK)))
         goto fail;
     bool pending = false;
@@ -449,15 +431,15 @@ int store_outbox_results(struct tl_store *st, const char *channel,
             apply_pending_dlr(st, channel, results[i].provider_id, results[i].id, now) != TL_OK)
             goto fail;
     }
-    if (store_tx_commit(st) != TL_OK)
+    if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
     return TL_OK;
 fail:
-    store_tx_rollback(st);
+    sqlite_tx_rollback(st);
     return TL_ERR_STORE;
 }
 
-int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
+int64_t sqlite_outbox_next_due(struct tl_store *st, const char *channel)
 {
     sqlite3_stmt *s;
     int64_t when = 0;
@@ -485,7 +467,7 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel)
     return when;
 }
 
-int64_t store_outbox_recover(struct tl_store *st)
+int64_t sqlite_outbox_recover(struct tl_store *st)
 {
     /* INDEXED BY: the partial index of migration 3, or an error, never a scan of the outbox. */
     if (sqlite3_exec(st->db,
@@ -547,12 +529,12 @@ static int64_t dlr_apply(struct tl_store *st, const struct tl_outbox_dlr *d, con
     return rc == SQLITE_DONE ? sqlite3_changes64(st->db) : -1;
 }
 
-int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now)
+int sqlite_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t now)
 {
     sqlite3_stmt *s;
     int rc, staged;
     int64_t matched;
-    const char *state = d->state == TL_OUTBOX_QUEUED ? NULL : state_names[d->state];
+    const char *state = d->state == TL_OUTBOX_QUEUED ? NULL : store_outbox_state_names[d->state];
 
     if ((matched = dlr_apply(st, d, state, now)) < 0)
         return TL_ERR_STORE;
@@ -588,7 +570,7 @@ int store_outbox_dlr(struct tl_store *st, const struct tl_outbox_dlr *d, int64_t
     return rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
 }
 
-int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before)
+int64_t sqlite_dlr_pending_prune(struct tl_store *st, int64_t before)
 {
     if (store_prepare(st, &st->stmts.dlr_pending_prune,
                       "DELETE FROM dlr_pending WHERE received_at < ?1") != TL_OK)
@@ -602,7 +584,7 @@ int64_t store_dlr_pending_prune(struct tl_store *st, int64_t before)
     return sqlite3_changes(st->db);
 }
 
-int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES])
+int sqlite_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES])
 {
     sqlite3_stmt *s;
     int rc;
@@ -615,7 +597,7 @@ int store_outbox_counts(struct tl_store *st, int64_t counts[TL_OUTBOX_NSTATES])
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *state = (const char *)sqlite3_column_text(s, 0);
         for (int i = 0; i < TL_OUTBOX_NSTATES; i++) {
-            if (strcmp(state, state_names[i]) == 0)
+            if (strcmp(state, store_outbox_state_names[i]) == 0)
                 counts[i] = sqlite3_column_int64(s, 1);
         }
     }

@@ -1,7 +1,7 @@
 /*
- * store_wave.c — alert waves in the store: a wave's alerts row and its
- * outbox rows (store_alert_wave), and the end of a case's alerts
- * (store_alert_end). See store.h for the contracts.
+ * sqlite_wave.c — (SQLite backend) alert waves in the store: a wave's alerts row and its
+ * outbox rows (sqlite_alert_wave), and the end of a case's alerts
+ * (sqlite_alert_end). See store.h for the contracts.
  *
  * A wave to a whole city is a million outbox rows inside the VERIFY's
  * transaction, so its cost is what it writes: the rows, the due index and
@@ -20,10 +20,10 @@
  * Opted-out numbers have no subscriptions (the schema's trigger deletes
  * them), so the wave need not read subscribers; a bulk row's language is
  * the recipient's saved language when it is sent (outbox lang NULL, see
- * store_outbox_claim), police rows are English.
+ * sqlite_outbox_claim), police rows are English.
  */
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -257,7 +257,7 @@ static int alert_row_add(struct tl_store *st, int64_t case_id, const char *kind,
     return TL_OK;
 }
 
-int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
+int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
                      int64_t *alert_id, int64_t *recipients)
 {
     /*
@@ -275,7 +275,7 @@ int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t
     int64_t n = 0;
 
     /* Atomic on its own, and part of the caller's transaction if one is open (it nests). */
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if (alert_row_add(st, w->case_id, w->kind, w->radius_km, w->text_en, w->text_ur,
                       w->text_roman_ur, now, alert_id) != TL_OK)
@@ -289,16 +289,16 @@ int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t
     n = sqlite3_changes(st->db);
     if (wave_subscribers(st, w, now, *alert_id, &n) != TL_OK)
         goto fail;
-    if (store_tx_commit(st) != TL_OK)
+    if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
     *recipients = n;
     return TL_OK;
 fail:
-    store_tx_rollback(st);
+    sqlite_tx_rollback(st);
     return TL_ERR_STORE;
 }
 
-int store_alert_end(struct tl_store *st, int64_t case_id, const char *channel, const char *text_en,
+int sqlite_alert_end(struct tl_store *st, int64_t case_id, const char *channel, const char *text_en,
                     const char *text_ur, const char *text_roman_ur, int64_t now, int64_t *cancelled,
                     int64_t *recipients)
 {

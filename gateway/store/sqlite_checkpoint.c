@@ -1,5 +1,5 @@
 /*
- * store_checkpoint.c — WAL checkpoints on a thread of their own, so that
+ * sqlite_checkpoint.c — (SQLite backend) WAL checkpoints on a thread of their own, so that
  * copying the WAL back into the database and its fsyncs never hold up the
  * caller's thread (the daemon's event loop).
  *
@@ -20,7 +20,7 @@
  * restarts; and should the thread fall behind anyway, the hook
  * checkpoints once the WAL passes CHECKPOINT_PAGES_INLINE, bounding it.
  */
-#include "gateway/store_int.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/xmalloc.h"
 
 #include <pthread.h>
@@ -48,7 +48,7 @@ struct tl_checkpointer {
     pthread_cond_t cond;
     bool due;        /* a commit passed CHECKPOINT_PAGES since the last checkpoint */
     bool running;    /* the thread is checkpointing */
-    bool stop;       /* store_close: finish */
+    bool stop;       /* sqlite_close: finish */
     int backfilled;  /* WAL frames copied by the thread's last checkpoint */
     int last_pages;  /* the WAL's frames at the last commit (fewer: it restarted) */
     sqlite3 *db;

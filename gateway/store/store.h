@@ -1,10 +1,13 @@
 /*
- * store.h — the durable store (SQLite), the only module that speaks SQL.
+ * store.h — the durable store's interface: what the domain code calls.
  *
- * Only store*.c include sqlite3.h; everything else sees these functions.
- * The store opens in WAL mode with foreign keys on and a busy timeout, and
- * applies pending migrations (store_schema.c) in one transaction at open. A
- * store written by a newer binary is refused (TL_ERR_SCHEMA).
+ * Two backends answer it (gateway/store/backend.h lists what each MUST
+ * provide): SQLite (sqlite*.c; the default: one file, WAL mode, foreign
+ * keys on, a busy timeout) and PostgreSQL (pg*.c; several nodes on one
+ * database). Nothing outside gateway/store/ knows which one runs; only
+ * sqlite*.c include sqlite3.h and only pg*.c libpq-fe.h. Each applies its
+ * pending migrations (sqlite_schema.c, pg_schema.c) in one transaction at
+ * open; a store written by a newer binary is refused (TL_ERR_SCHEMA).
  *
  * Durability rule for callers: answer a peer 2xx only after the function
  * that stored its data returned TL_OK — each write here is committed when it
@@ -20,14 +23,26 @@
 
 struct tl_store;
 
-int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, char **cause);
+/*
+ * Opens the store at `where`: a file path (SQLite) or a postgresql:// URL
+ * (PostgreSQL, libpq's URI form). Either way pending migrations are applied
+ * at open (PostgreSQL: under an advisory lock, so nodes starting together
+ * migrate once).
+ */
+int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause);
+/* True when where names a PostgreSQL database (postgresql:// or postgres://). */
+bool store_place_is_url(const char *where);
+/* The backend of an open store: "sqlite" or "postgresql". */
+const char *store_backend_name(const struct tl_store *st);
+/* The schema version this binary writes for the backend where names. */
+int store_schema_latest_of(const char *where);
 void store_close(struct tl_store *st);
 
 /* TL_OK when the store answers a query on its own tables. */
 int store_ping(struct tl_store *st);
 /* PRAGMA user_version of the open store. */
 int store_schema_version(struct tl_store *st);
-/* The version this binary writes. */
+/* The version this binary writes (SQLite). */
 int store_schema_latest(void);
 /* PRAGMA integrity_check; TL_OK when "ok", else TL_ERR_STORE with the report in *cause. */
 int store_integrity_check(struct tl_store *st, char **cause);
@@ -168,7 +183,12 @@ enum tl_outbox_state {
     TL_OUTBOX_CANCELLED = 6,
 };
 #define TL_OUTBOX_NSTATES 7
+/* The states' names as the store writes them, by enum tl_outbox_state. */
+extern const char *const store_outbox_state_names[TL_OUTBOX_NSTATES];
 const char *store_outbox_state_name(enum tl_outbox_state s);
+/* Outbox kinds' names by enum tl_outbox_kind. */
+#define TL_OUTBOX_NKINDS 4
+extern const char *const store_outbox_kind_names[TL_OUTBOX_NKINDS];
 
 /* The outcome of one send attempt. */
 struct tl_outbox_result {

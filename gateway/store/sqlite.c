@@ -1,13 +1,13 @@
 /*
- * store.c — opening, migrating and checking the SQLite store, and the
+ * sqlite.c — the SQLite backend: opening, migrating and checking the store, and the
  * inbound-message table. Prepared statements are compiled once per
  * connection and kept in struct tl_store (store_int.h) for the hot paths.
  * WAL checkpoints run on a thread of their own (store_checkpoint.c).
- * store_backup copies a store (also one a daemon is writing) into a file.
+ * sqlite_backup copies a store (also one a daemon is writing) into a file.
  */
-#include "gateway/store.h"
-#include "gateway/store_int.h"
-#include "gateway/store_schema.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
+#include "gateway/store/sqlite_schema.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+const struct tl_store_ops sqlite_store_ops = {.name = "sqlite", STORE_OPS_ENTRIES};
 
 static int exec_sql(struct tl_store *st, const char *sql)
 {
@@ -137,12 +139,13 @@ void store_bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, char **cause)
+int sqlite_open(const char *path, long busy_timeout_ms, struct tl_store **out, char **cause)
 {
     struct tl_store *st = xcalloc(1, sizeof(*st));
     char *why = NULL;
     int rc;
 
+    st->ops = &sqlite_store_ops;
     /*
      * Before SQLite's first use (later calls fail harmlessly): no global
      * allocation statistics, whose mutex every malloc of SQLite would take.
@@ -155,7 +158,7 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
                         NULL) != SQLITE_OK) {
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
-        store_close(st);
+        sqlite_close(st);
         return TL_ERR_STORE;
     }
     st->busy_timeout_ms = (int)busy_timeout_ms;
@@ -180,7 +183,7 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         exec_sql(st, "PRAGMA foreign_keys=ON") != TL_OK) {
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, sqlite3_errmsg(st->db));
-        store_close(st);
+        sqlite_close(st);
         return TL_ERR_STORE;
     }
     rc = migrate(st, &why);
@@ -188,7 +191,7 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, why);
         free(why);
-        store_close(st);
+        sqlite_close(st);
         return rc;
     }
     store_checkpointer_start(st, path); /* on failure SQLite checkpoints at commit, as usual */
@@ -196,7 +199,7 @@ int store_open(const char *path, long busy_timeout_ms, struct tl_store **out, ch
     return TL_OK;
 }
 
-void store_close(struct tl_store *st)
+void sqlite_close(struct tl_store *st)
 {
     if (st == NULL)
         return;
@@ -210,7 +213,7 @@ void store_close(struct tl_store *st)
     free(st);
 }
 
-int store_ping(struct tl_store *st)
+int sqlite_ping(struct tl_store *st)
 {
     sqlite3_stmt *s = NULL;
     int rc = TL_ERR_STORE;
@@ -224,7 +227,7 @@ int store_ping(struct tl_store *st)
     return rc;
 }
 
-int store_schema_version(struct tl_store *st)
+int sqlite_schema_version(struct tl_store *st)
 {
     int v = -1;
 
@@ -232,12 +235,12 @@ int store_schema_version(struct tl_store *st)
     return v;
 }
 
-int store_schema_latest(void)
+int sqlite_schema_latest(void)
 {
     return (int)store_nmigrations;
 }
 
-int store_integrity_check(struct tl_store *st, char **cause)
+int sqlite_integrity_check(struct tl_store *st, char **cause)
 {
     sqlite3_stmt *s;
     int rc = TL_ERR_STORE;
@@ -323,7 +326,7 @@ static void sync_parent_dir(const char *path)
  * dest; the source is opened read-write without CREATE, like any connection
  * of the daemon, so a store left with a WAL by a crash is read in full.
  */
-int store_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
+int sqlite_backup(const char *path, const char *dest, long busy_timeout_ms, int64_t *pages,
                  int *version, char **cause)
 {
     sqlite3 *src = NULL, *dst = NULL;
@@ -400,7 +403,7 @@ static int tx_sql(struct tl_store *st, const char *sql)
  * SQLite itself ended the transaction (it rolls back on some errors), the
  * depth is reset so the next begin starts afresh.
  */
-/* Records the outcome of an outermost begin or commit (store_writable). */
+/* Records the outcome of an outermost begin or commit (sqlite_writable). */
 static void note_write(struct tl_store *st, bool ok, const char *why)
 {
     if (ok) {
@@ -429,7 +432,7 @@ static void note_write(struct tl_store *st, bool ok, const char *why)
         st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
 }
 
-int store_tx_begin(struct tl_store *st)
+int sqlite_tx_begin(struct tl_store *st)
 {
     if (st->tx_depth > 0 && sqlite3_get_autocommit(st->db))
         st->tx_depth = 0;
@@ -442,7 +445,7 @@ int store_tx_begin(struct tl_store *st)
     return TL_OK;
 }
 
-int store_tx_commit(struct tl_store *st)
+int sqlite_tx_commit(struct tl_store *st)
 {
     if (st->tx_depth == 0 || sqlite3_get_autocommit(st->db)) {
         if (st->tx_depth > 0)
@@ -461,33 +464,33 @@ int store_tx_commit(struct tl_store *st)
     return TL_OK;
 }
 
-bool store_writable(struct tl_store *st, const char **reason)
+bool sqlite_writable(struct tl_store *st, const char **reason)
 {
     if (reason != NULL)
         *reason = st->unwritable;
     return st->unwritable[0] == '\0';
 }
 
-int store_write_probe(struct tl_store *st)
+int sqlite_write_probe(struct tl_store *st)
 {
     char sql[64];
 
     if (st->tx_depth > 0 && !sqlite3_get_autocommit(st->db))
         return TL_OK;
-    int version = store_schema_version(st);
+    int version = sqlite_schema_version(st);
     if (version < 0)
         return TL_ERR_STORE;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
-    if (exec_sql(st, sql) != TL_OK || store_tx_commit(st) != TL_OK) {
-        store_tx_rollback(st);
+    if (exec_sql(st, sql) != TL_OK || sqlite_tx_commit(st) != TL_OK) {
+        sqlite_tx_rollback(st);
         return TL_ERR_STORE;
     }
     return TL_OK;
 }
 
-void store_on_health(struct tl_store *st,
+void sqlite_on_health(struct tl_store *st,
                      void (*cb)(void *arg, bool writable, const char *reason, long failures),
                      void *arg)
 {
@@ -495,7 +498,7 @@ void store_on_health(struct tl_store *st,
     st->health_arg = arg;
 }
 
-void store_tx_rollback(struct tl_store *st)
+void sqlite_tx_rollback(struct tl_store *st)
 {
     if (sqlite3_get_autocommit(st->db)) {
         st->tx_depth = 0;
@@ -511,16 +514,16 @@ void store_tx_rollback(struct tl_store *st)
     st->tx_depth--;
 }
 
-const char *store_errmsg(struct tl_store *st)
+const char *sqlite_errmsg(struct tl_store *st)
 {
     return sqlite3_errmsg(st->db);
 }
 
-int store_areas_replace(struct tl_store *st, const struct tl_area_row *rows, size_t n)
+int sqlite_areas_replace(struct tl_store *st, const struct tl_area_row *rows, size_t n)
 {
     sqlite3_stmt *s = NULL;
 
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if (exec_sql(st, "DELETE FROM areas") != TL_OK ||
         sqlite3_prepare_v2(st->db,
@@ -540,14 +543,14 @@ int store_areas_replace(struct tl_store *st, const struct tl_area_row *rows, siz
             goto fail;
     }
     sqlite3_finalize(s);
-    return store_tx_commit(st);
+    return sqlite_tx_commit(st);
 fail:
     sqlite3_finalize(s);
-    store_tx_rollback(st);
+    sqlite_tx_rollback(st);
     return TL_ERR_STORE;
 }
 
-int store_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, int64_t *id)
+int sqlite_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, int64_t *id)
 {
     sqlite3_stmt *s;
     int rc;
@@ -588,7 +591,7 @@ int store_inbound_insert(struct tl_store *st, const struct tl_inbound_row *row, 
     return rc == SQLITE_ROW ? TL_ERR_DUPLICATE : TL_ERR_STORE;
 }
 
-int store_inbound_set_state(struct tl_store *st, int64_t id, const char *state, int64_t now)
+int sqlite_inbound_set_state(struct tl_store *st, int64_t id, const char *state, int64_t now)
 {
     sqlite3_stmt *s;
     int rc;
@@ -607,7 +610,7 @@ int store_inbound_set_state(struct tl_store *st, int64_t id, const char *state, 
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-bool store_inbound_processed(struct tl_store *st, int64_t id)
+bool sqlite_inbound_processed(struct tl_store *st, int64_t id)
 {
     sqlite3_stmt *s;
     bool processed = false;
@@ -623,7 +626,7 @@ bool store_inbound_processed(struct tl_store *st, int64_t id)
     return processed;
 }
 
-int64_t store_inbound_count(struct tl_store *st)
+int64_t sqlite_inbound_count(struct tl_store *st)
 {
     sqlite3_stmt *s;
     int64_t n = -1;

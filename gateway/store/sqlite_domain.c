@@ -1,11 +1,11 @@
 /*
- * store_domain.c — the domain's tables: cases, sightings, subscribers and
+ * sqlite_domain.c — (SQLite backend) the domain's tables: cases, sightings, subscribers and
  * their areas, police, the block list, rate events, the audit log and USSD
  * sessions (see store.h for each function's contract). Alert waves are
  * store_wave.c's.
  */
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "parsers/casenum.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -57,20 +57,6 @@ static void case_from_row(sqlite3_stmt *s, struct tl_case *c)
     c->close_reason = store_column_dup(s, 22);
 }
 
-void store_case_clear(struct tl_case *c)
-{
-    free(c->reporter_phone);
-    free(c->channel);
-    free(c->child_name);
-    free(c->area_code);
-    free(c->area_text);
-    free(c->last_seen);
-    free(c->description);
-    free(c->contact);
-    free(c->close_reason);
-    memset(c, 0, sizeof(*c));
-}
-
 static int case_one(sqlite3_stmt *s, struct tl_case *out)
 {
     int rc = sqlite3_step(s);
@@ -113,7 +99,7 @@ static void case_bind(sqlite3_stmt *s, const struct tl_case *c)
     store_bind_text(s, 22, c->close_reason);
 }
 
-int store_case_insert(struct tl_store *st, struct tl_case *c)
+int sqlite_case_insert(struct tl_store *st, struct tl_case *c)
 {
     static const char sql[] =
         "INSERT INTO cases (case_no, state, reporter_phone, reporter_lang, channel, child_name,"
@@ -132,7 +118,7 @@ int store_case_insert(struct tl_store *st, struct tl_case *c)
     return TL_OK;
 }
 
-int store_case_update(struct tl_store *st, const struct tl_case *c)
+int sqlite_case_update(struct tl_store *st, const struct tl_case *c)
 {
     static const char sql[] =
         "UPDATE cases SET case_no = ?1, state = ?2, reporter_phone = ?3, reporter_lang = ?4,"
@@ -149,7 +135,7 @@ int store_case_update(struct tl_store *st, const struct tl_case *c)
     return store_step_done(s);
 }
 
-int store_case_assign_number(struct tl_store *st, struct tl_case *c)
+int sqlite_case_assign_number(struct tl_store *st, struct tl_case *c)
 {
     static const char sql[] = "UPDATE cases SET case_no = ?1 WHERE id = ?2";
 
@@ -180,7 +166,7 @@ int store_case_assign_number(struct tl_store *st, struct tl_case *c)
     return TL_ERR_STORE;
 }
 
-int store_case_by_number(struct tl_store *st, const char *case_no, struct tl_case *out)
+int sqlite_case_by_number(struct tl_store *st, const char *case_no, struct tl_case *out)
 {
     static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE case_no = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -191,7 +177,7 @@ int store_case_by_number(struct tl_store *st, const char *case_no, struct tl_cas
     return case_one(s, out);
 }
 
-int store_case_by_id(struct tl_store *st, int64_t id, struct tl_case *out)
+int sqlite_case_by_id(struct tl_store *st, int64_t id, struct tl_case *out)
 {
     static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE id = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -202,7 +188,7 @@ int store_case_by_id(struct tl_store *st, int64_t id, struct tl_case *out)
     return case_one(s, out);
 }
 
-int store_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
+int sqlite_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
                           struct tl_case *out)
 {
     static const char sql[] = "SELECT " CASE_COLUMNS " FROM cases WHERE reporter_phone = ?1"
@@ -217,7 +203,7 @@ int store_case_open_draft(struct tl_store *st, const char *phone, int64_t since,
     return case_one(s, out);
 }
 
-int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_t *n)
+int sqlite_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_t *n)
 {
     static const char sql[] = "SELECT id FROM cases WHERE state = 'active' AND stage < ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -242,7 +228,7 @@ int store_cases_escalating(struct tl_store *st, int stages, int64_t **ids, size_
     " ('found','closed','cancelled') AND closed_at < ?1) OR (state = 'draft'"                     \
     " AND updated_at < ?1))"
 
-int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
+int64_t sqlite_cases_redact(struct tl_store *st, int64_t before, int64_t now)
 {
     static const char *const sqls[] = {
         /* every text that may quote the case: replies to the report and its answers … */
@@ -275,7 +261,7 @@ int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
     sqlite3_reset(s);
     if (due <= 0)
         return due;
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return -1;
     for (size_t i = 0; i <= last; i++) {
         s = store_stmt(st, sqls[i]);
@@ -289,15 +275,15 @@ int64_t store_cases_redact(struct tl_store *st, int64_t before, int64_t now)
         if (i == last)
             changed = sqlite3_changes(st->db);
     }
-    if (store_tx_commit(st) != TL_OK)
+    if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
     return changed;
 fail:
-    store_tx_rollback(st);
+    sqlite_tx_rollback(st);
     return -1;
 }
 
-int store_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, const char *text,
+int sqlite_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, const char *text,
                        int64_t now)
 {
     static const char sql[] =
@@ -313,7 +299,7 @@ int store_sighting_add(struct tl_store *st, int64_t case_id, const char *phone, 
     return store_step_done(s);
 }
 
-int store_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case_id)
+int sqlite_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case_id)
 {
     static const char sql[] = "UPDATE inbound SET case_id = ?2 WHERE id = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -327,7 +313,7 @@ int store_inbound_set_case(struct tl_store *st, int64_t inbound_id, int64_t case
 
 /* ---- people ---- */
 
-int store_subscriber_touch(struct tl_store *st, const char *phone, const char *lang,
+int sqlite_subscriber_touch(struct tl_store *st, const char *phone, const char *lang,
                            const char *channel, int64_t now, int64_t *id)
 {
     static const char sql[] =
@@ -351,7 +337,7 @@ int store_subscriber_touch(struct tl_store *st, const char *phone, const char *l
     return rc == SQLITE_ROW ? TL_OK : TL_ERR_STORE;
 }
 
-int store_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
+int sqlite_subscriber_lang(struct tl_store *st, const char *phone, const char *channel,
                           char lang[12], bool *on_channel)
 {
     static const char sql[] = "SELECT lang, channel IS ?2 FROM subscribers WHERE phone = ?1";
@@ -375,7 +361,7 @@ int store_subscriber_lang(struct tl_store *st, const char *phone, const char *ch
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-int store_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
+int sqlite_subscription_add(struct tl_store *st, int64_t subscriber_id, const char *area_code,
                            int64_t now)
 {
     /* The phone is copied for alert waves; an opted-out number gets no subscription. */
@@ -413,7 +399,7 @@ static int strings_query(struct tl_store *st, const char *sql, const char *param
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n)
+int sqlite_sender_areas(struct tl_store *st, const char *phone, char ***codes, size_t *n)
 {
     /* Where this number already belongs: its subscriptions, the areas of the
      * cases it reported, its police registrations. Only read for a message
@@ -426,7 +412,7 @@ int store_sender_areas(struct tl_store *st, const char *phone, char ***codes, si
     return strings_query(st, sql, phone, codes, n);
 }
 
-int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
+int64_t sqlite_subscription_remove(struct tl_store *st, int64_t subscriber_id,
                                   const char *area_code)
 {
     static const char sql[] = "DELETE FROM subscriptions WHERE subscriber_id = ?1"
@@ -442,7 +428,7 @@ int64_t store_subscription_remove(struct tl_store *st, int64_t subscriber_id,
     return sqlite3_changes(st->db);
 }
 
-int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool opted_out,
+int sqlite_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool opted_out,
                                    int64_t now)
 {
     static const char sql[] = "INSERT INTO subscribers (phone, opted_out, created_at, updated_at)"
@@ -458,7 +444,7 @@ int store_subscriber_set_opted_out(struct tl_store *st, const char *phone, bool 
     return store_step_done(s);
 }
 
-int store_police_add(struct tl_store *st, const char *phone, const char *area_code,
+int sqlite_police_add(struct tl_store *st, const char *phone, const char *area_code,
                      const char *pin_hash, int64_t now)
 {
     static const char sql[] = "INSERT INTO police (phone, area_code, pin_hash, created_at)"
@@ -488,14 +474,14 @@ static int64_t exec_changes(struct tl_store *st, const char *sql, const char *ar
     return sqlite3_changes(st->db);
 }
 
-int64_t store_police_remove(struct tl_store *st, const char *phone)
+int64_t sqlite_police_remove(struct tl_store *st, const char *phone)
 {
     static const char sql[] = "DELETE FROM police WHERE phone = ?1";
 
     return exec_changes(st, sql, phone);
 }
 
-int store_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n)
+int sqlite_police_list(struct tl_store *st, const char *phone, struct tl_police **out, size_t *n)
 {
     static const char sql[] = "SELECT phone, area_code, pin_hash, id FROM police"
                               " WHERE ?1 IS NULL OR phone = ?1 ORDER BY phone, area_code";
@@ -519,20 +505,10 @@ int store_police_list(struct tl_store *st, const char *phone, struct tl_police *
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-void store_police_free(struct tl_police *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(p[i].phone);
-        free(p[i].area_code);
-        free(p[i].pin_hash);
-    }
-    free(p);
-}
-
 /* The failures of a row after one more: its count restarts when its window (?4 s) has passed. */
 #define PIN_COUNT "((CASE WHEN first_at + ?4 <= ?3 THEN 0 ELSE failures END) + 1)"
 
-int store_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t lock_s,
+int sqlite_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t lock_s,
                       int64_t now, int64_t *locked_until)
 {
     /* one statement: start, count, or restart the window; lock at max */
@@ -566,7 +542,7 @@ int store_pin_failure(struct tl_store *st, const char *key, int64_t max, int64_t
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-int64_t store_pin_locked_until(struct tl_store *st, const char *key, int64_t now)
+int64_t sqlite_pin_locked_until(struct tl_store *st, const char *key, int64_t now)
 {
     static const char sql[] = "SELECT locked_until FROM pin_lockouts WHERE key = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -587,7 +563,7 @@ int64_t store_pin_locked_until(struct tl_store *st, const char *key, int64_t now
     return until > now ? until : 0;
 }
 
-int64_t store_pin_clear(struct tl_store *st, const char *key)
+int64_t sqlite_pin_clear(struct tl_store *st, const char *key)
 {
     static const char sql[] = "DELETE FROM pin_lockouts WHERE key = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -601,7 +577,7 @@ int64_t store_pin_clear(struct tl_store *st, const char *key)
     return rc == SQLITE_DONE ? (int64_t)sqlite3_changes(st->db) : -1;
 }
 
-int store_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
+int sqlite_police_phones_for(struct tl_store *st, const char *area_codes_json, char ***phones,
                             size_t *n)
 {
     static const char sql[] = "SELECT DISTINCT phone FROM police WHERE area_code IN"
@@ -610,14 +586,7 @@ int store_police_phones_for(struct tl_store *st, const char *area_codes_json, ch
     return strings_query(st, sql, area_codes_json, phones, n);
 }
 
-void store_strings_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-bool store_blocked(struct tl_store *st, const char *phone)
+bool sqlite_blocked(struct tl_store *st, const char *phone)
 {
     static const char sql[] = "SELECT 1 FROM blocklist WHERE phone = ?1";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -631,7 +600,7 @@ bool store_blocked(struct tl_store *st, const char *phone)
     return blocked;
 }
 
-int store_block(struct tl_store *st, const char *phone, const char *reason, int64_t now)
+int sqlite_block(struct tl_store *st, const char *phone, const char *reason, int64_t now)
 {
     static const char sql[] = "INSERT INTO blocklist (phone, reason, created_at) VALUES"
                               " (?1, ?2, ?3) ON CONFLICT (phone) DO UPDATE SET reason = ?2";
@@ -645,14 +614,14 @@ int store_block(struct tl_store *st, const char *phone, const char *reason, int6
     return store_step_done(s);
 }
 
-int64_t store_unblock(struct tl_store *st, const char *phone)
+int64_t sqlite_unblock(struct tl_store *st, const char *phone)
 {
     static const char sql[] = "DELETE FROM blocklist WHERE phone = ?1";
 
     return exec_changes(st, sql, phone);
 }
 
-int64_t store_rate_hit(struct tl_store *st, const char *phone, const char *kind, int64_t now,
+int64_t sqlite_rate_hit(struct tl_store *st, const char *phone, const char *kind, int64_t now,
                        int64_t window_s)
 {
     /*
@@ -691,7 +660,7 @@ int64_t store_rate_hit(struct tl_store *st, const char *phone, const char *kind,
     return store_step_done(s) == TL_OK ? n : -1;
 }
 
-int store_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,
+int sqlite_audit(struct tl_store *st, const char *actor, const char *action, int64_t case_id,
                 const char *outcome, const char *detail, int64_t now)
 {
     static const char sql[] = "INSERT INTO audit_log (at, actor, action, case_id, outcome,"
@@ -712,17 +681,7 @@ int store_audit(struct tl_store *st, const char *actor, const char *action, int6
 
 /* ---- USSD sessions ---- */
 
-void store_ussd_session_clear(struct tl_ussd_session *s)
-{
-    free(s->phone);
-    free(s->state);
-    free(s->data);
-    free(s->last_input);
-    free(s->last_reply);
-    memset(s, 0, sizeof(*s));
-}
-
-int store_ussd_session_get(struct tl_store *st, const char *channel, const char *session_id,
+int sqlite_ussd_session_get(struct tl_store *st, const char *channel, const char *session_id,
                            struct tl_ussd_session *out)
 {
     static const char sql[] = "SELECT phone, state, data, last_input, last_reply, expires_at"
@@ -748,7 +707,7 @@ int store_ussd_session_get(struct tl_store *st, const char *channel, const char 
     return rc == SQLITE_ROW ? TL_OK : rc == SQLITE_DONE ? TL_ERR_NOT_FOUND : TL_ERR_STORE;
 }
 
-int store_ussd_session_put(struct tl_store *st, const char *channel, const char *session_id,
+int sqlite_ussd_session_put(struct tl_store *st, const char *channel, const char *session_id,
                            const struct tl_ussd_session *u, int64_t now)
 {
     static const char sql[] =
@@ -772,7 +731,7 @@ int store_ussd_session_put(struct tl_store *st, const char *channel, const char 
     return store_step_done(s);
 }
 
-int64_t store_ussd_sessions_expire(struct tl_store *st, int64_t now)
+int64_t sqlite_ussd_sessions_expire(struct tl_store *st, int64_t now)
 {
     static const char sql[] = "DELETE FROM ussd_sessions WHERE expires_at < ?1";
     sqlite3_stmt *s = store_stmt(st, sql);

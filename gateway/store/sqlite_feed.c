@@ -1,12 +1,12 @@
 /*
- * store_feed.c — the public feed's reads (see store_feed.h): public cases
+ * sqlite_feed.c — (SQLite backend) the public feed's reads (see store_feed.h): public cases
  * and their waves, on the daemon's connection. Few cases are public at a
  * time; alerts_by_case and cases_by_closed (migration 3) keep both reads
  * to index ranges whatever the history holds.
  */
-#include "gateway/store_feed.h"
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store_feed.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -24,24 +24,6 @@
 #define PUBLIC_WHERE                                                                         \
     " (state = 'active' OR (closed_at >= ?1 AND verified_at IS NOT NULL"                     \
     "  AND (state = 'found' OR state = 'closed' OR state = 'cancelled')))"
-
-void store_feed_case_clear(struct tl_feed_case *c)
-{
-    free(c->area_code);
-    for (size_t i = 0; i < c->nwaves; i++) {
-        free(c->waves[i].text_en);
-        free(c->waves[i].text_ur);
-    }
-    free(c->waves);
-    memset(c, 0, sizeof(*c));
-}
-
-void store_feed_cases_free(struct tl_feed_case *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        store_feed_case_clear(&v[i]);
-    free(v);
-}
 
 static void case_from_row(sqlite3_stmt *s, struct tl_feed_case *c)
 {
@@ -81,7 +63,7 @@ static int load_waves(struct tl_store *st, struct tl_feed_case *c)
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-int store_feed_cases(struct tl_store *st, int64_t since, struct tl_feed_case **out, size_t *n)
+int sqlite_feed_cases(struct tl_store *st, int64_t since, struct tl_feed_case **out, size_t *n)
 {
     static const char sql[] = CASE_COLUMNS " WHERE" PUBLIC_WHERE
                               " ORDER BY max(coalesce(closed_at, 0), coalesce(verified_at, 0),"
@@ -116,7 +98,7 @@ int store_feed_cases(struct tl_store *st, int64_t since, struct tl_feed_case **o
     return TL_OK;
 }
 
-int store_feed_case(struct tl_store *st, const char *case_no, int64_t since,
+int sqlite_feed_case(struct tl_store *st, const char *case_no, int64_t since,
                     struct tl_feed_case *out)
 {
     static const char sql[] = CASE_COLUMNS " WHERE case_no = ?2 AND" PUBLIC_WHERE;
@@ -143,7 +125,7 @@ int store_feed_case(struct tl_store *st, const char *case_no, int64_t since,
     return TL_OK;
 }
 
-int64_t store_feed_last_ended_before(struct tl_store *st, int64_t since)
+int64_t sqlite_feed_last_ended_before(struct tl_store *st, int64_t since)
 {
     static const char sql[] = "SELECT coalesce(max(closed_at), 0) FROM cases"
                               " WHERE closed_at < ?1 AND verified_at IS NOT NULL";

@@ -20,9 +20,6 @@ struct tl_store_reader;
 #define TL_CASE_NSTATES 6
 #define TL_CASE_ACTIVE 2 /* index of "active" */
 extern const char *const store_case_state_names[TL_CASE_NSTATES];
-/* Outbox kinds by enum tl_outbox_kind. */
-#define TL_OUTBOX_NKINDS 4
-extern const char *const store_outbox_kind_names[TL_OUTBOX_NKINDS];
 
 /* Outbox messages of one (channel, kind, priority, state). */
 struct tl_store_outbox_count {

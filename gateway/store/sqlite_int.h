@@ -1,15 +1,18 @@
 /*
- * store_int.h — the store's private parts, shared by store*.c only (like
- * SQLite's btreeInt.h). Nothing outside gateway/store*.c includes this.
+ * sqlite_int.h — the SQLite backend's private parts, shared by sqlite*.c only (like
+ * SQLite's btreeInt.h). Nothing else includes this.
  */
 #ifndef TALAASH_STORE_INT_H
 #define TALAASH_STORE_INT_H
+
+#define STORE_BACKEND_FN(op) sqlite_##op
+#include "gateway/store/backend.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Cached prepared statements; store_close() finalizes every member. */
+/* Cached prepared statements; sqlite_close() finalizes every member. */
 struct tl_store_stmts {
     sqlite3_stmt *ping;
     sqlite3_stmt *inbound_insert;
@@ -36,6 +39,7 @@ struct tl_store_stmts {
 #define STORE_BUSY_UNWRITABLE_MS 100
 
 struct tl_store {
+    const struct tl_store_ops *ops; /* first: the front dispatches by it (backend.h) */
     sqlite3 *db;
     struct tl_store_stmts stmts;
     /* Statements prepared by store_stmt(), keyed by the address of their SQL literal. */
@@ -44,8 +48,8 @@ struct tl_store {
         sqlite3_stmt *stmt;
     } cache[STORE_STMT_CACHE];
     size_t ncache;
-    int tx_depth; /* store_tx_begin levels open: 1 = BEGIN, more = savepoints */
-    /* Write health (store_writable): the reason while unwritable, "" when writable. */
+    int tx_depth; /* sqlite_tx_begin levels open: 1 = BEGIN, more = savepoints */
+    /* Write health (sqlite_writable): the reason while unwritable, "" when writable. */
     char unwritable[200];
     long write_failures; /* outermost begins/commits failed since the store became unwritable */
     int busy_timeout_ms; /* [store] busy_timeout; while unwritable at most STORE_BUSY_UNWRITABLE_MS

@@ -1,5 +1,5 @@
 /*
- * store_prune.c — the SQL of bounded growth (prune.c drives it): deleting
+ * sqlite_prune.c — (SQLite backend) the SQL of bounded growth (prune.c drives it): deleting
  * what the gateway no longer needs, in steps of a bounded number of rows,
  * each its own transaction (a savepoint inside an open one), so the caller
  * decides how often to run one and the event loop is never held long.
@@ -15,13 +15,13 @@
  *   - inbound rows received before the retention cut that belong to no
  *     case, were rate-limited, or belong to a case already redacted;
  *   - rate windows that started before their cut (ended, so a row is the
- *     same as none: store_rate_hit starts a new window either way).
+ *     same as none: sqlite_rate_hit starts a new window either way).
  * A step walks one table in key order from a cursor over at most `rows`
  * rows, so each costs about the same whatever the table's size; rows kept
  * (not yet due) are only stepped over.
  */
-#include "gateway/store.h"
-#include "gateway/store_int.h"
+#include "gateway/store/store.h"
+#include "gateway/store/sqlite_int.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -44,7 +44,7 @@
     " OR state = 'closed' OR state = 'cancelled') AND closed_at < ?1)"                             \
     " OR (state = 'draft' AND updated_at < ?1))"
 
-int store_prune_due(struct tl_store *st, int64_t sent_before)
+int sqlite_prune_due(struct tl_store *st, int64_t sent_before)
 {
     static const char sql[] = "SELECT EXISTS (" CASES_UNPRUNED ")";
     sqlite3_stmt *s = store_stmt(st, sql);
@@ -59,7 +59,7 @@ int store_prune_due(struct tl_store *st, int64_t sent_before)
     return due;
 }
 
-int store_prune_mark_cases(struct tl_store *st, int64_t sent_before, int64_t now)
+int sqlite_prune_mark_cases(struct tl_store *st, int64_t sent_before, int64_t now)
 {
     static const char sql[] =
         "UPDATE cases SET outbox_pruned_at = ?2 WHERE id IN (" CASES_UNPRUNED ")";
@@ -271,13 +271,13 @@ static int prune_provider_ids(struct tl_store *st, int64_t cut, struct tl_prune_
     return prune_keys(st, next, last, del, 3, cut, c, rows, deleted);
 }
 
-int store_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
+int sqlite_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
                      struct tl_prune_cursor *c, size_t rows, int64_t *deleted)
 {
     int rc;
 
     *deleted = 0;
-    if (store_tx_begin(st) != TL_OK)
+    if (sqlite_tx_begin(st) != TL_OK)
         return -1;
     switch (t) {
     case TL_PRUNE_OUTBOX:
@@ -296,22 +296,15 @@ int store_prune_step(struct tl_store *st, enum tl_prune_table t, int64_t cut,
         rc = -1;
         break;
     }
-    if (rc < 0 || store_tx_commit(st) != TL_OK) {
-        store_tx_rollback(st);
+    if (rc < 0 || sqlite_tx_commit(st) != TL_OK) {
+        sqlite_tx_rollback(st);
         *deleted = 0;
         return -1;
     }
     return rc;
 }
 
-void store_prune_cursor_clear(struct tl_prune_cursor *c)
-{
-    free(c->key);
-    free(c->key2);
-    *c = (struct tl_prune_cursor){0};
-}
-
-int store_alert_counts(struct tl_store *st, int64_t alert_id, const char *channel,
+int sqlite_alert_counts(struct tl_store *st, int64_t alert_id, const char *channel,
                        int64_t counts[TL_OUTBOX_NSTATES])
 {
     static const char sql[] =

@@ -1,11 +1,11 @@
 /*
- * store_schema.h — the store's migrations, oldest first (internal to store*.c).
+ * store_schema.h — the SQLite backend's migrations, oldest first (internal to sqlite*.c).
  *
  * Migration i (0-based) takes a store from user_version i to i+1. A released
  * migration is never edited: add a new one at the end.
  */
-#ifndef TALAASH_STORE_SCHEMA_H
-#define TALAASH_STORE_SCHEMA_H
+#ifndef TALAASH_SQLITE_SCHEMA_H
+#define TALAASH_SQLITE_SCHEMA_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * store_stats.c — the store-wide counts of the stats snapshot (see
+ * sqlite_stats.c — (SQLite backend) the store-wide counts of the stats snapshot (see
  * store_stats.h), on a read-only connection of the stats thread.
  *
  * The outbox is counted by reading its four small columns row by row and
@@ -12,8 +12,9 @@
  * one snapshot may therefore straddle a few state changes — a gauge's
  * worth of exactness.
  */
-#include "gateway/store_stats.h"
-#include "gateway/store.h"
+#include "gateway/store/store_stats.h"
+#include "gateway/store/sqlite_int.h"
+#include "gateway/store/store.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
 
@@ -21,25 +22,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const store_case_state_names[TL_CASE_NSTATES] = {
-    "draft", "reported", "active", "found", "closed", "cancelled"};
-const char *const store_outbox_kind_names[TL_OUTBOX_NKINDS] = {"police", "reply", "alert",
-                                                               "update"};
 
 struct tl_store_reader {
+    const struct tl_store_ops *ops; /* first: the front dispatches by it */
     sqlite3 *db;
 };
 
-int store_reader_open(const char *path, long busy_timeout_ms, struct tl_store_reader **out,
+int sqlite_reader_open(const char *path, long busy_timeout_ms, struct tl_store_reader **out,
                       char **cause)
 {
     struct tl_store_reader *r = xcalloc(1, sizeof(*r));
+
+    r->ops = &sqlite_store_ops;
 
     if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         if (cause != NULL)
             *cause = xasprintf("%s: %s", path, r->db ? sqlite3_errmsg(r->db) : "cannot open");
-        store_reader_close(r);
+        sqlite_reader_close(r);
         return TL_ERR_STORE;
     }
     sqlite3_busy_timeout(r->db, (int)busy_timeout_ms);
@@ -47,7 +47,7 @@ int store_reader_open(const char *path, long busy_timeout_ms, struct tl_store_re
     return TL_OK;
 }
 
-void store_reader_close(struct tl_store_reader *r)
+void sqlite_reader_close(struct tl_store_reader *r)
 {
     if (r == NULL)
         return;
@@ -55,17 +55,9 @@ void store_reader_close(struct tl_store_reader *r)
     free(r);
 }
 
-const char *store_reader_errmsg(struct tl_store_reader *r)
+const char *sqlite_reader_errmsg(struct tl_store_reader *r)
 {
     return r && r->db ? sqlite3_errmsg(r->db) : "no reader";
-}
-
-void store_stats_clear(struct tl_store_stats *s)
-{
-    for (size_t i = 0; i < s->noutbox; i++)
-        free(s->outbox[i].channel);
-    free(s->outbox);
-    memset(s, 0, sizeof(*s));
 }
 
 static int name_index(const char *v, const char *const *names, int n)
@@ -168,7 +160,7 @@ static int count_outbox(struct tl_store_reader *r, struct tl_store_stats *out)
     return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
 }
 
-int store_stats_read(struct tl_store_reader *r, struct tl_store_stats *out)
+int sqlite_stats_read(struct tl_store_reader *r, struct tl_store_stats *out)
 {
     int rc;
 
