@@ -20,7 +20,7 @@ CC      ?= cc
 PROVE   ?= prove
 PROVE_FLAGS ?= -j2
 
-PKG_DEPS := libevent libcurl sqlite3 libpcre2-8 libcjson inih libcrypto libutf8proc libsystemd \
+PKG_DEPS := libevent libcurl sqlite3 libpq libpcre2-8 libcjson inih libcrypto libutf8proc libsystemd \
             libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_DEPS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKG_DEPS) 2>/dev/null)
@@ -112,7 +112,22 @@ test-bins: $(DAEMON) $(UNIT_BIN) $(MOCK_BIN)
 
 # Runs the tests against what is built in $(BUILD) (no dependency install).
 tests-only: test-bins
-	TALAASH_BUILD=$(BUILD) $(PROVE) $(PROVE_FLAGS) $(UNIT_BIN) $(TAP_SCRIPTS)
+	TALAASH_BUILD=$(BUILD) $(PROVE) $(PROVE_FLAGS) $(filter-out $(PG_UNIT_BIN),$(UNIT_BIN)) \
+	    $(TAP_SCRIPTS)
+
+# `make test-pg`: the PostgreSQL backend's unit tests (tests/unit/test_pg_*.c)
+# and the e2e stories of PG_TAP_SCRIPTS with the daemon on PostgreSQL, in a
+# throw-away cluster that pg_virtualenv creates for the run and drops after
+# (as root it runs the server as the postgres user). Each test makes its own
+# database in it.
+PG_VERSION ?= 15
+PG_UNIT_BIN := $(filter $(BUILD)/tests/test_pg_%,$(UNIT_BIN))
+PG_TAP_SCRIPTS ?=
+.PHONY: test-pg
+test-pg: deps
+	@$(MAKE) --no-print-directory test-bins
+	pg_virtualenv -v $(PG_VERSION) env TALAASH_TEST_PG=1 TALAASH_TEST_STORE=postgresql \
+	    TALAASH_BUILD=$(BUILD) $(PROVE) $(PROVE_FLAGS) $(PG_UNIT_BIN) $(PG_TAP_SCRIPTS)
 
 test: deps
 	@$(MAKE) --no-print-directory tests-only

@@ -1134,7 +1134,7 @@ int api_new(struct tl_daemon *d, struct tl_api **out, char **cause)
     for (size_t i = 0; i < d->cfg->ntokens; i++)
         secret_digest(d->cfg->tokens[i].secret, strlen(d->cfg->tokens[i].secret),
                       api->digests[i]);
-    if (store_api_open_reader(d->cfg->store_path, d->cfg->busy_timeout_ms, area_ur_cb, d->gz,
+    if (store_api_open_reader(d->cfg->store_where, d->cfg->busy_timeout_ms, area_ur_cb, d->gz,
                               &reader_store, cause) != TL_OK ||
         reader_start(d->base, reader_store, &api->reader, cause) != TL_OK) {
         free(api->digests);

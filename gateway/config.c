@@ -51,8 +51,15 @@ const struct tl_config_option config_options[] = {
      "country calling code for numbers written without one (0300… → +92300…)",
      SRV(country_code)},
 
+    {"store", "backend", TL_OPT_ENUM, "sqlite", 0, 0, "sqlite|postgresql", 0,
+     "sqlite: one file (path), one node; postgresql: a database (url) any number of nodes share",
+     SRV(store_backend)},
     {"store", "path", TL_OPT_STRING, "var/talaash.db", 0, 0, NULL, 0,
      "SQLite database file (WAL mode; its directory must exist)", SRV(store_path)},
+    {"store", "url", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "PostgreSQL connection URI (postgresql://user@host:5432/db); put the password in "
+     "${ENV} or PGPASSWORD, never in the file",
+     SRV(store_url)},
     {"store", "busy_timeout", TL_OPT_INT, "5000", 0, 60000, NULL, 0,
      "milliseconds to wait for a lock held by another process", SRV(busy_timeout_ms)},
     {"store", "keep_sent", TL_OPT_DURATION, "30d", 60, 3650.0 * 86400, NULL, 0,
@@ -710,6 +717,16 @@ static int check_whole(struct config_reader *r)
             free(why);
             return -1;
         }
+    }
+    if (strcmp(cfg->store_backend, "postgresql") == 0) {
+        if (strncmp(cfg->store_url, "postgresql://", 13) != 0 &&
+            strncmp(cfg->store_url, "postgres://", 11) != 0) {
+            r->error = xstrdup("[store] backend = postgresql needs url = postgresql://...");
+            return -1;
+        }
+        cfg->store_where = cfg->store_url;
+    } else {
+        cfg->store_where = cfg->store_path;
     }
     if (cfg->alerts_channel[0] != '\0' && config_channel(cfg, cfg->alerts_channel) == NULL) {
         r->error = xasprintf("[alerts] channel '%s' is not a configured channel",

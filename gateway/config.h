@@ -82,7 +82,10 @@ struct tl_config {
     char *country_code;
 
     /* [store] */
+    char *store_backend; /* "sqlite" or "postgresql" */
     char *store_path;
+    char *store_url;
+    const char *store_where; /* what store_open() opens: store_path or store_url (not owned) */
     long busy_timeout_ms;
     long keep_sent;    /* seconds */
     long keep_inbound; /* seconds */

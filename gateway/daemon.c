@@ -212,7 +212,7 @@ int daemon_run(struct tl_config *cfg)
         areas_free(d.gz);
         return 1;
     }
-    if (store_open(cfg->store_path, cfg->busy_timeout_ms, &d.store, &cause) != TL_OK) {
+    if (store_open(cfg->store_where, cfg->busy_timeout_ms, &d.store, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=store detail=\"%s\"", cause);
         free(cause);
         grammar_free(d.grammar);
@@ -278,8 +278,11 @@ int daemon_run(struct tl_config *cfg)
     tick_timer = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
     struct timeval second = {1, 0};
     event_add(tick_timer, &second);
-    log_info("daemon", "event=started listen=%s store=%s schema=%d channels=%zu areas=%zu",
-             cfg->listen, cfg->store_path, store_schema_version(d.store), cfg->nchannels,
+    char where[256];
+    log_info("daemon",
+             "event=started listen=%s store=%s backend=%s schema=%d channels=%zu areas=%zu",
+             cfg->listen, store_place_display(cfg->store_where, where, sizeof(where)),
+             store_backend_name(d.store), store_schema_version(d.store), cfg->nchannels,
              areas_count(d.gz));
     const struct tl_channel_conf *ach = config_channel(cfg, alerts_channel(&d));
     if (ach != NULL && strcmp(ach->provider, "kannel") == 0 && ach->max_parts < cfg->max_segments)

@@ -34,6 +34,7 @@ static void usage(FILE *out)
           "       talaash police add PHONE --area NAME [--pin PIN] [-c FILE]\n"
           "       talaash police list [-c FILE] | police remove PHONE [-c FILE]\n"
           "       talaash backup FILE [-c FILE]    copy the store into FILE (also while serving)\n"
+          "       talaash migrate [-c FILE]        bring the store's schema up to date, and say so\n"
           "       talaash options [--scdoc]        the config options (Markdown, or scdoc)\n"
           "       talaash api-routes               the operator API's routes and their roles\n"
           "       talaash version\n"
@@ -217,15 +218,46 @@ static int cmd_backup(int argc, char **argv)
     rc = load_config_or_exit(config_arg(argc, argv), &cfg);
     if (rc != 0)
         return rc;
-    rc = store_backup(cfg->store_path, dest, cfg->busy_timeout_ms, &pages, &version, &cause);
+    rc = store_backup(cfg->store_where, dest, cfg->busy_timeout_ms, &pages, &version, &cause);
     if (rc != TL_OK) {
         fprintf(stderr, "talaash backup: %s\n", cause ? cause : tl_strerror(rc));
         free(cause);
         config_free(cfg);
         return 1;
     }
-    printf("%s: backup of %s, %" PRId64 " pages, schema %d, integrity ok\n", dest, cfg->store_path,
+    printf("%s: backup of %s, %" PRId64 " pages, schema %d, integrity ok\n", dest, cfg->store_where,
            pages, version);
+    config_free(cfg);
+    return 0;
+}
+
+/*
+ * Opens the configured store, which applies pending migrations (for
+ * PostgreSQL under an advisory lock: nodes and this command may start
+ * together), and prints the version before and after.
+ */
+static int cmd_migrate(int argc, char **argv)
+{
+    struct tl_config *cfg = NULL;
+    struct tl_store *st = NULL;
+    char *cause = NULL;
+    char where[256];
+    int rc = load_config_or_exit(config_arg(argc, argv), &cfg);
+
+    if (rc != 0)
+        return rc;
+    store_place_display(cfg->store_where, where, sizeof(where));
+    rc = store_open(cfg->store_where, cfg->busy_timeout_ms, &st, &cause);
+    if (rc != TL_OK) {
+        fprintf(stderr, "talaash migrate: %s: %s\n", where, cause ? cause : tl_strerror(rc));
+        free(cause);
+        config_free(cfg);
+        return 1;
+    }
+    printf("%s: %s store at schema %d (this binary writes %d)\n", where,
+           store_backend_name(st), store_schema_version(st),
+           store_schema_latest_of(cfg->store_where));
+    store_close(st);
     config_free(cfg);
     return 0;
 }
@@ -310,10 +342,13 @@ int main(int argc, char **argv)
         return cmd_options(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return cmd_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "api-routes") == 0)
         return api_routes_main();
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("talaash %s (store schema %d)\n", TALAASH_VERSION, store_schema_latest());
+        printf("talaash %s (store schema %d; postgresql %d)\n", TALAASH_VERSION,
+               store_schema_latest(), store_schema_latest_of("postgresql://"));
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

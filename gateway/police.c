@@ -287,7 +287,7 @@ int police_main(int argc, char **argv)
         return 2;
     }
     if (areas_load(cfg, &gz, &cause) != TL_OK ||
-        store_open(cfg->store_path, cfg->busy_timeout_ms, &st, &cause) != TL_OK) {
+        store_open(cfg->store_where, cfg->busy_timeout_ms, &st, &cause) != TL_OK) {
         fprintf(stderr, "talaash police: %s\n", cause);
         free(cause);
         status = 1;

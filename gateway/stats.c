@@ -183,7 +183,7 @@ int stats_new(struct tl_daemon *d, struct tl_stats **out, char **cause)
     struct tl_stats *s = xcalloc(1, sizeof(*s));
 
     s->d = d;
-    s->path = xstrdup(d->cfg->store_path);
+    s->path = xstrdup(d->cfg->store_where);
     s->busy_timeout_ms = d->cfg->busy_timeout_ms;
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&s->mu, NULL);

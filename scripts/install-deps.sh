@@ -13,7 +13,8 @@ libxml2-dev libsystemd-dev
 kannel kannel-extras
 chromium chromium-driver python3-selenium
 prometheus
-debhelper lintian scdoc logrotate fakeroot"
+debhelper lintian scdoc logrotate fakeroot
+libpq-dev postgresql python3-psycopg2"
 
 missing=""
 for p in $PACKAGES; do

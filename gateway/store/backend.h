@@ -35,6 +35,8 @@
     X(bool, writable, (struct tl_store *st, const char **reason), (st, reason)) \
     X(int, write_probe, (struct tl_store *st), (st)) \
     XV(on_health, (struct tl_store *st, void (*cb)(void *arg, bool writable, const char *reason, long failures), void *arg), (st, cb, arg)) \
+    X(bool, leads, (struct tl_store *st), (st)) \
+    X(int64_t, rate_take, (struct tl_store *st, const char *channel, double rate, double burst, int64_t want, int64_t now_ms), (st, channel, rate, burst, want, now_ms)) \
     X(int, areas_replace, (struct tl_store *st, const struct tl_area_row *rows, size_t n), (st, rows, n)) \
     X(int, inbound_insert, (struct tl_store *st, const struct tl_inbound_row *row, int64_t *id), (st, row, id)) \
     X(int, inbound_set_state, (struct tl_store *st, int64_t id, const char *state, int64_t now), (st, id, state, now)) \
@@ -115,6 +117,24 @@ struct tl_store_ops {
 #undef STORE_OP_FIELD
 #undef STORE_OPV_FIELD
 };
+
+/*
+ * Write health, the same in every backend (store_writable in store.h):
+ * unwritable[] holds the reason while writes fail, "" while they work.
+ */
+struct tl_store_health {
+    char unwritable[200];
+    long write_failures; /* outermost begins/commits failed since it became unwritable */
+    void (*cb)(void *arg, bool writable, const char *reason, long failures);
+    void *arg;
+};
+/*
+ * Records the outcome of an outermost begin or commit: ok, or failed for
+ * reason. Calls the callback at each change; true when this call changed
+ * the health (so the backend adjusts its lock waits).
+ */
+bool store_health_note(struct tl_store_health *h, bool ok, const char *reason);
+bool store_health_writable(const struct tl_store_health *h, const char **reason);
 
 /* The first member of every backend's struct tl_store and struct tl_store_reader. */
 struct tl_store_head {

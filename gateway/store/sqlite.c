@@ -406,30 +406,22 @@ static int tx_sql(struct tl_store *st, const char *sql)
 /* Records the outcome of an outermost begin or commit (sqlite_writable). */
 static void note_write(struct tl_store *st, bool ok, const char *why)
 {
+    char reason[sizeof(st->health.unwritable)];
+
     if (ok) {
-        if (st->unwritable[0] == '\0')
-            return;
-        long failures = st->write_failures;
-        st->unwritable[0] = '\0';
-        st->write_failures = 0;
-        sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
-        if (st->health_cb != NULL)
-            st->health_cb(st->health_arg, true, NULL, failures);
+        if (store_health_note(&st->health, true, NULL))
+            sqlite3_busy_timeout(st->db, st->busy_timeout_ms);
         return;
     }
-    st->write_failures++;
-    if (st->unwritable[0] != '\0')
-        return;
     int code = sqlite3_extended_errcode(st->db);
     const char *msg = sqlite3_errmsg(st->db), *str = sqlite3_errstr(code);
     if (strcmp(msg, str) == 0)
-        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s", why, msg);
+        snprintf(reason, sizeof(reason), "%s: %s", why, msg);
     else
-        snprintf(st->unwritable, sizeof(st->unwritable), "%s: %s (%s)", why, msg, str);
-    if (st->busy_timeout_ms > STORE_BUSY_UNWRITABLE_MS)
+        snprintf(reason, sizeof(reason), "%s: %s (%s)", why, msg, str);
+    if (store_health_note(&st->health, false, reason) &&
+        st->busy_timeout_ms > STORE_BUSY_UNWRITABLE_MS)
         sqlite3_busy_timeout(st->db, STORE_BUSY_UNWRITABLE_MS);
-    if (st->health_cb != NULL)
-        st->health_cb(st->health_arg, false, st->unwritable, st->write_failures);
 }
 
 int sqlite_tx_begin(struct tl_store *st)
@@ -466,9 +458,7 @@ int sqlite_tx_commit(struct tl_store *st)
 
 bool sqlite_writable(struct tl_store *st, const char **reason)
 {
-    if (reason != NULL)
-        *reason = st->unwritable;
-    return st->unwritable[0] == '\0';
+    return store_health_writable(&st->health, reason);
 }
 
 int sqlite_write_probe(struct tl_store *st)
@@ -494,8 +484,8 @@ void sqlite_on_health(struct tl_store *st,
                      void (*cb)(void *arg, bool writable, const char *reason, long failures),
                      void *arg)
 {
-    st->health_cb = cb;
-    st->health_arg = arg;
+    st->health.cb = cb;
+    st->health.arg = arg;
 }
 
 void sqlite_tx_rollback(struct tl_store *st)
@@ -517,6 +507,19 @@ void sqlite_tx_rollback(struct tl_store *st)
 const char *sqlite_errmsg(struct tl_store *st)
 {
     return sqlite3_errmsg(st->db);
+}
+
+bool sqlite_leads(struct tl_store *st)
+{
+    (void)st;
+    return true;
+}
+
+int64_t sqlite_rate_take(struct tl_store *st, const char *channel, double rate, double burst,
+                         int64_t want, int64_t now_ms)
+{
+    (void)st, (void)channel, (void)rate, (void)burst, (void)now_ms;
+    return want;
 }
 
 int sqlite_areas_replace(struct tl_store *st, const struct tl_area_row *rows, size_t n)

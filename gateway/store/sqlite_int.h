@@ -49,13 +49,9 @@ struct tl_store {
     } cache[STORE_STMT_CACHE];
     size_t ncache;
     int tx_depth; /* sqlite_tx_begin levels open: 1 = BEGIN, more = savepoints */
-    /* Write health (sqlite_writable): the reason while unwritable, "" when writable. */
-    char unwritable[200];
-    long write_failures; /* outermost begins/commits failed since the store became unwritable */
+    struct tl_store_health health; /* sqlite_writable */
     int busy_timeout_ms; /* [store] busy_timeout; while unwritable at most STORE_BUSY_UNWRITABLE_MS
                           */
-    void (*health_cb)(void *arg, bool writable, const char *reason, long failures);
-    void *health_arg;
     struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
 };
 

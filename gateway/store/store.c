@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "common/xmalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,24 @@ const char *const store_case_state_names[TL_CASE_NSTATES] = {
 bool store_place_is_url(const char *where)
 {
     return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0;
+}
+
+const char *store_place_display(const char *where, char *buf, size_t size)
+{
+    const char *scheme = strstr(where, "://");
+    const char *at = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at != NULL ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *query = store_place_is_url(where) ? strstr(where, "password=") : NULL;
+
+    if (colon == NULL && query == NULL) {
+        snprintf(buf, size, "%s", where);
+        return buf;
+    }
+    if (colon != NULL)
+        snprintf(buf, size, "%.*s:***%s", (int)(colon - where), where, at);
+    else
+        snprintf(buf, size, "%.*spassword=***", (int)(query - where), where);
+    return buf;
 }
 
 int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause)
@@ -97,6 +116,34 @@ const char *store_backend_name(const struct tl_store *st)
 STORE_OPS(STORE_DISPATCH, STORE_DISPATCHV)
 
 /* ---- the same for every backend ---- */
+
+bool store_health_note(struct tl_store_health *h, bool ok, const char *reason)
+{
+    if (ok) {
+        if (h->unwritable[0] == '\0')
+            return false;
+        long failures = h->write_failures;
+        h->unwritable[0] = '\0';
+        h->write_failures = 0;
+        if (h->cb != NULL)
+            h->cb(h->arg, true, NULL, failures);
+        return true;
+    }
+    h->write_failures++;
+    if (h->unwritable[0] != '\0')
+        return false;
+    snprintf(h->unwritable, sizeof(h->unwritable), "%s", reason);
+    if (h->cb != NULL)
+        h->cb(h->arg, false, h->unwritable, h->write_failures);
+    return true;
+}
+
+bool store_health_writable(const struct tl_store_health *h, const char **reason)
+{
+    if (reason != NULL)
+        *reason = h->unwritable;
+    return h->unwritable[0] == '\0';
+}
 
 void store_case_clear(struct tl_case *c)
 {

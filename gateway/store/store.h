@@ -30,8 +30,17 @@ struct tl_store;
  * migrate once).
  */
 int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause);
+/*
+ * How a backend that waits on a socket (PostgreSQL) waits for its answers:
+ * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up. The
+ * daemon sets it so a store call made by a job yields to the event loop
+ * meanwhile (job.h); NULL (the default): the backend polls the socket.
+ */
+void store_set_wait(int (*wait_readable)(int fd, void *arg), void *arg);
 /* True when where names a PostgreSQL database (postgresql:// or postgres://). */
 bool store_place_is_url(const char *where);
+/* where for a log line: a URL's password replaced by "***" (into buf). */
+const char *store_place_display(const char *where, char *buf, size_t size);
 /* The backend of an open store: "sqlite" or "postgresql". */
 const char *store_backend_name(const struct tl_store *st);
 /* The schema version this binary writes for the backend where names. */
@@ -96,6 +105,25 @@ int store_write_probe(struct tl_store *st);
 void store_on_health(struct tl_store *st,
                      void (*cb)(void *arg, bool writable, const char *reason, long failures),
                      void *arg);
+
+/* ---- a cluster of nodes on one store ---- */
+
+/*
+ * True while this node runs the cluster's timers (escalation, redaction,
+ * pruning, session expiry), so they run once however many nodes share the
+ * store. SQLite: always (one node). PostgreSQL: the node holding the
+ * leader's advisory lock, taken by the first node that asks and held for
+ * its connection's life; another node takes it over when that one dies.
+ */
+bool store_leads(struct tl_store *st);
+/*
+ * Takes up to want sends from channel's token bucket shared by every node
+ * (rate per second, burst at most); returns how many it may send now (0..want),
+ * or -1 on a store error. SQLite: want (one node; the sender's own bucket
+ * governs). PostgreSQL: one row per channel, updated atomically.
+ */
+int64_t store_rate_take(struct tl_store *st, const char *channel, double rate, double burst,
+                        int64_t want, int64_t now_ms);
 
 /* ---- areas (a mirror of the gazetteer, for joins) ---- */
 
