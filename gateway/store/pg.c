@@ -114,8 +114,12 @@ static int pg_wait(struct tl_store *st)
 
     if (fd < 0)
         return TL_ERR_STORE;
-    if (wait_hook != NULL)
-        return wait_hook(fd, wait_hook_arg) == 0 ? TL_OK : TL_ERR_STORE;
+    if (wait_hook != NULL) {
+        int waited = wait_hook(fd, wait_hook_arg);
+        if (waited <= 0)
+            return waited == 0 ? TL_OK : TL_ERR_STORE;
+        /* 1: not a job (the CLI, a reader thread, the loop outside a job): poll here */
+    }
     struct pollfd p = {.fd = fd, .events = POLLIN};
     for (;;) {
         int n = poll(&p, 1, -1);

@@ -32,7 +32,8 @@ struct tl_store;
 int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause);
 /*
  * How a backend that waits on a socket (PostgreSQL) waits for its answers:
- * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up. The
+ * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up, 1
+ * when the caller is not one that can yield (the backend then polls). The
  * daemon sets it so a store call made by a job yields to the event loop
  * meanwhile (job.h); NULL (the default): the backend polls the socket.
  */
