@@ -82,7 +82,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     if (!store_writable(d->store, NULL))
         store_write_probe(d->store);
-    if (!store_leads(d->store))
+    bool leads = store_leads(d->store);
+    if (leads != d->leads) {
+        d->leads = leads;
+        log_info("daemon", "event=%s", leads ? "leader" : "follower");
+    }
+    if (!leads)
         return; /* another node of the cluster runs the timers (store_leads) */
     alerts_tick(d);
     api_tick(d);
@@ -224,6 +229,8 @@ int daemon_run(struct tl_config *cfg)
         return 1;
     }
     store_on_health(d.store, store_health_cb, &d);
+    /* A claim outlives the longest request by as much again (store_set_lease). */
+    store_set_lease(d.store, (int64_t)((cfg->connect_timeout + cfg->send_timeout) * 2000.0) + 5000);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*

@@ -57,6 +57,7 @@ struct tl_daemon {
     struct tl_pruner *pruner; /* bounded growth (prune.h) */
     struct tl_jobs *jobs;     /* store work, one at a time (job.h): inline with SQLite */
     bool stopping;
+    bool leads; /* runs the cluster's timers (store_leads), as last seen */
     /*
      * Hook wired by daemon_run (NULL: nobody listens): committed outbox
      * rows may be due now (a wave, a group commit that queued replies).

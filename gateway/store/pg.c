@@ -360,6 +360,7 @@ static struct tl_store *pg_new(const char *url, long busy_timeout_ms)
     st->ops = &pg_store_ops;
     st->url = xstrdup(url);
     st->busy_timeout_ms = busy_timeout_ms;
+    st->lease_ms = PG_LEASE_DEFAULT_MS;
     return st;
 }
 
@@ -543,6 +544,11 @@ bool pg_leads(struct tl_store *st)
         return true;
     st->leader = pg_query_i64(st, "SELECT pg_try_advisory_lock(" PG_LOCK_LEADER ")", NULL, 0) == 1;
     return st->leader;
+}
+
+void pg_set_lease(struct tl_store *st, int64_t lease_ms)
+{
+    st->lease_ms = lease_ms;
 }
 
 int64_t pg_rate_take(struct tl_store *st, const char *channel, double rate, double burst,

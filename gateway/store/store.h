@@ -118,6 +118,14 @@ void store_on_health(struct tl_store *st,
  */
 bool store_leads(struct tl_store *st);
 /*
+ * How long a claimed message stays the claiming node's (PostgreSQL: a row
+ * 'sending' whose lease has passed is claimed again by any node, so a node
+ * that died mid-send loses at most its in-flight rows to a second send).
+ * The daemon sets it above its longest request (connect + send timeouts).
+ * SQLite: one node; rows left 'sending' are requeued at start.
+ */
+void store_set_lease(struct tl_store *st, int64_t lease_ms);
+/*
  * Takes up to want sends from channel's token bucket shared by every node
  * (rate per second, burst at most); returns how many it may send now (0..want),
  * or -1 on a store error. SQLite: want (one node; the sender's own bucket

@@ -7,7 +7,11 @@
     # leaving the block sends SIGTERM and checks the exit
 
 Each Gateway gets its own temporary directory (config, store, log) and a free
-port on 127.0.0.1. Waiting is always a poll with a deadline, never a bare sleep.
+port on 127.0.0.1. With TALAASH_TEST_STORE=postgresql (`make test-pg`, inside
+the throw-away cluster of pg_virtualenv) its store is a fresh PostgreSQL
+database of its own instead (Gateway(store_url=...) shares one between two
+daemons), and sql() runs the same queries there (sqlite's ? placeholders
+become psycopg2's %s). Waiting is always a poll with a deadline, never a bare sleep.
 The daemon's stderr (its log) is kept in the directory; after the daemon
 stops, sanitizer_report() returns any ASan/UBSan report found in it.
 """
@@ -111,9 +115,41 @@ def story_channels(mock_url, rate, batch_size=None, concurrency=None):
     return text
 
 
+PG = os.environ.get("TALAASH_TEST_STORE") == "postgresql"
+_pg_databases = 0
+
+
+def pg_new_database():
+    """A fresh database in the test run's PostgreSQL cluster (PG* from pg_virtualenv); its URL."""
+    global _pg_databases
+    import psycopg2
+    _pg_databases += 1
+    name = "talaash_%d_%d" % (os.getpid(), _pg_databases)
+    c = psycopg2.connect(dbname="postgres")
+    c.autocommit = True
+    c.cursor().execute("CREATE DATABASE " + name)
+    c.close()
+    return "postgresql:///" + name
+
+
+def pg_sql(url, query, args=()):
+    """gw.sql() on PostgreSQL: the same query, ? placeholders as %s, rows as tuples."""
+    import psycopg2
+    c = psycopg2.connect(dbname=url.rsplit("/", 1)[1])
+    try:
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute(query.replace("%", "%%").replace("?", "%s"), tuple(args))
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+    finally:
+        c.close()
+
+
 class Gateway:
-    def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False):
+    def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False,
+                 store_url=None):
         self.dir = tempfile.mkdtemp(prefix="talaash-test-")
+        self.store_url = store_url or (pg_new_database() if PG else None)
         self.port = None
         self.proc = None
         self.conf_extra = conf_extra
@@ -131,7 +167,10 @@ class Gateway:
     def write_config(self):
         sections = {}
         text = "[server]\nlisten = 127.0.0.1:%d\n" % self.port
-        text += "\n[store]\npath = %s\n" % self.db_path
+        if self.store_url:
+            text += "\n[store]\nbackend = postgresql\nurl = %s\n" % self.store_url
+        else:
+            text += "\n[store]\npath = %s\n" % self.db_path
         text += "\n[log]\nlevel = debug\n"
         text += "\n" + self.conf_extra + "\n" + self.channels + "\n"
         with open(self.conf_path, "w") as f:
@@ -248,6 +287,8 @@ class Gateway:
 
     def sql(self, query, args=()):
         """Runs a read query on the store (a separate connection; WAL lets it read)."""
+        if self.store_url:
+            return pg_sql(self.store_url, query, args)
         db = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
         try:
             return db.execute(query, args).fetchall()
