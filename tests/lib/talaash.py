@@ -295,6 +295,28 @@ class Gateway:
         finally:
             db.close()
 
+    def write(self, query, args=()):
+        """Runs a write on the store and commits it (a test's fixture beside the daemon)."""
+        if self.store_url:
+            pg_sql(self.store_url, query, args)
+            return
+        db = sqlite3.connect(self.db_path, timeout=5)
+        try:
+            db.execute(query, args)
+            db.commit()
+        finally:
+            db.close()
+
+    def integrity(self):
+        """[("ok",)] when the store checks out: SQLite's integrity_check; PostgreSQL checks
+        its own pages, so there: the schema is at the version the binary writes."""
+        if not self.store_url:
+            return self.sql("PRAGMA integrity_check")
+        latest = int(subprocess.run([binary(), "version"], capture_output=True, text=True)
+                     .stdout.split("postgresql ")[1].rstrip(")\n"))
+        got = self.sql("SELECT max(version) FROM talaash_schema")
+        return [("ok",)] if got == [(latest,)] else [("schema %r, expected %d" % (got, latest),)]
+
     def log(self):
         try:
             with open(self.log_path, "rb") as f:
