@@ -147,7 +147,8 @@ def pg_sql(url, query, args=()):
 
 class Gateway:
     def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False,
-                 store_url=None):
+                 store_url=None, log_level="debug"):
+        self.log_level = log_level
         self.dir = tempfile.mkdtemp(prefix="talaash-test-")
         self.store_url = store_url or (pg_new_database() if PG else None)
         self.port = None
@@ -171,7 +172,7 @@ class Gateway:
             text += "\n[store]\nbackend = postgresql\nurl = %s\n" % self.store_url
         else:
             text += "\n[store]\npath = %s\n" % self.db_path
-        text += "\n[log]\nlevel = debug\n"
+        text += "\n[log]\nlevel = %s\n" % self.log_level
         text += "\n" + self.conf_extra + "\n" + self.channels + "\n"
         with open(self.conf_path, "w") as f:
             f.write(text)
