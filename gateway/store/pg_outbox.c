@@ -126,7 +126,8 @@ static int64_t claimer(struct tl_store *st)
 
 /*
  * One round of a claim, one statement: up to $3 rows of channel $1 due at
- * $2 (ms) — queued and due, or 'sending' with a lease that passed — locked
+ * $2 (ms) — queued and due, or 'sending' with a lease that passed (a range
+ * of outbox_sending, whatever the rows in flight) — locked
  * with SKIP LOCKED (rows another node is claiming right now are not waited
  * for, nor taken), in queue order; each becomes 'expired' (past
  * expires_at, $4 = now in seconds), 'cancelled' (an alert or update to an
@@ -140,9 +141,8 @@ static const char claim_sql[] =
     "  SELECT id FROM outbox WHERE channel = $1 AND state = 'queued' AND next_attempt_ms <= $2"
     "  ORDER BY priority, next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
     " lapsed AS MATERIALIZED ("
-    "  SELECT id FROM outbox WHERE state = 'sending' AND channel = $1"
-    "  AND (lease_until_ms IS NULL OR lease_until_ms <= $2)"
-    "  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    "  SELECT id FROM outbox WHERE state = 'sending' AND lease_until_ms <= $2 AND channel = $1"
+    "  ORDER BY lease_until_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
     " pick AS MATERIALIZED ("
     "  SELECT o.id,"
     "   CASE WHEN coalesce(o.expires_at, 0) > 0 AND o.expires_at <= $4 THEN 'expired'"
