@@ -44,10 +44,19 @@ struct tl_store {
     size_t ncache;
     bool leader;          /* holds the cluster's leader lock (pg_leads) */
     int64_t lease_ms;     /* a claim's lease (store_set_lease) */
+    /* pg_outbox.c: this store's number in outbox_claimers (its claims' mark), 0 until its first claim. */
+    int64_t claimer;
     /* The operator API's reader: the Urdu names of areas (tl_area_ur), or NULL. */
     tl_area_name_fn area_ur;
     void *area_ctx;
 };
+
+/*
+ * How long a claimed outbox row stays a node's (pg_outbox.c): a row still
+ * 'sending' this long after its claim is another node's to send. Longer
+ * than a send request may take ([outbox] send_timeout, 30 s by default).
+ */
+#define PG_OUTBOX_LEASE_MS 60000
 
 /* Query parameters as text; NULL entries are SQL NULL. */
 struct pg_params {

@@ -136,5 +136,20 @@ static const char *const migration_1[] = {
     "  updated_ms bigint NOT NULL, granted bigint NOT NULL DEFAULT 0)",
     NULL};
 
-const char *const *const pg_migrations[] = {migration_1};
+/*
+ * Migration 2 (pg_outbox.c): the claim a row 'sending' belongs to. Each
+ * store takes a number from outbox_claimers at its first claim and marks
+ * the rows it claims with it (claimed_by); a send result applies only to
+ * rows its store claimed, so the late result of a node whose lease passed
+ * (another node has claimed the row again) changes nothing. Provider ids
+ * go straight into provider_ids on PostgreSQL (no staging: see
+ * pg_outbox.c), so the staging table goes.
+ */
+static const char *const migration_2[] = {
+    "ALTER TABLE outbox ADD COLUMN claimed_by bigint",
+    "CREATE SEQUENCE outbox_claimers",
+    "DROP TABLE provider_ids_staged",
+    NULL};
+
+const char *const *const pg_migrations[] = {migration_1, migration_2};
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

@@ -254,15 +254,23 @@ void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n);
 /*
  * Records the outcomes of one request atomically (a savepoint: inside the
  * caller's transaction when one is open), then applies any delivery report
- * that arrived before the result (dlr_pending).
+ * that arrived before the result (dlr_pending). PostgreSQL: a result
+ * applies only to rows this store claimed; one for a row another node
+ * claimed again after the lease changes nothing.
  */
 int store_outbox_results(struct tl_store *st, const char *channel,
                          const struct tl_outbox_result *results, size_t n, int64_t now);
-/* The earliest next_attempt_ms of a channel's queued messages; 0 when none. */
+/*
+ * The earliest next_attempt_ms of a channel's queued messages; 0 when none.
+ * PostgreSQL: also the earliest lease end of its rows in flight, when a
+ * dead node's rows become due.
+ */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
+ * PostgreSQL: only those whose lease passed (PG_OUTBOX_LEASE_MS after their claim);
+ * another live node's rows in flight stay 'sending'.
  */
 int64_t store_outbox_recover(struct tl_store *st);
 
@@ -300,7 +308,8 @@ void store_prune_cursor_clear(struct tl_prune_cursor *c);
  * store_provider_ids_move_range moves one slice (after, upto], a
  * transaction that rewrites only that key range of the index. Ids staged
  * meanwhile wait for the next move. (One move of 20,000 ids from a send
- * result held the loop 160-225 ms in bench-inbound.)
+ * result held the loop 160-225 ms in bench-inbound.) PostgreSQL stages
+ * nothing: a result's ids go into their index at once, staged is 0.
  */
 #define STORE_PROVIDER_IDS_MOVE_AT 20000
 int64_t store_provider_ids_staged(struct tl_store *st);
