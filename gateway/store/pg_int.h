@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define PG_STMT_CACHE 192
-#define PG_MAX_PARAMS 16
+#define PG_MAX_PARAMS 24 /* the widest: a case row and its id (pg_domain.c) */
 
 struct tl_store {
     const struct tl_store_ops *ops; /* first: the front dispatches by it (backend.h) */
