@@ -54,6 +54,22 @@ __attribute__((format(printf, 1, 2))) static long long value(const char *fmt, ..
     return pg_testdb_value(url, sql);
 }
 
+/* Runs fn(a) and fn(b) in two threads at once and waits for both; false when one did not start. */
+static bool run_two(void *(*fn)(void *), void *a, void *b)
+{
+    pthread_t pa, pb;
+
+    if (pthread_create(&pa, NULL, fn, a) != 0)
+        return false;
+    if (pthread_create(&pb, NULL, fn, b) != 0) {
+        pthread_join(pa, NULL);
+        return false;
+    }
+    pthread_join(pa, NULL);
+    pthread_join(pb, NULL);
+    return true;
+}
+
 static void test_cases(void)
 {
     struct tl_store *st = open_store("cases");
@@ -369,12 +385,7 @@ static void test_case_numbers(void)
     /* two threads at once, each case in its own transaction, half the numbers taken */
     static char nos_a[M][TL_CASENUM_LEN + 1], nos_b[M][TL_CASENUM_LEN + 1];
     struct number_thread ta = {st, M, nos_a, 0}, tb = {st2, M, nos_b, 0};
-    pthread_t pa, pb;
-    ok(pthread_create(&pa, NULL, number_thread_main, &ta) == 0 &&
-           pthread_create(&pb, NULL, number_thread_main, &tb) == 0,
-       "two threads, a store each, %d cases each", M);
-    pthread_join(pa, NULL);
-    pthread_join(pb, NULL);
+    ok(run_two(number_thread_main, &ta, &tb), "two threads, a store each, %d cases each", M);
     is_int(ta.failed + tb.failed, 0, "no case failed");
     memset(&k, 0, sizeof(k));
     memset(seen, 0, sizeof(seen));
@@ -449,12 +460,7 @@ static void test_rate(void)
     /* two threads at once */
     static int64_t ca[N], cb[N], all[2 * N];
     struct rate_thread ta = {st, N, ca}, tb = {st2, N, cb};
-    pthread_t pa, pb;
-    ok(pthread_create(&pa, NULL, rate_thread_main, &ta) == 0 &&
-           pthread_create(&pb, NULL, rate_thread_main, &tb) == 0,
-       "two threads hit one window %d times each", N);
-    pthread_join(pa, NULL);
-    pthread_join(pb, NULL);
+    ok(run_two(rate_thread_main, &ta, &tb), "two threads hit one window %d times each", N);
     memcpy(all, ca, sizeof(ca));
     memcpy(all + N, cb, sizeof(cb));
     qsort(all, 2 * N, sizeof(all[0]), cmp_i64);
@@ -547,12 +553,7 @@ static void test_pin(void)
         return;
     }
     struct pin_thread ta = {st, N, 0, 0, 100}, tb = {st2, N, 0, 0, 101};
-    pthread_t pa, pb;
-    ok(pthread_create(&pa, NULL, pin_thread_main, &ta) == 0 &&
-           pthread_create(&pb, NULL, pin_thread_main, &tb) == 0,
-       "two threads, %d wrong PINs each", N);
-    pthread_join(pa, NULL);
-    pthread_join(pb, NULL);
+    ok(run_two(pin_thread_main, &ta, &tb), "two threads, %d wrong PINs each", N);
     is_int(ta.failed + tb.failed, 0, "none failed");
     is_int(ta.locked + tb.locked, 0, "none locked (max 1000)");
     ta.now = 1000, tb.now = 1001;
@@ -561,11 +562,7 @@ static void test_pin(void)
     /* and the lock is given exactly once when the threads cross max together */
     ta.n = tb.n = 250;
     ta.locked = tb.locked = 0;
-    ok(pthread_create(&pa, NULL, pin_thread_main, &ta) == 0 &&
-           pthread_create(&pb, NULL, pin_thread_main, &tb) == 0,
-       "500 more, crossing 1000");
-    pthread_join(pa, NULL);
-    pthread_join(pb, NULL);
+    ok(run_two(pin_thread_main, &ta, &tb), "500 more, crossing 1000");
     is_int(ta.locked + tb.locked, 1, "exactly one failure locked the key");
     is_int(value("SELECT failures FROM pin_lockouts WHERE key = '+923004440000'"), 100,
            "and the count restarted: 1100 - 1000 = 100");
