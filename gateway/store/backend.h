@@ -22,6 +22,7 @@
 #include "gateway/store/store_api.h"
 #include "gateway/store/store_feed.h"
 #include "gateway/store/store_stats.h"
+#include "parsers/casenum.h"
 
 #define STORE_OPS(X, XV) \
     XV(close, (struct tl_store *st), (st)) \
@@ -136,6 +137,14 @@ struct tl_store_health {
  */
 bool store_health_note(struct tl_store_health *h, bool ok, const char *reason);
 bool store_health_writable(const struct tl_store_health *h, const char **reason);
+
+/*
+ * A candidate case number, the same rule in every backend: six digits
+ * (five random ones and their Damm check digit, parsers/casenum.h), never
+ * starting with 0 (lost when retyped) nor with 92 (read as Pakistan's
+ * code). The backend tries it and draws again when it is taken.
+ */
+void store_case_number_draw(char out[TL_CASENUM_LEN + 1]);
 
 /* The first member of every backend's struct tl_store and struct tl_store_reader. */
 struct tl_store_head {

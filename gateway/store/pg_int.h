@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define PG_STMT_CACHE 192
-#define PG_MAX_PARAMS 16
+#define PG_MAX_PARAMS 24 /* the widest: a case row and its id (pg_domain.c) */
 #define PG_LEASE_DEFAULT_MS 120000 /* until the daemon sets it from its timeouts */
 
 struct tl_store {

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define CASE_COLUMNS                                                                               \
     "id, coalesce(case_no, ''), state, reporter_phone, reporter_lang, channel, child_name,"        \
@@ -140,14 +139,8 @@ int sqlite_case_assign_number(struct tl_store *st, struct tl_case *c)
     static const char sql[] = "UPDATE cases SET case_no = ?1 WHERE id = ?2";
 
     for (int tries = 0; tries < 50; tries++) {
-        uint32_t r;
         char no[TL_CASENUM_LEN + 1];
-        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-            r = (uint32_t)rand();
-        casenum_make(r, no);
-        /* A leading zero gets lost when numbers are retyped; 92 reads as Pakistan's code. */
-        if (no[0] == '0' || (no[0] == '9' && no[1] == '2'))
-            continue;
+        store_case_number_draw(no);
         sqlite3_stmt *s = store_stmt(st, sql);
         if (s == NULL)
             return TL_ERR_STORE;

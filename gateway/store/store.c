@@ -12,10 +12,12 @@
 #include "gateway/store/store_stats.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
+#include "parsers/casenum.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 const char *const store_outbox_state_names[TL_OUTBOX_NSTATES] = {
     "queued", "sending", "sent", "delivered", "failed", "expired", "cancelled",
@@ -143,6 +145,16 @@ bool store_health_writable(const struct tl_store_health *h, const char **reason)
     if (reason != NULL)
         *reason = h->unwritable;
     return h->unwritable[0] == '\0';
+}
+
+void store_case_number_draw(char out[TL_CASENUM_LEN + 1])
+{
+    do {
+        uint32_t r;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint32_t)rand();
+        casenum_make(r, out);
+    } while (out[0] == '0' || (out[0] == '9' && out[1] == '2'));
 }
 
 void store_case_clear(struct tl_case *c)
