@@ -18,6 +18,7 @@
 #include "common/result.h"
 #include "gateway/store/store.h"
 #include "tests/tap.h"
+#include "tests/unit/wave_fixture.h"
 #include "tests/unit/pg_testdb.h"
 
 #include <libpq-fe.h>
@@ -328,18 +329,6 @@ static void test_police(struct tl_store *st)
 
 /* ---- waves ---- */
 
-/* Subscribes phone (language lang) to each of the areas; TL_OK or the first failure. */
-static int subscribe(struct tl_store *st, const char *phone, const char *lang,
-                     const char *const *areas, size_t nareas)
-{
-    int64_t id = 0;
-    int rc = store_subscriber_touch(st, phone, lang, "at", 1000, &id);
-
-    for (size_t i = 0; rc == TL_OK && i < nareas; i++)
-        rc = store_subscription_add(st, id, areas[i], 1000);
-    return rc;
-}
-
 /* Alert rows of a case for phone: "count/priority/lang" ("0//" when none). */
 static const char *alert_row(long long case_id, const char *phone, char *out, size_t outsz)
 {
@@ -354,23 +343,9 @@ static void test_waves(struct tl_store *st)
 {
     enum { BULK = 3000 };
     char text[64];
-    const char *const X[] = {"PK-X"}, *const XY[] = {"PK-X", "PK-Y"}, *const Z[] = {"PK-Z"};
 
     is_int(store_tx_begin(st), TL_OK, "begin set-up");
-    int rc = subscribe(st, "+923000000001", "ur", XY, 2); /* in two areas of the scope */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000002", "en", X, 1);
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000003", "roman-ur", Z, 1); /* outside the first scope */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000004", "en", XY, 2); /* STOPs below */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923009990001", "ur", X, 1); /* police who also subscribes */
-    for (int i = 0; rc == TL_OK && i < BULK; i++) {
-        char phone[32];
-        snprintf(phone, sizeof(phone), "+9231%08d", (i * 7919) % BULK);
-        rc = subscribe(st, phone, i % 2 ? "ur" : "en", i % 3 ? X : XY, i % 3 ? 1 : 2);
-    }
+    int rc = wave_fixture_subscribe(st, BULK);
     is_int(rc, TL_OK, "%d subscribers subscribed", BULK + 5);
     is_int(store_police_add(st, "+923009990001", "PK-Y", NULL, 1000), TL_OK, "police of PK-Y");
     is_int(store_police_add(st, "+923009990009", "PK-Q", NULL, 1000), TL_OK,
