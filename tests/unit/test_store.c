@@ -13,6 +13,7 @@
 #include "gateway/store/store.h"
 #include "parsers/casenum.h"
 #include "tests/tap.h"
+#include "tests/unit/wave_fixture.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -401,18 +402,6 @@ static void test_areas(void)
     remove_db(path);
 }
 
-/* Subscribes phone (language lang) to each of the areas; TL_OK or the first failure. */
-static int subscribe(struct tl_store *st, const char *phone, const char *lang,
-                     const char *const *areas, size_t nareas)
-{
-    int64_t id = 0;
-    int rc = store_subscriber_touch(st, phone, lang, "at", 1000, &id);
-
-    for (size_t i = 0; rc == TL_OK && i < nareas; i++)
-        rc = store_subscription_add(st, id, areas[i], 1000);
-    return rc;
-}
-
 /* Alert rows of a case for phone: "count/priority/lang" ("0//" when none). */
 static const char *alert_row(const char *path, int64_t case_id, const char *phone, char *out,
                              size_t outsz)
@@ -432,7 +421,6 @@ static void test_waves(void)
     enum { BULK = 25000 }; /* more than two of the wave's insert batches */
     char path[512], text[64], sql[256];
     struct tl_store *st = NULL;
-    const char *const X[] = {"PK-X"}, *const XY[] = {"PK-X", "PK-Y"}, *const Z[] = {"PK-Z"};
 
     path_in_dir(path, sizeof(path), "waves.db");
     if (store_open(path, 1000, &st, NULL) != TL_OK) {
@@ -440,21 +428,7 @@ static void test_waves(void)
         return;
     }
     is_int(store_tx_begin(st), TL_OK, "begin set-up");
-    int rc = subscribe(st, "+923000000001", "ur", XY, 2); /* in two areas of the scope */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000002", "en", X, 1);
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000003", "roman-ur", Z, 1); /* outside the first scope */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923000000004", "en", XY, 2); /* STOPs below */
-    if (rc == TL_OK)
-        rc = subscribe(st, "+923009990001", "ur", X, 1); /* police who also subscribes */
-    /* Numbers in no particular order, in one or both areas. */
-    for (int i = 0; rc == TL_OK && i < BULK; i++) {
-        char phone[32];
-        snprintf(phone, sizeof(phone), "+9231%08d", (i * 7919) % BULK);
-        rc = subscribe(st, phone, i % 2 ? "ur" : "en", i % 3 ? X : XY, i % 3 ? 1 : 2);
-    }
+    int rc = wave_fixture_subscribe(st, BULK);
     is_int(rc, TL_OK, "%d subscribers subscribed", BULK + 5);
     is_int(store_police_add(st, "+923009990001", "PK-Y", NULL, 1000), TL_OK, "police of PK-Y");
     is_int(store_subscriber_set_opted_out(st, "+923000000004", true, 1000), TL_OK, "an opt-out");
