@@ -282,6 +282,29 @@ static char *j_page(const struct jctx *x, const PGresult *res, const char *key,
     return tl_buf_steal(&b);
 }
 
+/* One read of a page (j_page) in its own transaction; *json only when it all succeeded. */
+static int page_read(struct tl_store *st, enum tl_role role, const char *sql,
+                     const struct pg_params *p, const char *key, const struct jf *f, size_t nf,
+                     int idcol, int limit, char **json)
+{
+    struct jctx x = {st, role};
+    int rc = read_begin(st);
+
+    if (rc != TL_OK)
+        return rc;
+    PGresult *res = pg_query(st, sql, p);
+    if (res == NULL)
+        return read_end(st, TL_ERR_STORE);
+    char *doc = j_page(&x, res, key, f, nf, idcol, limit);
+    PQclear(res);
+    rc = read_end(st, TL_OK);
+    if (rc == TL_OK)
+        *json = doc;
+    else
+        free(doc);
+    return rc;
+}
+
 /* ---- cases ---- */
 
 /* A case's columns (alias c, its area a), as the role ($1) may see them; the id last. */
@@ -316,12 +339,8 @@ int pg_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_fi
         "  AND ($5::bigint = 0 OR c.created_at < $5::bigint)"
         "  AND ($6::bigint = 0 OR c.id < $6::bigint)"
         " ORDER BY c.id DESC LIMIT $7::int";
-    struct jctx x = {st, role};
     struct pg_params p = {0};
-    int rc = read_begin(st);
 
-    if (rc != TL_OK)
-        return rc;
     pg_p_i64(&p, role);
     pg_p_text(&p, f->state);
     pg_p_text(&p, f->area_code);
@@ -329,17 +348,8 @@ int pg_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_fi
     pg_p_i64(&p, f->until);
     pg_p_i64(&p, f->before_id);
     pg_p_i64(&p, (int64_t)f->limit + 1);
-    PGresult *res = pg_query(st, sql, &p);
-    if (res == NULL)
-        return read_end(st, TL_ERR_STORE);
-    *json = j_page(&x, res, "cases", case_fields, NFIELDS(case_fields), CASE_ID_COL, f->limit);
-    PQclear(res);
-    rc = read_end(st, TL_OK);
-    if (rc != TL_OK) {
-        free(*json);
-        *json = NULL;
-    }
-    return rc;
+    return page_read(st, role, sql, &p, "cases", case_fields, NFIELDS(case_fields),
+                     CASE_ID_COL, f->limit, json);
 }
 
 /*
@@ -511,17 +521,14 @@ static int case_doc(const struct jctx *x, const char *case_no, char **json)
     struct pg_params p = {0};
     struct tl_buf b = {0};
     int64_t counts[COUNT_KINDS][COUNT_SLOTS];
-    int rc = TL_ERR_STORE;
+    int rc;
 
     pg_p_i64(&p, x->role);
     pg_p_text(&p, case_no);
-    PGresult *res = pg_query(x->st, sql, &p);
+    PGresult *res = pg_query_row(x->st, sql, &p, &rc);
     if (res == NULL)
-        return TL_ERR_STORE;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return TL_ERR_NOT_FOUND;
-    }
+        return rc;
+    rc = TL_ERR_STORE; /* until the whole document is written */
     int64_t id = pg_i64(res, 0, CASE_ID_COL), created_at = pg_i64(res, 0, 13);
     tl_buf_append_char(&b, '{');
     j_fields(x, &b, res, 0, case_fields, NFIELDS(case_fields));
@@ -623,13 +630,10 @@ static int subscriber_doc(struct tl_store *st, enum tl_role role, const char *ph
     struct tl_buf b = {0};
 
     pg_p_text(&p, phone);
-    PGresult *res = pg_query(st, one, &p);
+    int rc;
+    PGresult *res = pg_query_row(st, one, &p, &rc);
     if (res == NULL)
-        return TL_ERR_STORE;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return TL_ERR_NOT_FOUND;
-    }
+        return rc;
     tl_buf_append_char(&b, '{');
     j_fields(&x, &b, res, 0, fields, NFIELDS(fields));
     p = (struct pg_params){0};
@@ -724,26 +728,12 @@ int pg_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int 
         {"action", J_TEXT, 3}, {"case", J_TEXT, 4},    {"outcome", J_TEXT, 5},
         {"detail", J_TEXT, 6},
     };
-    struct jctx x = {st, role};
     struct pg_params p = {0};
-    int rc = read_begin(st);
 
-    if (rc != TL_OK)
-        return rc;
     pg_p_i64(&p, role);
     pg_p_i64(&p, before_id);
     pg_p_i64(&p, (int64_t)limit + 1);
-    PGresult *res = pg_query(st, sql, &p);
-    if (res == NULL)
-        return read_end(st, TL_ERR_STORE);
-    *json = j_page(&x, res, "entries", fields, NFIELDS(fields), 0, limit);
-    PQclear(res);
-    rc = read_end(st, TL_OK);
-    if (rc != TL_OK) {
-        free(*json);
-        *json = NULL;
-    }
-    return rc;
+    return page_read(st, role, sql, &p, "entries", fields, NFIELDS(fields), 0, limit, json);
 }
 
 /* ---- writes, on the daemon's store in the caller's transaction ---- */
@@ -757,13 +747,10 @@ int pg_api_idem_get(struct tl_store *st, const char *token, const char *key,
 
     pg_p_text(&p, token);
     pg_p_text(&p, key);
-    PGresult *res = pg_query(st, sql, &p);
+    int rc;
+    PGresult *res = pg_query_row(st, sql, &p, &rc);
     if (res == NULL)
-        return TL_ERR_STORE;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return TL_ERR_NOT_FOUND;
-    }
+        return rc;
     bool same = strcmp(PQgetvalue(res, 0, 0), method) == 0 &&
                 strcmp(PQgetvalue(res, 0, 1), path) == 0;
     if (same) {
@@ -838,11 +825,10 @@ int pg_api_resend(struct tl_store *st, int64_t outbox_id, int64_t now, char stat
     }
     PQclear(res);
     p.n = 1;
-    if ((res = pg_query(st, find, &p)) == NULL)
-        return TL_ERR_STORE;
-    int rc = PQntuples(res) == 0 ? TL_ERR_NOT_FOUND : TL_ERR_BUSY;
-    if (rc == TL_ERR_BUSY)
-        snprintf(state, 16, "%s", PQgetvalue(res, 0, 0));
+    int rc;
+    if ((res = pg_query_row(st, find, &p, &rc)) == NULL)
+        return rc;
+    snprintf(state, 16, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    return rc;
+    return TL_ERR_BUSY;
 }

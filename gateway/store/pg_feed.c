@@ -106,13 +106,10 @@ int pg_feed_case(struct tl_store *st, const char *case_no, int64_t since,
     memset(out, 0, sizeof(*out));
     pg_p_i64(&p, since);
     pg_p_text(&p, case_no);
-    PGresult *res = pg_query(st, sql, &p);
+    int rc;
+    PGresult *res = pg_query_row(st, sql, &p, &rc);
     if (res == NULL)
-        return TL_ERR_STORE;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return TL_ERR_NOT_FOUND;
-    }
+        return rc;
     case_from_row(res, 0, out);
     PQclear(res);
     if (load_waves(st, out) != TL_OK) {
