@@ -41,8 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int pg_api_open_reader(const char *url, long busy_timeout_ms, tl_area_name_fn area_ur,
-                       void *ctx, struct tl_store **out, char **cause)
+int pg_api_open_reader(const char *url, long busy_timeout_ms, tl_area_name_fn area_ur, void *ctx,
+                       struct tl_store **out, char **cause)
 {
     int rc = pg_open_reader_store(url, busy_timeout_ms, out, cause);
 
@@ -59,6 +59,7 @@ int pg_api_open_reader(const char *url, long busy_timeout_ms, tl_area_name_fn ar
 static void j_str(struct tl_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    static const char named_from[] = "\"\\\b\t\n\f\r", named_to[] = "\"\\btnfr";
 
     if (s == NULL) {
         tl_buf_append_str(b, "null");
@@ -66,19 +67,10 @@ static void j_str(struct tl_buf *b, const char *s)
     }
     tl_buf_append_char(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const char *named = NULL;
-        switch (*p) {
-        case '"': named = "\\\""; break;
-        case '\\': named = "\\\\"; break;
-        case '\b': named = "\\b"; break;
-        case '\t': named = "\\t"; break;
-        case '\n': named = "\\n"; break;
-        case '\f': named = "\\f"; break;
-        case '\r': named = "\\r"; break;
-        default: break;
-        }
-        if (named != NULL) {
-            tl_buf_append_str(b, named);
+        const char *hit = strchr(named_from, *p); /* *p is never NUL here */
+        if (hit != NULL) {
+            char e[3] = {'\\', named_to[hit - named_from], '\0'};
+            tl_buf_append_str(b, e);
         } else if (*p < 0x20) {
             char e[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], '\0'};
             tl_buf_append_str(b, e);
@@ -145,9 +137,8 @@ static const char *col_text(const PGresult *res, int r, int c)
 
 static void j_area_ur(const struct jctx *x, struct tl_buf *b, const char *code)
 {
-    const char *name = code != NULL && x->st->area_ur != NULL
-                           ? x->st->area_ur(x->st->area_ctx, code)
-                           : NULL;
+    const char *name =
+        code != NULL && x->st->area_ur != NULL ? x->st->area_ur(x->st->area_ctx, code) : NULL;
     j_str(b, name != NULL && name[0] != '\0' ? name : NULL);
 }
 
@@ -216,8 +207,8 @@ static void j_fields(const struct jctx *x, struct tl_buf *b, const PGresult *res
 }
 
 /* Appends [{…},…] of every row of res. */
-static void j_array(const struct jctx *x, struct tl_buf *b, const PGresult *res,
-                    const struct jf *f, size_t n)
+static void j_array(const struct jctx *x, struct tl_buf *b, const PGresult *res, const struct jf *f,
+                    size_t n)
 {
     tl_buf_append_char(b, '[');
     for (int r = 0; r < PQntuples(res); r++) {
@@ -238,8 +229,8 @@ static int read_begin(struct tl_store *st)
 {
     if (pg_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
-    if (pg_command(st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL,
-                   NULL) != TL_OK) {
+    if (pg_command(st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, NULL) !=
+        TL_OK) {
         pg_tx_rollback(st);
         return TL_ERR_STORE;
     }
@@ -258,9 +249,10 @@ static int read_end(struct tl_store *st, int rc)
 /*
  * {"<key>":[records],"next_cursor":"<id>"|null} of res (up to limit + 1
  * rows: one more than the page says there is a next one); idcol is a row's id.
+ * Returns the document (caller frees).
  */
-static char *j_page(const struct jctx *x, const PGresult *res, const char *key,
-                    const struct jf *f, size_t nf, int idcol, int limit)
+static char *j_page(const struct jctx *x, const PGresult *res, const char *key, const struct jf *f,
+                    size_t nf, int idcol, int limit)
 {
     struct tl_buf b = {0};
     int rows = PQntuples(res), n = rows > limit ? limit : rows;
@@ -308,22 +300,22 @@ static int page_read(struct tl_store *st, enum tl_role role, const char *sql,
 /* ---- cases ---- */
 
 /* A case's columns (alias c, its area a), as the role ($1) may see them; the id last. */
-#define CASE_COLUMNS                                                                          \
-    "c.case_no, c.state, c.child_name, c.age, c.gender, c.area_code, a.name_en, c.area_text," \
-    " c.last_seen, c.description, c.reporter_lang, c.radius_km, c.stage, c.created_at,"       \
-    " c.updated_at, c.verified_at, c.closed_at, c.close_reason, c.redacted_at IS NOT NULL,"   \
-    " CASE WHEN $1::int >= 1 THEN c.reporter_phone END,"                                      \
+#define CASE_COLUMNS                                                                               \
+    "c.case_no, c.state, c.child_name, c.age, c.gender, c.area_code, a.name_en, c.area_text,"      \
+    " c.last_seen, c.description, c.reporter_lang, c.radius_km, c.stage, c.created_at,"            \
+    " c.updated_at, c.verified_at, c.closed_at, c.close_reason, c.redacted_at IS NOT NULL,"        \
+    " CASE WHEN $1::int >= 1 THEN c.reporter_phone END,"                                           \
     " CASE WHEN $1::int >= 1 THEN c.contact END, c.id"
 #define CASE_ID_COL 21
 
 static const struct jf case_fields[] = {
-    {"case", J_TEXT, 0},         {"state", J_TEXT, 1},        {"name", J_TEXT, 2},
-    {"age", J_INT, 3},           {"gender", J_TEXT, 4},       {"area", J_AREA, 5},
-    {"area_text", J_TEXT, 7},    {"last_seen", J_TEXT, 8},    {"description", J_TEXT, 9},
-    {"lang", J_TEXT, 10},        {"radius_km", J_REAL, 11},   {"stage", J_INT, 12},
-    {"created_at", J_INT, 13},   {"updated_at", J_INT, 14},   {"verified_at", J_INT, 15},
-    {"closed_at", J_INT, 16},    {"close_reason", J_TEXT, 17}, {"redacted", J_BOOL, 18},
-    {"reporter", J_TEXT, 19},    {"contact", J_TEXT, 20},
+    {"case", J_TEXT, 0},       {"state", J_TEXT, 1},         {"name", J_TEXT, 2},
+    {"age", J_INT, 3},         {"gender", J_TEXT, 4},        {"area", J_AREA, 5},
+    {"area_text", J_TEXT, 7},  {"last_seen", J_TEXT, 8},     {"description", J_TEXT, 9},
+    {"lang", J_TEXT, 10},      {"radius_km", J_REAL, 11},    {"stage", J_INT, 12},
+    {"created_at", J_INT, 13}, {"updated_at", J_INT, 14},    {"verified_at", J_INT, 15},
+    {"closed_at", J_INT, 16},  {"close_reason", J_TEXT, 17}, {"redacted", J_BOOL, 18},
+    {"reporter", J_TEXT, 19},  {"contact", J_TEXT, 20},
 };
 
 int pg_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_filter *f,
@@ -348,8 +340,8 @@ int pg_api_cases(struct tl_store *st, enum tl_role role, const struct tl_case_fi
     pg_p_i64(&p, f->until);
     pg_p_i64(&p, f->before_id);
     pg_p_i64(&p, (int64_t)f->limit + 1);
-    return page_read(st, role, sql, &p, "cases", case_fields, NFIELDS(case_fields),
-                     CASE_ID_COL, f->limit, json);
+    return page_read(st, role, sql, &p, "cases", case_fields, NFIELDS(case_fields), CASE_ID_COL,
+                     f->limit, json);
 }
 
 /*
@@ -376,8 +368,7 @@ struct counts_entry {
 static _Thread_local struct counts_entry counts_cache[COUNTS_CACHE];
 static _Thread_local size_t counts_next;
 
-static int count_messages(struct tl_store *st, int64_t case_id,
-                          int64_t n[COUNT_KINDS][COUNT_SLOTS])
+static int count_messages(struct tl_store *st, int64_t case_id, int64_t n[COUNT_KINDS][COUNT_SLOTS])
 {
     static const char sql[] =
         "SELECT kind, state, count(*) FROM outbox WHERE case_id = $1 AND kind = 'alert'"
@@ -449,8 +440,7 @@ static void j_counts(struct tl_buf *b, const int64_t n[COUNT_SLOTS])
  * (ties: SQLite's order, then the branch). Columns: at, branch, event,
  * actor, outcome, wave kind, radius_km, police count.
  */
-static int j_timeline(const struct jctx *x, struct tl_buf *b, int64_t case_id,
-                      int64_t created_at)
+static int j_timeline(const struct jctx *x, struct tl_buf *b, int64_t case_id, int64_t created_at)
 {
     static const char sql[] =
         "SELECT at, br, ev, actor, outcome, kind, radius_km, n FROM ("
@@ -468,10 +458,10 @@ static int j_timeline(const struct jctx *x, struct tl_buf *b, int64_t case_id,
         " ) t ORDER BY at, seq, br";
     static const struct jf plain[] = {{"at", J_INT, 0}, {"event", J_TEXT, 2}};
     static const struct jf police[] = {{"at", J_INT, 0}, {"event", J_TEXT, 2}, {"count", J_INT, 7}};
-    static const struct jf audit[] = {{"at", J_INT, 0}, {"event", J_TEXT, 2},
-                                      {"actor", J_PHONE, 3}, {"outcome", J_TEXT, 4}};
-    static const struct jf wave[] = {{"at", J_INT, 0}, {"event", J_TEXT, 2},
-                                     {"kind", J_TEXT, 5}, {"radius_km", J_REAL, 6}};
+    static const struct jf audit[] = {
+        {"at", J_INT, 0}, {"event", J_TEXT, 2}, {"actor", J_PHONE, 3}, {"outcome", J_TEXT, 4}};
+    static const struct jf wave[] = {
+        {"at", J_INT, 0}, {"event", J_TEXT, 2}, {"kind", J_TEXT, 5}, {"radius_km", J_REAL, 6}};
     struct pg_params p = {0};
 
     pg_p_i64(&p, case_id);
@@ -514,9 +504,9 @@ static int j_sightings(const struct jctx *x, struct tl_buf *b, int64_t case_id)
 
 static int case_doc(const struct jctx *x, const char *case_no, char **json)
 {
-    static const char sql[] = "SELECT " CASE_COLUMNS
-                              " FROM cases c LEFT JOIN areas a ON a.code = c.area_code"
-                              " WHERE c.case_no = $2::text";
+    static const char sql[] =
+        "SELECT " CASE_COLUMNS " FROM cases c LEFT JOIN areas a ON a.code = c.area_code"
+        " WHERE c.case_no = $2::text";
     static const char *const count_keys[COUNT_KINDS] = {"alerts", "updates", "police_notices"};
     struct pg_params p = {0};
     struct tl_buf b = {0};
@@ -577,9 +567,8 @@ static int counts_doc(struct tl_store *st, char **json)
         "SELECT s.area_code, a.name_en, count(*) AS n FROM subscriptions s"
         " LEFT JOIN areas a ON a.code = s.area_code GROUP BY s.area_code, a.name_en"
         " ORDER BY n DESC, s.area_code COLLATE \"C\"";
-    static const char totals[] =
-        "SELECT (SELECT count(DISTINCT subscriber_id) FROM subscriptions),"
-        " (SELECT count(*) FROM subscribers WHERE opted_out <> 0)";
+    static const char totals[] = "SELECT (SELECT count(DISTINCT subscriber_id) FROM subscriptions),"
+                                 " (SELECT count(*) FROM subscribers WHERE opted_out <> 0)";
     static const struct jf fields[] = {{"code", J_TEXT, 0},
                                        {"name", J_TEXT, 1},
                                        {"name_ur", J_AREA_UR, 0},
@@ -605,8 +594,7 @@ static int counts_doc(struct tl_store *st, char **json)
     return TL_OK;
 }
 
-static int subscriber_doc(struct tl_store *st, enum tl_role role, const char *phone,
-                          char **json)
+static int subscriber_doc(struct tl_store *st, enum tl_role role, const char *phone, char **json)
 {
     static const char one[] =
         "SELECT s.id, s.phone, s.lang, s.channel, s.opted_out <> 0,"
@@ -617,14 +605,12 @@ static int subscriber_doc(struct tl_store *st, enum tl_role role, const char *ph
         " LEFT JOIN areas a ON a.code = sb.area_code WHERE sb.subscriber_id = $1"
         " ORDER BY sb.area_code COLLATE \"C\"";
     static const struct jf fields[] = {
-        {"phone", J_PHONE, 1},    {"lang", J_TEXT, 2},       {"channel", J_TEXT, 3},
-        {"opted_out", J_BOOL, 4}, {"blocked", J_BOOL, 5},    {"created_at", J_INT, 6},
+        {"phone", J_PHONE, 1},    {"lang", J_TEXT, 2},    {"channel", J_TEXT, 3},
+        {"opted_out", J_BOOL, 4}, {"blocked", J_BOOL, 5}, {"created_at", J_INT, 6},
         {"updated_at", J_INT, 7},
     };
-    static const struct jf area_fields[] = {{"code", J_TEXT, 0},
-                                            {"name", J_TEXT, 1},
-                                            {"name_ur", J_AREA_UR, 0},
-                                            {"since", J_INT, 2}};
+    static const struct jf area_fields[] = {
+        {"code", J_TEXT, 0}, {"name", J_TEXT, 1}, {"name_ur", J_AREA_UR, 0}, {"since", J_INT, 2}};
     struct jctx x = {st, role};
     struct pg_params p = {0};
     struct tl_buf b = {0};
@@ -695,9 +681,9 @@ int pg_api_police(struct tl_store *st, enum tl_role role, char **json)
                                        {"created_at", J_INT, 4}};
     int rc = read_begin(st);
 
-    return rc != TL_OK ? rc
-                       : read_end(st, list_doc(st, role, sql, "police", fields, NFIELDS(fields),
-                                               json));
+    return rc != TL_OK
+               ? rc
+               : read_end(st, list_doc(st, role, sql, "police", fields, NFIELDS(fields), json));
 }
 
 int pg_api_blocks(struct tl_store *st, enum tl_role role, char **json)
@@ -708,25 +694,22 @@ int pg_api_blocks(struct tl_store *st, enum tl_role role, char **json)
         {"phone", J_PHONE, 0}, {"reason", J_TEXT, 1}, {"created_at", J_INT, 2}};
     int rc = read_begin(st);
 
-    return rc != TL_OK ? rc
-                       : read_end(st, list_doc(st, role, sql, "blocks", fields, NFIELDS(fields),
-                                               json));
+    return rc != TL_OK
+               ? rc
+               : read_end(st, list_doc(st, role, sql, "blocks", fields, NFIELDS(fields), json));
 }
 
-int pg_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int limit,
-                 char **json)
+int pg_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int limit, char **json)
 {
     /* SQLite's LIKE ignores ASCII case: ILIKE here, so 'API:x' is hidden alike. */
-    static const char sql[] =
-        "SELECT l.id, l.at, l.actor, l.action, c.case_no, l.outcome, l.detail"
-        " FROM audit_log l LEFT JOIN cases c ON c.id = l.case_id"
-        " WHERE ($2::bigint = 0 OR l.id < $2::bigint)"
-        "  AND ($1::int >= 2 OR l.actor NOT ILIKE 'api:%')"
-        " ORDER BY l.id DESC LIMIT $3::int";
+    static const char sql[] = "SELECT l.id, l.at, l.actor, l.action, c.case_no, l.outcome, l.detail"
+                              " FROM audit_log l LEFT JOIN cases c ON c.id = l.case_id"
+                              " WHERE ($2::bigint = 0 OR l.id < $2::bigint)"
+                              "  AND ($1::int >= 2 OR l.actor NOT ILIKE 'api:%')"
+                              " ORDER BY l.id DESC LIMIT $3::int";
     static const struct jf fields[] = {
-        {"id", J_INT, 0},      {"at", J_INT, 1},       {"actor", J_PHONE, 2},
-        {"action", J_TEXT, 3}, {"case", J_TEXT, 4},    {"outcome", J_TEXT, 5},
-        {"detail", J_TEXT, 6},
+        {"id", J_INT, 0},    {"at", J_INT, 1},       {"actor", J_PHONE, 2}, {"action", J_TEXT, 3},
+        {"case", J_TEXT, 4}, {"outcome", J_TEXT, 5}, {"detail", J_TEXT, 6},
     };
     struct pg_params p = {0};
 
@@ -738,8 +721,8 @@ int pg_api_audit(struct tl_store *st, enum tl_role role, int64_t before_id, int 
 
 /* ---- writes, on the daemon's store in the caller's transaction ---- */
 
-int pg_api_idem_get(struct tl_store *st, const char *token, const char *key,
-                    const char *method, const char *path, int *status, char **body)
+int pg_api_idem_get(struct tl_store *st, const char *token, const char *key, const char *method,
+                    const char *path, int *status, char **body)
 {
     static const char sql[] = "SELECT method, path, status, body FROM api_idempotency"
                               " WHERE token = $1 AND key = $2";
@@ -751,8 +734,8 @@ int pg_api_idem_get(struct tl_store *st, const char *token, const char *key,
     PGresult *res = pg_query_row(st, sql, &p, &rc);
     if (res == NULL)
         return rc;
-    bool same = strcmp(PQgetvalue(res, 0, 0), method) == 0 &&
-                strcmp(PQgetvalue(res, 0, 1), path) == 0;
+    bool same =
+        strcmp(PQgetvalue(res, 0, 0), method) == 0 && strcmp(PQgetvalue(res, 0, 1), path) == 0;
     if (same) {
         *status = (int)pg_i64(res, 0, 2);
         *body = pg_dup(res, 0, 3);
@@ -766,9 +749,8 @@ int pg_api_idem_get(struct tl_store *st, const char *token, const char *key,
  * meanwhile, the unique violation (TL_ERR_DUPLICATE) fails this write and
  * the caller rolls back — its client's retry then gets the stored answer.
  */
-int pg_api_idem_put(struct tl_store *st, const char *token, const char *key,
-                    const char *method, const char *path, int status, const char *body,
-                    int64_t now)
+int pg_api_idem_put(struct tl_store *st, const char *token, const char *key, const char *method,
+                    const char *path, int status, const char *body, int64_t now)
 {
     static const char sql[] = "INSERT INTO api_idempotency (token, key, method, path, status,"
                               " body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -790,8 +772,7 @@ int64_t pg_api_idem_prune(struct tl_store *st, int64_t before)
     int64_t changed = 0;
 
     pg_p_i64(&p, before);
-    if (pg_command(st, "DELETE FROM api_idempotency WHERE created_at < $1", &p, &changed) !=
-        TL_OK)
+    if (pg_command(st, "DELETE FROM api_idempotency WHERE created_at < $1", &p, &changed) != TL_OK)
         return -1;
     return changed;
 }

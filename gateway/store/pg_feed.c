@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CASE_COLUMNS                                                                         \
-    "SELECT id, case_no, state, area_code, coalesce(verified_at, 0), coalesce(closed_at, 0),"  \
-    " EXISTS (SELECT 1 FROM audit_log a WHERE a.case_id = cases.id AND a.action = 'verify'" \
-    "   AND a.outcome = 'ok')"                                                                 \
+#define CASE_COLUMNS                                                                               \
+    "SELECT id, case_no, state, area_code, coalesce(verified_at, 0), coalesce(closed_at, 0),"      \
+    " EXISTS (SELECT 1 FROM audit_log a WHERE a.case_id = cases.id AND a.action = 'verify'"        \
+    "   AND a.outcome = 'ok')"                                                                     \
     " FROM cases"
 /* Public: active, or ended since $1 after a broadcast. */
-#define PUBLIC_WHERE                                                                         \
-    " (state = 'active' OR (closed_at >= $1::bigint AND verified_at IS NOT NULL"             \
+#define PUBLIC_WHERE                                                                               \
+    " (state = 'active' OR (closed_at >= $1::bigint AND verified_at IS NOT NULL"                   \
     "  AND (state = 'found' OR state = 'closed' OR state = 'cancelled')))"
 
 static void case_from_row(const PGresult *res, int r, struct tl_feed_case *c)
@@ -67,9 +67,9 @@ static int load_waves(struct tl_store *st, struct tl_feed_case *c)
 
 int pg_feed_cases(struct tl_store *st, int64_t since, struct tl_feed_case **out, size_t *n)
 {
-    static const char sql[] = CASE_COLUMNS " WHERE" PUBLIC_WHERE
-                              " ORDER BY greatest(coalesce(closed_at, 0), coalesce(verified_at, 0),"
-                              "  updated_at) DESC, id DESC";
+    static const char sql[] = CASE_COLUMNS
+        " WHERE" PUBLIC_WHERE " ORDER BY greatest(coalesce(closed_at, 0), coalesce(verified_at, 0),"
+        "  updated_at) DESC, id DESC";
     struct pg_params p = {0};
     struct tl_feed_case *v = NULL;
     size_t nv;
@@ -97,8 +97,7 @@ int pg_feed_cases(struct tl_store *st, int64_t since, struct tl_feed_case **out,
     return TL_OK;
 }
 
-int pg_feed_case(struct tl_store *st, const char *case_no, int64_t since,
-                 struct tl_feed_case *out)
+int pg_feed_case(struct tl_store *st, const char *case_no, int64_t since, struct tl_feed_case *out)
 {
     static const char sql[] = CASE_COLUMNS " WHERE case_no = $2::text AND" PUBLIC_WHERE;
     struct pg_params p = {0};

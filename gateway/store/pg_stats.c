@@ -94,17 +94,16 @@ static int read_counts(struct tl_store *st, struct tl_store_stats *out)
         return TL_ERR_STORE;
     for (int r = 0; r < PQntuples(res); r++) {
         int kind = name_index(PQgetvalue(res, r, 1), store_outbox_kind_names, TL_OUTBOX_NKINDS);
-        int state =
-            name_index(PQgetvalue(res, r, 3), store_outbox_state_names, TL_OUTBOX_NSTATES);
+        int state = name_index(PQgetvalue(res, r, 3), store_outbox_state_names, TL_OUTBOX_NSTATES);
         if (kind < 0 || state < 0)
             continue;
         out->outbox = xrealloc(out->outbox, (out->noutbox + 1) * sizeof(*out->outbox));
-        out->outbox[out->noutbox++] = (struct tl_store_outbox_count){
-            .channel = pg_dup(res, r, 0),
-            .kind = kind,
-            .priority = (int)pg_i64(res, r, 2),
-            .state = state,
-            .n = pg_i64(res, r, 4)};
+        out->outbox[out->noutbox++] =
+            (struct tl_store_outbox_count){.channel = pg_dup(res, r, 0),
+                                           .kind = kind,
+                                           .priority = (int)pg_i64(res, r, 2),
+                                           .state = state,
+                                           .n = pg_i64(res, r, 4)};
     }
     PQclear(res);
     return TL_OK;
@@ -118,8 +117,7 @@ int pg_stats_read(struct tl_store_reader *r, struct tl_store_stats *out)
     memset(out, 0, sizeof(*out));
     if (pg_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
-    rc = pg_command(st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL,
-                    NULL);
+    rc = pg_command(st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, NULL);
     if (rc == TL_OK)
         rc = read_counts(st, out);
     if (rc == TL_OK)

@@ -172,8 +172,8 @@ static void same_doc(const char *what, int rc_lite, char *lite, int rc_pg, char 
     cmp_count++;
     if (!ok(same, "%s: the same on both backends (rc %d)", what, rc_lite)) {
         cmp_diff++;
-        printf("#   sqlite (%d): %s\n#   pg     (%d): %s\n", rc_lite, lite ? lite : "(null)",
-               rc_pg, pg ? pg : "(null)");
+        printf("#   sqlite (%d): %s\n#   pg     (%d): %s\n", rc_lite, lite ? lite : "(null)", rc_pg,
+               pg ? pg : "(null)");
     }
     free(lite);
     free(pg);
@@ -196,7 +196,7 @@ static void test_cases_lists(struct both *b)
     };
     for (int role = TL_ROLE_VIEWER; role <= TL_ROLE_ADMIN; role++) {
         for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
-            struct tl_case_filter f = {filters[i].state, filters[i].area, filters[i].since,
+            struct tl_case_filter f = {filters[i].state, filters[i].area,   filters[i].since,
                                        filters[i].until, filters[i].before, filters[i].limit};
             char *a = NULL, *p = NULL, what[80];
             int ra = store_api_cases(b->lite_reader, (enum tl_role)role, &f, &a);
@@ -244,8 +244,8 @@ static void test_one_docs(struct both *b)
             a = p = NULL;
             ra = store_api_audit(b->lite_reader, (enum tl_role)role, pages[i].before,
                                  pages[i].limit, &a);
-            rp = store_api_audit(b->pg_reader, (enum tl_role)role, pages[i].before,
-                                 pages[i].limit, &p);
+            rp = store_api_audit(b->pg_reader, (enum tl_role)role, pages[i].before, pages[i].limit,
+                                 &p);
             snprintf(what, sizeof(what), "api_audit role %d page %zu", role, i);
             same_doc(what, ra, a, rp, p);
         }
@@ -325,14 +325,12 @@ static void test_values(struct both *b)
        "a case for an operator: sighting numbers in full");
     free(j);
     j = NULL;
-    is_int(store_api_cases(b->pg_reader, TL_ROLE_VIEWER,
-                           &(struct tl_case_filter){.limit = 2}, &j),
+    is_int(store_api_cases(b->pg_reader, TL_ROLE_VIEWER, &(struct tl_case_filter){.limit = 2}, &j),
            TL_OK, "cases page: read");
     ok(j && strncmp(j, "{\"cases\":[{\"case\":\"P7P7P\"", 25) == 0 &&
            strstr(j, "\"radius_km\":0.333333333333333,") != NULL &&
            strstr(j, "},{\"case\":\"Q6Q6Q\"") != NULL &&
-           strstr(j, "\"radius_km\":1.0e+21,") != NULL &&
-           ends_with(j, "}],\"next_cursor\":\"6\"}"),
+           strstr(j, "\"radius_km\":1.0e+21,") != NULL && ends_with(j, "}],\"next_cursor\":\"6\"}"),
        "cases: newest first, drafts left out, REALs as SQLite prints them, the cursor");
     free(j);
     j = NULL;
@@ -428,8 +426,8 @@ static void test_feed(struct both *b)
            "feed: a case cancelled before any broadcast is never public");
     is_int(store_feed_last_ended_before(b->pg, 2400), 50,
            "feed: the last broadcast case that ended before the window");
-    is_int(store_feed_last_ended_before(b->pg, 2400),
-           store_feed_last_ended_before(b->lite, 2400), "feed: the same on SQLite");
+    is_int(store_feed_last_ended_before(b->pg, 2400), store_feed_last_ended_before(b->lite, 2400),
+           "feed: the same on SQLite");
     is_int(store_feed_last_ended_before(b->pg, 40), 0, "feed: none before the first end");
 }
 
@@ -440,8 +438,7 @@ static void test_stats(const char *lite_path, const char *url)
     char *cause = NULL;
 
     is_int(store_reader_open(url, 5000, &pr, &cause), TL_OK, "stats reader: opens on pg");
-    is_int(store_reader_open(lite_path, 5000, &lr, &cause), TL_OK,
-           "stats reader: opens on sqlite");
+    is_int(store_reader_open(lite_path, 5000, &lr, &cause), TL_OK, "stats reader: opens on sqlite");
     if (pr == NULL || lr == NULL) {
         store_reader_close(pr);
         store_reader_close(lr);
@@ -494,8 +491,8 @@ static void test_writes(struct both *b, const char *lite_path, const char *url)
         is_int(store_api_idem_put(s[i], "ops", "k1", "POST", "/api/v1/blocks", 201,
                                   "{\"ok\":true}\n", 10000),
                TL_OK, "%s: an answer stored", name[i]);
-        is_int(store_api_idem_put(s[i], "ops", "k2", "POST", "/api/v1/x", 400, NULL, 10500),
-               TL_OK, "%s: an answer without a body stored", name[i]);
+        is_int(store_api_idem_put(s[i], "ops", "k2", "POST", "/api/v1/x", 400, NULL, 10500), TL_OK,
+               "%s: an answer without a body stored", name[i]);
         is_int(store_api_idem_get(s[i], "ops", "k1", "POST", "/api/v1/blocks", &status, &body),
                TL_OK, "%s: the stored answer found", name[i]);
         is_int(status, 201, "%s: its status", name[i]);
@@ -514,8 +511,7 @@ static void test_writes(struct both *b, const char *lite_path, const char *url)
         ok(store_api_idem_put(s[i], "ops", "k1", "POST", "/api/v1/blocks", 201, "x", 10001) !=
                TL_OK,
            "%s: a key is stored once", name[i]);
-        is_int(store_api_idem_prune(s[i], 10200), 1, "%s: prune forgets the older answer",
-               name[i]);
+        is_int(store_api_idem_prune(s[i], 10200), 1, "%s: prune forgets the older answer", name[i]);
         is_int(store_api_idem_get(s[i], "ops", "k1", "POST", "/api/v1/blocks", &status, &body),
                TL_ERR_NOT_FOUND, "%s: the pruned answer is gone", name[i]);
         is_int(store_api_idem_prune(s[i], 10200), 0, "%s: nothing left to prune", name[i]);
@@ -600,9 +596,9 @@ int main(void)
     test_writes(&b, lite_path, url);
 
     struct tl_store *bad = NULL;
-    is_int(store_api_open_reader("postgresql://127.0.0.1:1/none", 1000, area_ur, NULL, &bad,
-                                 &cause),
-           TL_ERR_STORE, "an API reader on a server that is not there: an error");
+    is_int(
+        store_api_open_reader("postgresql://127.0.0.1:1/none", 1000, area_ur, NULL, &bad, &cause),
+        TL_ERR_STORE, "an API reader on a server that is not there: an error");
     ok(bad == NULL && cause != NULL, "with a cause");
     free(cause);
     cause = NULL;
