@@ -8,7 +8,8 @@
  * documents are also checked against the values typed here (numbers
  * masked for a viewer, the reporter hidden from one, REALs as 5.0, the
  * Urdu names from the lookup), and the API's writes (idempotency records,
- * resends) are run on both with the same answers and rows.
+ * resends) are run on both with the same answers and rows. Last, the
+ * server drops every connection: both readers read again.
  * Needs the throw-away cluster of `make test-pg`; else a TAP skip.
  */
 #include "common/result.h"
@@ -556,6 +557,46 @@ static void test_writes(struct both *b, const char *lite_path, const char *url)
     ok(lite_exp == 23600 && lite_n == 2, "sqlite: the same rows after the resends");
 }
 
+/*
+ * The server drops every connection of the database (a restart, a
+ * failover): the API reader and the stats reader fail at most one read,
+ * then connect again and read the same.
+ */
+static void test_reconnect(struct both *b, const char *url)
+{
+    struct tl_store_reader *r = NULL;
+    struct tl_store_stats stats;
+    char *before = NULL, *after = NULL, *cause = NULL;
+    int rc = TL_ERR_STORE;
+
+    is_int(store_api_police(b->pg_reader, TL_ROLE_VIEWER, &before), TL_OK,
+           "reconnect: police read before");
+    is_int(store_reader_open(url, 5000, &r, &cause), TL_OK, "reconnect: a stats reader opens");
+    is_int(pg_testdb_value(url, "SELECT (count(pg_terminate_backend(pid)) > 0)::int FROM"
+                                " pg_stat_activity WHERE datname = current_database()"
+                                " AND pid <> pg_backend_pid()"),
+           1, "reconnect: the server drops the database's connections");
+    for (int i = 0; i < 2 && rc != TL_OK; i++) {
+        free(after);
+        after = NULL;
+        rc = store_api_police(b->pg_reader, TL_ROLE_VIEWER, &after);
+    }
+    is_int(rc, TL_OK, "reconnect: the API reader reads again by its second try");
+    is_str(after, before, "reconnect: the same document");
+    rc = TL_ERR_STORE;
+    for (int i = 0; r != NULL && i < 2 && rc != TL_OK; i++)
+        rc = store_stats_read(r, &stats);
+    is_int(rc, TL_OK, "reconnect: the stats reader reads again by its second try");
+    if (rc == TL_OK) {
+        is_int(stats.police, 3, "reconnect: the same counts");
+        store_stats_clear(&stats);
+    }
+    store_reader_close(r);
+    free(before);
+    free(after);
+    free(cause);
+}
+
 int main(void)
 {
     const char *url = pg_testdb("pgread");
@@ -594,6 +635,7 @@ int main(void)
     test_feed(&b);
     test_stats(lite_path, url);
     test_writes(&b, lite_path, url);
+    test_reconnect(&b, url);
 
     struct tl_store *bad = NULL;
     is_int(
