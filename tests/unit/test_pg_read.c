@@ -20,6 +20,7 @@
 #include "tests/tap.h"
 #include "tests/unit/pg_testdb.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -557,6 +558,84 @@ static void test_writes(struct both *b, const char *lite_path, const char *url)
     ok(lite_exp == 23600 && lite_n == 2, "sqlite: the same rows after the resends");
 }
 
+/* A second node's call, run on a thread of its own while the first node holds the row. */
+struct racer {
+    struct tl_store *st;
+    bool idem; /* else a resend of outbox row 4 */
+    char state[16];
+    int rc;
+};
+
+static void *racer_run(void *arg)
+{
+    struct racer *r = arg;
+
+    if (r->idem)
+        r->rc = store_api_idem_put(r->st, "ops", "race", "POST", "/api/v1/x", 200, "b", 30000);
+    else
+        r->rc = store_api_resend(r->st, 4, 30000, r->state);
+    return NULL;
+}
+
+/* Waits (up to 10 s) until some session of the database waits for a lock. */
+static bool lock_waited(const char *url)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (pg_testdb_value(url, "SELECT count(*) FROM pg_stat_activity"
+                                 " WHERE datname = current_database()"
+                                 " AND wait_event_type = 'Lock'") > 0)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/*
+ * Two nodes at once: the first node's transaction resends a message (or
+ * stores an idempotent answer) and holds it; the second node's same call
+ * waits for it, then finds it done: BUSY with state queued (a resend once),
+ * or a duplicate key (one stored answer).
+ */
+static void test_two_nodes(struct both *b, const char *url)
+{
+    static const char *const reset[] = {"UPDATE outbox SET state = 'failed' WHERE id = 4", NULL};
+    struct tl_store *other = NULL;
+    char *cause = NULL, state[16] = "";
+
+    is_int(store_open(url, 5000, &other, &cause), TL_OK, "two nodes: a second store opens");
+    if (other == NULL) {
+        free(cause);
+        return;
+    }
+    ok(pg_exec(url, reset), "two nodes: outbox row 4 failed again");
+    for (int idem = 0; idem < 2; idem++) {
+        struct racer r = {.st = other, .idem = idem != 0, .rc = -100};
+        pthread_t t;
+        const char *what = idem ? "idempotency key" : "resend";
+        is_int(store_tx_begin(b->pg), TL_OK, "two nodes (%s): the first node begins", what);
+        if (idem)
+            is_int(store_api_idem_put(b->pg, "ops", "race", "POST", "/api/v1/x", 201, "a", 30000),
+                   TL_OK, "two nodes: the first node stores its answer");
+        else
+            is_int(store_api_resend(b->pg, 4, 30000, state), TL_OK,
+                   "two nodes: the first node resends");
+        pthread_create(&t, NULL, racer_run, &r);
+        ok(lock_waited(url), "two nodes (%s): the second node waits for the first", what);
+        is_int(store_tx_commit(b->pg), TL_OK, "two nodes (%s): the first node commits", what);
+        pthread_join(t, NULL);
+        if (idem) {
+            is_int(r.rc, TL_ERR_DUPLICATE, "two nodes: the second node's answer is refused");
+        } else {
+            is_int(r.rc, TL_ERR_BUSY, "two nodes: the second node's resend finds it queued");
+            is_str(r.state, "queued", "two nodes: and says so");
+        }
+    }
+    is_int(pg_testdb_value(url, "SELECT count(*) FROM api_idempotency WHERE key = 'race'"
+                                " AND status = 201 AND body = 'a'"),
+           1, "two nodes: one stored answer, the first node's");
+    store_close(other);
+}
+
 /*
  * The server drops every connection of the database (a restart, a
  * failover): the API reader and the stats reader fail at most one read,
@@ -635,6 +714,7 @@ int main(void)
     test_feed(&b);
     test_stats(lite_path, url);
     test_writes(&b, lite_path, url);
+    test_two_nodes(&b, url);
     test_reconnect(&b, url);
 
     struct tl_store *bad = NULL;
