@@ -265,6 +265,18 @@ int64_t pg_query_i64(struct tl_store *st, const char *sql, const struct pg_param
     return v;
 }
 
+PGresult *pg_query_row(struct tl_store *st, const char *sql, const struct pg_params *p, int *rc)
+{
+    PGresult *res = pg_query(st, sql, p);
+
+    *rc = res == NULL ? TL_ERR_STORE : PQntuples(res) == 0 ? TL_ERR_NOT_FOUND : TL_OK;
+    if (*rc != TL_OK) {
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
 /* Settings of every session: UTC, our lock wait, no statement over a minute. */
 static int session_setup(struct tl_store *st)
 {

@@ -92,6 +92,12 @@ bool pg_null(const PGresult *res, int r, int c);
 /* A single-value query's first column as int64, or fallback when no row / on error. */
 int64_t pg_query_i64(struct tl_store *st, const char *sql, const struct pg_params *p,
                      int64_t fallback);
+/*
+ * A query expected to return one row: its result when it returned one or
+ * more (caller PQclear()s), else NULL with *rc TL_ERR_NOT_FOUND (no row) or
+ * TL_ERR_STORE (failed).
+ */
+PGresult *pg_query_row(struct tl_store *st, const char *sql, const struct pg_params *p, int *rc);
 
 /* A connection for a reader thread (the API's, the stats'), without migrating. */
 int pg_open_reader_store(const char *url, long busy_timeout_ms, struct tl_store **out,
