@@ -118,8 +118,9 @@ tests-only: test-bins
 # `make test-pg`: the PostgreSQL backend's unit tests (tests/unit/test_pg_*.c)
 # and the e2e stories of PG_TAP_SCRIPTS with the daemon on PostgreSQL, in a
 # throw-away cluster that pg_virtualenv creates for the run and drops after
-# (as root it runs the server as the postgres user). Each test makes its own
-# database in it.
+# (as root it runs the server as the postgres user; -t: its files in a
+# temporary directory, so runs side by side do not collide). Each test makes
+# its own database in it. Debian's python3 first on PATH: psycopg2 is its.
 PG_VERSION ?= 15
 PG_UNIT_BIN := $(filter $(BUILD)/tests/test_pg_%,$(UNIT_BIN))
 # The e2e stories that run on both backends, then the PostgreSQL-only ones.
@@ -128,7 +129,7 @@ PG_TAP_SCRIPTS ?= tests/e2e/20-channels.t tests/e2e/25-ussd.t tests/e2e/30-story
 .PHONY: test-pg
 test-pg: deps
 	@$(MAKE) --no-print-directory test-bins
-	pg_virtualenv -v $(PG_VERSION) env TALAASH_TEST_PG=1 TALAASH_TEST_STORE=postgresql \
+	PATH=/usr/bin:$$PATH pg_virtualenv -t -v $(PG_VERSION) env TALAASH_TEST_PG=1 TALAASH_TEST_STORE=postgresql \
 	    TALAASH_BUILD=$(BUILD) $(PROVE) $(PROVE_FLAGS) $(PG_UNIT_BIN) $(PG_TAP_SCRIPTS)
 
 test: deps

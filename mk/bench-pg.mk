@@ -16,7 +16,7 @@ BENCH_PG_FLAGS ?=
 .PHONY: bench-pg
 bench-pg: deps
 	@$(MAKE) --no-print-directory $(DAEMON) $(BUILD)/mock_aggregator $(BUILD)/bench/bare_responder
-	pg_virtualenv -v $(PG_VERSION) sh -c '\
+	PATH=/usr/bin:$$PATH pg_virtualenv -t -v $(PG_VERSION) sh -c '\
 	    createdb bench_inbound && \
 	    python3 bench/bench_inbound.py --build $(BUILD) --store-url postgresql:///bench_inbound \
 	        --duration $(BENCH_PG_SECONDS) --min-ratio 0 --max-p99-ratio 1000000 && \

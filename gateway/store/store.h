@@ -269,7 +269,7 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
- * PostgreSQL: only those whose lease passed (PG_OUTBOX_LEASE_MS after their claim);
+ * PostgreSQL: only those whose lease passed (store_set_lease after their claim);
  * another live node's rows in flight stay 'sending'.
  */
 int64_t store_outbox_recover(struct tl_store *st);

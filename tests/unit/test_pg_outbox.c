@@ -30,7 +30,7 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE PG_OUTBOX_LEASE_MS
+#define LEASE PG_LEASE_DEFAULT_MS /* the lease until store_set_lease is called */
 
 static const char *url; /* the current group's database */
 static struct tl_store *st;
