@@ -30,7 +30,7 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE PG_LEASE_DEFAULT_MS /* the lease until store_set_lease is called */
+#define LEASE 60000 /* every store here: store_set_lease(s, LEASE) */
 
 static const char *url; /* the current group's database */
 static struct tl_store *st;
@@ -96,6 +96,7 @@ static struct tl_store *open_store(void)
         free(cause);
         return NULL;
     }
+    store_set_lease(s, LEASE);
     return s;
 }
 
