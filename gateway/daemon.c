@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 static struct event *shutdown_timer;
@@ -229,8 +230,12 @@ int daemon_run(struct tl_config *cfg)
         return 1;
     }
     store_on_health(d.store, store_health_cb, &d);
-    /* A claim outlives the longest request by as much again (store_set_lease). */
-    store_set_lease(d.store, (int64_t)((cfg->connect_timeout + cfg->send_timeout) * 2000.0) + 5000);
+    /* This node in a cluster: host:listen; a claim outlives the longest request by as much again. */
+    char node[128], host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(node, sizeof(node), "%s:%s", host, cfg->listen);
+    store_set_node(d.store, node,
+                   (int64_t)((cfg->connect_timeout + cfg->send_timeout) * 2000.0) + 5000);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const struct tl_store_ops pg_store_ops = {.name = "postgresql", STORE_OPS_ENTRIES};
 
@@ -373,6 +374,9 @@ static struct tl_store *pg_new(const char *url, long busy_timeout_ms)
     st->url = xstrdup(url);
     st->busy_timeout_ms = busy_timeout_ms;
     st->lease_ms = PG_LEASE_DEFAULT_MS;
+    /* Until the daemon names the node: unique to this store (no restart recovers its claims). */
+    static unsigned opened;
+    snprintf(st->node, sizeof(st->node), "pid%ld.%u", (long)getpid(), ++opened);
     return st;
 }
 
@@ -558,8 +562,9 @@ bool pg_leads(struct tl_store *st)
     return st->leader;
 }
 
-void pg_set_lease(struct tl_store *st, int64_t lease_ms)
+void pg_set_node(struct tl_store *st, const char *node, int64_t lease_ms)
 {
+    snprintf(st->node, sizeof(st->node), "%s", node);
     st->lease_ms = lease_ms;
 }
 

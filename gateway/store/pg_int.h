@@ -25,6 +25,7 @@
 #define PG_STMT_CACHE 192
 #define PG_MAX_PARAMS 24 /* the widest: a case row and its id (pg_domain.c) */
 #define PG_LEASE_DEFAULT_MS 120000 /* until the daemon sets it from its timeouts */
+#define PG_IDLE_LOOK_MS 250 /* an idle sender looks for other nodes' rows this often */
 
 struct tl_store {
     const struct tl_store_ops *ops; /* first: the front dispatches by it (backend.h) */
@@ -43,9 +44,9 @@ struct tl_store {
     } cache[PG_STMT_CACHE];
     size_t ncache;
     bool leader;          /* holds the cluster's leader lock (pg_leads) */
-    int64_t lease_ms;     /* a claim's lease (store_set_lease) */
-    /* pg_outbox.c: this store's number in outbox_claimers (its claims' mark), 0 until its first claim. */
-    int64_t claimer;
+    int64_t lease_ms;     /* a claim's lease (store_set_node) */
+    /* The node a claim is marked with (outbox.claimed_by): store_set_node, else unique to this store. */
+    char node[128];
     /* The operator API's reader: the Urdu names of areas (tl_area_ur), or NULL. */
     tl_area_name_fn area_ur;
     void *area_ctx;

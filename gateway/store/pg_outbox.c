@@ -7,7 +7,7 @@
  * Invariant: a message is a row in state 'queued' before any request for it
  * is made; 'sending' marks a request possibly in flight, on the node whose
  * claim (claimed_by, migration 2) holds it until lease_until_ms
- * (the store's lease after the claim: store_set_lease). What several nodes change:
+ * (the node's lease after the claim: store_set_node). What several nodes change:
  *   - a claim is one statement: SELECT … FOR UPDATE SKIP LOCKED picks the
  *     due rows and the UPDATE marks them, so two nodes claiming at once
  *     get disjoint rows and neither waits for the other;
@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A numeric macro's value spelled inside SQL text. */
 
 /* Index of a state's name in store_outbox_state_names, or -1. */
 static int state_index(const char *name)
@@ -114,14 +113,6 @@ int pg_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t no
     return TL_OK;
 }
 
-/* This store's claimer number (outbox_claimers), taken at its first claim; 0 on error. */
-static int64_t claimer(struct tl_store *st)
-{
-    if (st->claimer == 0)
-        st->claimer = pg_query_i64(st, "SELECT nextval('outbox_claimers')", NULL, 0);
-    return st->claimer;
-}
-
 /*
  * One round of a claim, one statement: up to $3 rows of channel $1 due at
  * $2 (ms) — queued and due, or 'sending' with a lease that passed (a range
@@ -130,7 +121,7 @@ static int64_t claimer(struct tl_store *st)
  * for, nor taken), in queue order; each becomes 'expired' (past
  * expires_at, $4 = now in seconds), 'cancelled' (an alert or update to an
  * opted-out number) or 'sending' with attempts + 1, the lease ($6 ms,
- * store_set_lease) and this store's mark ($5). A bulk row's text is its wave's in the row's language,
+ * store_set_node) and this node's name ($5). A bulk row's text is its wave's in the row's language,
  * else its recipient's saved one. The rows come back in queue order with
  * the state each got.
  */
@@ -168,15 +159,10 @@ int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, si
 {
     struct tl_outbox_msg *out = xcalloc(max ? max : 1, sizeof(*out));
     size_t count = 0;
-    int64_t mark = max > 0 ? claimer(st) : 0;
     bool more = true;
 
     *msgs = NULL;
     *n = 0;
-    if (max > 0 && mark <= 0) {
-        free(out);
-        return TL_ERR_STORE;
-    }
     /*
      * Rounds until max are claimed or no due row is left (expired and
      * stopped rows do not count; a few rounds bound the work of one call).
@@ -193,7 +179,7 @@ int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, si
         pg_p_i64(&p, now_ms);
         pg_p_i64(&p, (int64_t)want);
         pg_p_i64(&p, now_ms / 1000);
-        pg_p_i64(&p, mark);
+        pg_p_text(&p, st->node);
         pg_p_i64(&p, st->lease_ms);
         PGresult *res = pg_query(st, claim_sql, &p);
         if (res == NULL) {
@@ -415,7 +401,7 @@ int pg_outbox_results(struct tl_store *st, const char *channel,
     pg_p_text(&p, array_end(&pids));
     pg_p_text(&p, array_end(&errs));
     pg_p_text(&p, array_end(&nexts));
-    pg_p_i64(&p, st->claimer); /* 0 before any claim: matches no row */
+    pg_p_text(&p, st->node);
     pg_p_i64(&p, now);
     pg_p_text(&p, channel);
     /* Outside a transaction this commits at once: the outcomes are one statement, atomic. */
@@ -465,9 +451,12 @@ int64_t pg_outbox_next_due(struct tl_store *st, const char *channel)
      * One index seek per priority (outbox_due is channel, priority,
      * next_attempt_ms), as sqlite_outbox.c; and the earliest lease of the
      * channel's rows in flight (outbox_sending), so that a node whose queue
-     * is empty wakes when a dead node's rows become its to send.
+     * is empty wakes when a dead node's rows become its to send. With
+     * nothing due, PG_IDLE_LOOK_MS from now: another node may queue rows at
+     * any time (a wave committed there kicks only that node's sender), so
+     * an idle node looks again that often and joins within it.
      */
-    return pg_query_i64(st,
+    int64_t due = pg_query_i64(st,
                         "SELECT coalesce(least("
                         " (SELECT min(next_attempt_ms) FROM outbox WHERE channel = $1"
                         "  AND state = 'queued' AND priority = 0),"
@@ -477,7 +466,8 @@ int64_t pg_outbox_next_due(struct tl_store *st, const char *channel)
                         "  AND state = 'queued' AND priority = 2),"
                         " (SELECT min(lease_until_ms) FROM outbox WHERE state = 'sending'"
                         "  AND channel = $1)), 0)",
-                        &p, 0);
+                        &p, -1);
+    return due == 0 ? clock_now_ms() + PG_IDLE_LOOK_MS : due < 0 ? 0 : due;
 }
 
 int64_t pg_outbox_recover(struct tl_store *st)
@@ -486,18 +476,19 @@ int64_t pg_outbox_recover(struct tl_store *st)
     int64_t changed = 0;
 
     /*
-     * At start: only rows whose lease passed go back to 'queued' — those
-     * this node left 'sending' when it stopped, and any of a node that died.
-     * A row 'sending' within its lease is another live node's request in
-     * flight: resetting it would send it twice. (This node's own rows from
-     * before a restart within the lease wait for it to pass; a claim takes
-     * lapsed rows too, so recovery only tidies the counts.) Reads the
-     * partial index of rows in flight (outbox_sending).
+     * At start: the rows this node left 'sending' when it stopped (marked
+     * with its name: store_set_node) and those whose lease passed (any node
+     * that died) go back to 'queued'. A row 'sending' within its lease and
+     * marked by another node is that live node's request in flight:
+     * resetting it would send it twice. Reads the partial index of rows in
+     * flight (outbox_sending).
      */
     pg_p_i64(&p, clock_now_ms());
+    pg_p_text(&p, st->node);
     if (pg_command(st,
-                   "UPDATE outbox SET state = 'queued', lease_until_ms = NULL"
-                   " WHERE state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1)",
+                   "UPDATE outbox SET state = 'queued', lease_until_ms = NULL, claimed_by = NULL"
+                   " WHERE state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1"
+                   " OR claimed_by = $2)",
                    &p, &changed) != TL_OK)
         return -1;
     return changed;

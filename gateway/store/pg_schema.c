@@ -137,17 +137,16 @@ static const char *const migration_1[] = {
     NULL};
 
 /*
- * Migration 2 (pg_outbox.c): the claim a row 'sending' belongs to. Each
- * store takes a number from outbox_claimers at its first claim and marks
- * the rows it claims with it (claimed_by); a send result applies only to
- * rows its store claimed, so the late result of a node whose lease passed
- * (another node has claimed the row again) changes nothing. Provider ids
+ * Migration 2 (pg_outbox.c): the node a row 'sending' belongs to. A claim
+ * marks its rows with its node's name (claimed_by: store_set_node); a send
+ * result applies only to rows its node claimed, so the late result of a
+ * node whose lease passed (another node has claimed the row again) changes
+ * nothing, and a node restarting requeues the rows it left 'sending'. Provider ids
  * go straight into provider_ids on PostgreSQL (no staging: see
  * pg_outbox.c), so the staging table goes.
  */
 static const char *const migration_2[] = {
-    "ALTER TABLE outbox ADD COLUMN claimed_by bigint",
-    "CREATE SEQUENCE outbox_claimers",
+    "ALTER TABLE outbox ADD COLUMN claimed_by text",
     "DROP TABLE provider_ids_staged",
     NULL};
 

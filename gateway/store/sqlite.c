@@ -515,9 +515,9 @@ bool sqlite_leads(struct tl_store *st)
     return true;
 }
 
-void sqlite_set_lease(struct tl_store *st, int64_t lease_ms)
+void sqlite_set_node(struct tl_store *st, const char *node, int64_t lease_ms)
 {
-    (void)st, (void)lease_ms;
+    (void)st, (void)node, (void)lease_ms;
 }
 
 int64_t sqlite_rate_take(struct tl_store *st, const char *channel, double rate, double burst,

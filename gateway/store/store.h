@@ -118,13 +118,17 @@ void store_on_health(struct tl_store *st,
  */
 bool store_leads(struct tl_store *st);
 /*
- * How long a claimed message stays the claiming node's (PostgreSQL: a row
- * 'sending' whose lease has passed is claimed again by any node, so a node
- * that died mid-send loses at most its in-flight rows to a second send).
- * The daemon sets it above its longest request (connect + send timeouts).
- * SQLite: one node; rows left 'sending' are requeued at start.
+ * Who this node is in a cluster (a name that stays the same across its
+ * restarts and differs from every other node's: the daemon uses
+ * host:listen) and how long a message it claims stays its own. PostgreSQL:
+ * a claim marks its rows with the node; a row 'sending' whose lease has
+ * passed is claimed again by any node (so a node that died mid-send loses
+ * at most its in-flight rows to a second send), and at start a node
+ * requeues the rows it left 'sending' itself. The daemon sets the lease
+ * above its longest request (2 x (connect + send timeouts) + 5 s). Call it
+ * before store_outbox_recover. SQLite: one node; does nothing.
  */
-void store_set_lease(struct tl_store *st, int64_t lease_ms);
+void store_set_node(struct tl_store *st, const char *node, int64_t lease_ms);
 /*
  * Takes up to want sends from channel's token bucket shared by every node
  * (rate per second, burst at most); returns how many it may send now (0..want),
@@ -263,13 +267,14 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 /*
  * The earliest next_attempt_ms of a channel's queued messages; 0 when none.
  * PostgreSQL: also the earliest lease end of its rows in flight, when a
- * dead node's rows become due.
+ * dead node's rows become due; and when none, a moment from now
+ * (PG_IDLE_LOOK_MS): another node may queue rows at any time.
  */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
- * PostgreSQL: only those whose lease passed (store_set_lease after their claim);
+ * PostgreSQL: those this node left (store_set_node) and those whose lease passed;
  * another live node's rows in flight stay 'sending'.
  */
 int64_t store_outbox_recover(struct tl_store *st);

@@ -30,7 +30,7 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE 60000 /* every store here: store_set_lease(s, LEASE) */
+#define LEASE 60000 /* every store here: store_set_node(s, its own name, LEASE) */
 
 static const char *url; /* the current group's database */
 static struct tl_store *st;
@@ -96,7 +96,10 @@ static struct tl_store *open_store(void)
         free(cause);
         return NULL;
     }
-    store_set_lease(s, LEASE);
+    static int stores;
+    char node[32];
+    snprintf(node, sizeof(node), "test-node-%d", ++stores);
+    store_set_node(s, node, LEASE);
     return s;
 }
 
@@ -1153,7 +1156,7 @@ static void test_two_claimers(void)
                                 " AND attempts = 1"),
            ROWS, "every row sending, once attempted (seen from a new connection)");
     is_int(peek_int("SELECT count(DISTINCT claimed_by) FROM outbox"), (a.n > 0) + (b.n > 0),
-           "each marked with its claimer's number");
+           "each marked with its node's name");
     free(all);
     free(a.ids);
     free(b.ids);
