@@ -626,6 +626,23 @@ static void wake_in(struct sender_channel *ch, double ms)
     evtimer_add(ch->wake, &tv);
 }
 
+/*
+ * Waits for the next due time of the channel's queue (due, 0 = none): with
+ * none, for the next kick — or, on a store other nodes write too, looks
+ * again after store_idle_look_ms.
+ */
+static void wait_for_due(struct sender_channel *ch, int64_t due, int64_t now_ms)
+{
+    if (due == 0) {
+        int64_t look = store_idle_look_ms(ch->sender->d->store);
+        if (look <= 0)
+            return; /* nothing queued: the next kick pumps */
+        due = now_ms + look;
+    }
+    wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
+    ch->waiting_due = true;
+}
+
 static void pump(struct sender_channel *ch)
 {
     struct tl_sender *s = ch->sender;
@@ -688,11 +705,7 @@ static void pump(struct sender_channel *ch)
         ch->draining = n >= ch->batch;
         if (n == 0) {
             free(msgs);
-            int64_t due = store_outbox_next_due(s->d->store, ch->conf->name);
-            if (due > 0) {
-                wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
-                ch->waiting_due = true;
-            }
+            wait_for_due(ch, store_outbox_next_due(s->d->store, ch->conf->name), now_ms);
             return;
         }
         ch->tokens -= (double)n;
@@ -752,11 +765,8 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
         /* A wall-clock re-check: a read; the claim (a write) only once something is due. */
         int64_t due = store_outbox_next_due(ch->sender->d->store, ch->conf->name);
         int64_t now_ms = clock_now_ms();
-        if (due == 0)
-            return; /* nothing queued: the next kick pumps */
-        if (due > now_ms) {
-            wake_in(ch, fmin((double)(due - now_ms), SENDER_RECHECK_MS));
-            ch->waiting_due = true;
+        if (due == 0 || due > now_ms) {
+            wait_for_due(ch, due, now_ms);
             return;
         }
     }

@@ -626,7 +626,9 @@ int pg_areas_replace(struct tl_store *st, const struct tl_area_row *rows, size_t
 {
     if (pg_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
-    if (pg_command(st, "DELETE FROM areas", NULL, NULL) != TL_OK)
+    /* Nodes starting together replace it one after the other, not into each other. */
+    if (pg_command(st, "LOCK TABLE areas IN EXCLUSIVE MODE", NULL, NULL) != TL_OK ||
+        pg_command(st, "DELETE FROM areas", NULL, NULL) != TL_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         struct pg_params p = {0};

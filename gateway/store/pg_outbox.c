@@ -451,13 +451,11 @@ int64_t pg_outbox_next_due(struct tl_store *st, const char *channel)
      * One index seek per priority (outbox_due is channel, priority,
      * next_attempt_ms), as sqlite_outbox.c; and the earliest lease of the
      * channel's rows in flight (outbox_sending), so that a node whose queue
-     * is empty wakes when a dead node's rows become its to send. With
-     * nothing due, PG_IDLE_LOOK_MS from now: another node may queue rows at
-     * any time (a wave committed there kicks only that node's sender), so
-     * an idle node looks again that often and joins within it.
+     * is empty wakes when a dead node's rows become its to send. A wave's
+     * rows are due at 0 (at once): that is 1 here, as 0 says "none".
      */
-    int64_t due = pg_query_i64(st,
-                        "SELECT coalesce(least("
+    return pg_query_i64(st,
+                        "SELECT CASE WHEN m IS NULL THEN 0 ELSE greatest(m, 1) END FROM (SELECT least("
                         " (SELECT min(next_attempt_ms) FROM outbox WHERE channel = $1"
                         "  AND state = 'queued' AND priority = 0),"
                         " (SELECT min(next_attempt_ms) FROM outbox WHERE channel = $1"
@@ -465,9 +463,19 @@ int64_t pg_outbox_next_due(struct tl_store *st, const char *channel)
                         " (SELECT min(next_attempt_ms) FROM outbox WHERE channel = $1"
                         "  AND state = 'queued' AND priority = 2),"
                         " (SELECT min(lease_until_ms) FROM outbox WHERE state = 'sending'"
-                        "  AND channel = $1)), 0)",
-                        &p, -1);
-    return due == 0 ? clock_now_ms() + PG_IDLE_LOOK_MS : due < 0 ? 0 : due;
+                        "  AND channel = $1)) AS m) AS due",
+                        &p, 0);
+}
+
+/*
+ * Another node may queue rows at any time (a wave committed there kicks
+ * only that node's sender): an idle sender looks again this often, and
+ * joins a broadcast within it.
+ */
+int64_t pg_idle_look_ms(struct tl_store *st)
+{
+    (void)st;
+    return PG_IDLE_LOOK_MS;
 }
 
 int64_t pg_outbox_recover(struct tl_store *st)

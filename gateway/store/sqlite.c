@@ -515,6 +515,12 @@ bool sqlite_leads(struct tl_store *st)
     return true;
 }
 
+int64_t sqlite_idle_look_ms(struct tl_store *st)
+{
+    (void)st;
+    return 0;
+}
+
 void sqlite_set_node(struct tl_store *st, const char *node, int64_t lease_ms)
 {
     (void)st, (void)node, (void)lease_ms;

@@ -267,10 +267,16 @@ int store_outbox_results(struct tl_store *st, const char *channel,
 /*
  * The earliest next_attempt_ms of a channel's queued messages; 0 when none.
  * PostgreSQL: also the earliest lease end of its rows in flight, when a
- * dead node's rows become due; and when none, a moment from now
- * (PG_IDLE_LOOK_MS): another node may queue rows at any time.
+ * dead node's rows become due.
  */
 int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
+/*
+ * How often a sender with nothing due looks for rows another node queued:
+ * 0 = never (SQLite: one node, and a row queued here kicks its sender);
+ * PostgreSQL: every 250 ms (a wave committed on one node kicks only its own
+ * sender; the others join within that).
+ */
+int64_t store_idle_look_ms(struct tl_store *st);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
