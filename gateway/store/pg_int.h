@@ -49,13 +49,6 @@ struct tl_store {
     void *area_ctx;
 };
 
-/*
- * How long a claimed outbox row stays a node's (pg_outbox.c): a row still
- * 'sending' this long after its claim is another node's to send. Longer
- * than a send request may take ([outbox] send_timeout, 30 s by default).
- */
-#define PG_OUTBOX_LEASE_MS 60000
-
 /* Query parameters as text; NULL entries are SQL NULL. */
 struct pg_params {
     const char *v[PG_MAX_PARAMS];

@@ -7,7 +7,7 @@
  * Invariant: a message is a row in state 'queued' before any request for it
  * is made; 'sending' marks a request possibly in flight, on the node whose
  * claim (claimed_by, migration 2) holds it until lease_until_ms
- * (PG_OUTBOX_LEASE_MS after the claim). What several nodes change:
+ * (STORE_PG_LEASE_MS after the claim). What several nodes change:
  *   - a claim is one statement: SELECT … FOR UPDATE SKIP LOCKED picks the
  *     due rows and the UPDATE marks them, so two nodes claiming at once
  *     get disjoint rows and neither waits for the other;
@@ -158,7 +158,7 @@ static const char claim_sql[] =
     "  UPDATE outbox o SET state = p.next,"
     "   attempts = o.attempts + CASE WHEN p.next = 'sending' THEN 1 ELSE 0 END,"
     "   lease_until_ms = CASE WHEN p.next = 'sending'"
-    "    THEN $2::bigint + " PG_SQL_NUMBER(PG_OUTBOX_LEASE_MS) " ELSE NULL END,"
+    "    THEN $2::bigint + " PG_SQL_NUMBER(STORE_PG_LEASE_MS) " ELSE NULL END,"
     "   claimed_by = $5, updated_at = $4"
     "  FROM pick p WHERE o.id = p.id"
     "  RETURNING o.id, o.phone, p.body, o.kind, o.attempts, o.priority, o.next_attempt_ms, p.next)"

@@ -241,6 +241,14 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
  */
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n);
+/*
+ * PostgreSQL: how long a claimed row stays its node's. A row still
+ * 'sending' this long after its claim (its node died mid-send) is due again
+ * for any node's claim, so at most a dead node's rows in flight go twice.
+ * Longer than a send request may take ([outbox] send_timeout, 30 s by
+ * default). SQLite has one node: no lease.
+ */
+#define STORE_PG_LEASE_MS 60000
 void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n);
 /*
  * Records the outcomes of one request atomically (a savepoint: inside the
@@ -260,7 +268,7 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
- * PostgreSQL: only those whose lease passed (PG_OUTBOX_LEASE_MS after their claim);
+ * PostgreSQL: only those whose lease passed (STORE_PG_LEASE_MS after their claim);
  * another live node's rows in flight stay 'sending'.
  */
 int64_t store_outbox_recover(struct tl_store *st);

@@ -17,7 +17,6 @@
  */
 #include "common/result.h"
 #include "gateway/store/store.h"
-#include "gateway/store/pg_int.h"
 #include "tests/tap.h"
 #include "tests/unit/pg_testdb.h"
 
@@ -30,7 +29,7 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE PG_OUTBOX_LEASE_MS
+#define LEASE STORE_PG_LEASE_MS
 
 static const char *url; /* the current group's database */
 static struct tl_store *st;
