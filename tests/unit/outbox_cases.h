@@ -481,6 +481,49 @@ static void case_retried_ids(void)
     state_is(m2, "delivered", "m2 delivered");
 }
 
+/*
+ * Queues `many` alerts on channel "bulk", claims them all and records each
+ * sent with provider id B-<i>, in one call (the store st is open); returns
+ * the last row's id.
+ */
+static int64_t case_bulk_sent(size_t many)
+{
+    struct tl_outbox_msg *msgs = NULL;
+    size_t n = 0;
+
+    is_int(store_tx_begin(st), TL_OK, "begin");
+    for (size_t i = 0; i < many; i++)
+        add("bulk", "+923003333333", "bulk", TL_OUT_ALERT, 0);
+    is_int(store_tx_commit(st), TL_OK, "many queued");
+    is_int(store_outbox_claim(st, "bulk", NOW_MS, many, &msgs, &n), TL_OK, "claim them");
+    is_int(n, many, "all claimed");
+    struct tl_outbox_result *r = calloc(n ? n : 1, sizeof(*r));
+    char(*pids)[24] = calloc(n ? n : 1, sizeof(*pids));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pids[i], sizeof(pids[i]), "B-%zu", i);
+        r[i] = (struct tl_outbox_result){msgs[i].id, TL_OUTBOX_SENT, pids[i], NULL, 0};
+    }
+    int64_t last = n ? msgs[n - 1].id : 0;
+    store_outbox_msgs_free(msgs, n);
+    is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
+    free(r);
+    free(pids);
+    return last;
+}
+
+/* After case_bulk_sent: every id is indexed, and a report for the last matches its row. */
+static void case_bulk_reported(size_t many, int64_t last)
+{
+    char pid[24];
+
+    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), many,
+           "every id is in provider_ids");
+    snprintf(pid, sizeof(pid), "B-%zu", many - 1);
+    struct tl_outbox_dlr bulk = {"bulk", pid, 0, TL_OUTBOX_DELIVERED, "Success", NULL};
+    is_int(store_outbox_dlr(st, &bulk, NOW + 7), TL_OK, "a report matches the last id");
+    state_is(last, "delivered", "and applies to its message");
+}
+
 static void test_cancel_and_tx(void)
 {
     struct tl_outbox_msg *msgs = NULL;

@@ -8,6 +8,7 @@
  *
  * The including test defines, before including it: NOW, the store `st`,
  *   void exec_sql(const char *sql)   runs set-up SQL (portable SQL only)
+ *   long long peek_int(const char *sql)   one number, read aside
  *   void result_provider_id(const char *pid, int outbox_id)
  *                                    records pid for the row as a send result
  *                                    does (SQLite: staged; PostgreSQL: indexed)
@@ -21,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #define DAY 86400LL
 #define KEEP_SENT (30 * DAY)
@@ -152,6 +154,77 @@ static void counts_of(int64_t alert_id, const char *channel, int64_t out[TL_OUTB
 {
     if (store_alert_counts(st, alert_id, channel, out) != TL_OK)
         ok(0, "store_alert_counts %lld: %s", (long long)alert_id, store_errmsg(st));
+}
+
+/* Sets up, counts each alert's messages (before), runs a first pass; false when it failed. */
+static bool case_prune_first_pass(size_t step, int64_t before[5][TL_OUTBOX_NSTATES],
+                                  int64_t deleted[TL_PRUNE_NTABLES])
+{
+    size_t steps;
+
+    prune_setup();
+    for (int a = 1; a <= 4; a++)
+        counts_of(a, NULL, before[a]);
+    is_int(before[1][TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 has 6 delivered before", step);
+    is_int(store_prune_due(st, NOW - KEEP_SENT), 1, "step %zu: a pass is due (case 1, draft 4)",
+           step);
+    if (!pass(step, deleted, &steps))
+        return false;
+    diag("step %zu: %zu steps", step, steps);
+    is_int(deleted[TL_PRUNE_OUTBOX], 17, "step %zu: 17 outbox rows deleted", step);
+    is_int(deleted[TL_PRUNE_INBOUND], 3, "step %zu: 3 inbound rows deleted", step);
+    is_int(deleted[TL_PRUNE_RATE_WINDOWS], 3, "step %zu: 3 rate windows deleted", step);
+    is_int(peek_int("SELECT count(*) FROM provider_ids"), 3,
+           "step %zu: provider ids: only the active case's 3 stay", step);
+    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE outbox_id IN (18, 19, 20)"), 3,
+           "step %zu: …and they are the active case's", step);
+    is_int(peek_int("SELECT count(*) FROM inbound WHERE id IN (3, 5, 6)"), 3,
+           "step %zu: inbound kept: active case, recent, case not redacted", step);
+    is_int(peek_int("SELECT count(*) FROM inbound"), 3, "step %zu: 3 inbound rows left", step);
+    is_int(peek_int("SELECT count(*) FROM rate_windows WHERE phone = '+923003'"), 1,
+           "step %zu: the current rate window stays", step);
+    is_int(peek_int("SELECT count(*) FROM rate_windows"), 1, "step %zu: one rate window left",
+           step);
+    return true;
+}
+
+/* After the first pass: each alert's counts are the same (folded into outbox_tallies). */
+static void case_prune_counts_after(size_t step, int64_t before[5][TL_OUTBOX_NSTATES])
+{
+    int64_t after[TL_OUTBOX_NSTATES];
+
+    for (int a = 1; a <= 4; a++) {
+        counts_of(a, NULL, after);
+        ok(memcmp(before[a], after, sizeof(after)) == 0,
+           "step %zu: alert %d: the same counts per state after pruning", step, a);
+    }
+    counts_of(1, "at", after);
+    is_int(after[TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 on channel at: 6 delivered", step);
+    is_int(after[TL_OUTBOX_FAILED], 2, "step %zu: alert 1: 2 failed", step);
+    is_int(after[TL_OUTBOX_EXPIRED], 1, "step %zu: alert 1: 1 expired", step);
+    is_int(after[TL_OUTBOX_SENT], 1, "step %zu: alert 1: 1 sent", step);
+    is_int(after[TL_OUTBOX_QUEUED], 1, "step %zu: alert 1: 1 queued", step);
+    is_int(after[TL_OUTBOX_SENDING], 1, "step %zu: alert 1: 1 sending", step);
+    counts_of(1, "twilio", after);
+    is_int(after[TL_OUTBOX_DELIVERED], 0, "step %zu: alert 1 on another channel: none", step);
+    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 0"
+                    " AND kind = 'police' AND state = 'sent'"),
+           1, "step %zu: the police copy is tallied under its case", step);
+    is_int(peek_int("SELECT sum(n) FROM outbox_tallies WHERE case_id = 0"), 2,
+           "step %zu: replies of no case tallied", step);
+    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 1"
+                    " AND kind = 'alert' AND channel = 'at' AND state = 'delivered'"),
+           5, "step %zu: alert 1's 5 old delivered rows in one tally row", step);
+}
+
+/* The marks of the cases a pass went through, and the due check after them. */
+static void case_prune_marks(size_t step)
+{
+    is_int(store_prune_mark_cases(st, NOW - KEEP_SENT, NOW), TL_OK, "step %zu: mark", step);
+    is_int(store_prune_due(st, NOW - KEEP_SENT), 0, "step %zu: no pass due once marked", step);
+    is_int(peek_int("SELECT count(*) FROM cases WHERE outbox_pruned_at IS NOT NULL"), 3,
+           "step %zu: cases 1, 4 and 5 marked", step);
+    is_int(store_prune_due(st, NOW), 1, "step %zu: case 3 due at a later cut", step);
 }
 
 #endif

@@ -109,9 +109,6 @@ static void opt_out(const char *phone)
 /* Provider ids wait in provider_ids_staged until moved; a report never misses a staged one. */
 static void test_provider_ids_staged(void)
 {
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
     if (!fresh("staged"))
         return;
     int64_t m1 = sent_msg("sms", "+923001111111", "S-1");
@@ -128,21 +125,7 @@ static void test_provider_ids_staged(void)
 
     /* Many results: the staged ids are moved in bulk as they pile up. */
     enum { MANY = 20500 };
-    is_int(store_tx_begin(st), TL_OK, "begin");
-    for (int i = 0; i < MANY; i++)
-        add("bulk", "+923003333333", "bulk", TL_OUT_ALERT, 0);
-    is_int(store_tx_commit(st), TL_OK, "many queued");
-    is_int(store_outbox_claim(st, "bulk", NOW_MS, MANY, &msgs, &n), TL_OK, "claim them");
-    is_int(n, MANY, "all claimed");
-    struct tl_outbox_result *r = calloc(n, sizeof(*r));
-    char(*pids)[24] = calloc(n, sizeof(*pids));
-    for (size_t i = 0; i < n; i++) {
-        snprintf(pids[i], sizeof(pids[i]), "B-%zu", i);
-        r[i] = (struct tl_outbox_result){msgs[i].id, TL_OUTBOX_SENT, pids[i], NULL, 0};
-    }
-    int64_t last = n ? msgs[n - 1].id : 0;
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
+    int64_t last = case_bulk_sent(MANY);
     is_int(store_provider_ids_staged(st), MANY, "staged: a send result does not move them");
     struct tl_prune_cursor *bounds = NULL;
     size_t nb = 0;
@@ -165,13 +148,7 @@ static void test_provider_ids_staged(void)
     free(bounds);
     is_int(moved_all, MANY, "every staged id moved");
     is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 0, "none left staged");
-    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
-           "every id is in provider_ids");
-    struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};
-    is_int(store_outbox_dlr(st, &bulk, NOW + 7), TL_OK, "a report matches a moved id");
-    state_is(last, "delivered", "and applies to its message");
-    free(r);
-    free(pids);
+    case_bulk_reported(MANY, last);
     finish();
 }
 

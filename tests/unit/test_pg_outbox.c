@@ -143,9 +143,6 @@ static void opt_out(const char *phone)
  */
 static void test_provider_ids(void)
 {
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
     if (!fresh("pids"))
         return;
     int64_t m1 = sent_msg("sms", "+923001111111", "S-1");
@@ -162,21 +159,7 @@ static void test_provider_ids(void)
 
     /* Many results in one call: every id is in provider_ids at once. */
     enum { MANY = 20500 };
-    is_int(store_tx_begin(st), TL_OK, "begin");
-    for (int i = 0; i < MANY; i++)
-        add("bulk", "+923003333333", "bulk", TL_OUT_ALERT, 0);
-    is_int(store_tx_commit(st), TL_OK, "many queued");
-    is_int(store_outbox_claim(st, "bulk", NOW_MS, MANY, &msgs, &n), TL_OK, "claim them");
-    is_int(n, MANY, "all claimed");
-    struct tl_outbox_result *r = calloc(n ? n : 1, sizeof(*r));
-    char(*pids)[24] = calloc(n ? n : 1, sizeof(*pids));
-    for (size_t i = 0; i < n; i++) {
-        snprintf(pids[i], sizeof(pids[i]), "B-%zu", i);
-        r[i] = (struct tl_outbox_result){msgs[i].id, TL_OUTBOX_SENT, pids[i], NULL, 0};
-    }
-    int64_t last = n ? msgs[n - 1].id : 0;
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
+    int64_t last = case_bulk_sent(MANY);
     is_int(store_provider_ids_staged(st), 0, "staged: none");
     struct tl_prune_cursor *bounds = (struct tl_prune_cursor *)1;
     size_t nb = 99;
@@ -187,16 +170,10 @@ static void test_provider_ids(void)
     int64_t moved = -1;
     is_int(store_provider_ids_move_range(st, NULL, &all, &moved), TL_OK, "a move");
     is_int(moved, 0, "moves nothing");
-    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
-           "every id is in provider_ids");
     is_int(peek_int("SELECT count(*) FROM outbox WHERE channel = 'bulk' AND state = 'sent'"
                     " AND provider_id LIKE 'B-%'"),
            MANY, "every row sent with its id");
-    struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};
-    is_int(store_outbox_dlr(st, &bulk, NOW + 7), TL_OK, "a report matches the last id");
-    state_is(last, "delivered", "and applies to its message");
-    free(r);
-    free(pids);
+    case_bulk_reported(MANY, last);
     finish();
 }
 
@@ -223,61 +200,19 @@ static void test_prune_pass(size_t step)
     snprintf(name, sizeof(name), "prune_%zu", step);
     if (!fresh(name))
         return;
-    prune_setup();
-    for (int a = 1; a <= 4; a++)
-        counts_of(a, NULL, before[a]);
-    is_int(before[1][TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 has 6 delivered before", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 1, "step %zu: a pass is due (case 1, draft 4)",
-           step);
-
-    if (!pass(step, deleted, &steps)) {
+    if (!case_prune_first_pass(step, before, deleted)) {
         finish();
         return;
     }
-    diag("step %zu: %zu steps", step, steps);
-    is_int(deleted[TL_PRUNE_OUTBOX], 17, "step %zu: 17 outbox rows deleted", step);
     is_int(deleted[TL_PRUNE_PROVIDER_IDS], 11,
            "step %zu: 11 provider ids deleted (10 of rows gone, 1 of an earlier attempt)", step);
-    is_int(deleted[TL_PRUNE_INBOUND], 3, "step %zu: 3 inbound rows deleted", step);
-    is_int(deleted[TL_PRUNE_RATE_WINDOWS], 3, "step %zu: 3 rate windows deleted", step);
     is_str(peek_text("SELECT string_agg(id::text, ',' ORDER BY id) FROM outbox", text,
                      sizeof(text)),
            "10,11,17,18,19,20,21,22,23,26",
            "step %zu: outbox rows kept: queued, sending, changed lately, active case, case ended"
            " lately, new reply",
            step);
-    is_int(peek_int("SELECT count(*) FROM provider_ids"), 3,
-           "step %zu: provider ids: only the active case's 3 stay", step);
-    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE outbox_id IN (18, 19, 20)"), 3,
-           "step %zu: …and they are the active case's", step);
-    is_str(peek_text("SELECT string_agg(id::text, ',' ORDER BY id) FROM inbound", text,
-                     sizeof(text)),
-           "3,5,6", "step %zu: inbound kept: active case, recent, case not redacted", step);
-    is_str(peek_text("SELECT string_agg(phone || '/' || kind, ',') FROM rate_windows", text,
-                     sizeof(text)),
-           "+923003/msg", "step %zu: only the current rate window stays", step);
-    for (int a = 1; a <= 4; a++) {
-        counts_of(a, NULL, after);
-        ok(memcmp(before[a], after, sizeof(after)) == 0,
-           "step %zu: alert %d: the same counts per state after pruning", step, a);
-    }
-    counts_of(1, "at", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 on channel at: 6 delivered", step);
-    is_int(after[TL_OUTBOX_FAILED], 2, "step %zu: alert 1: 2 failed", step);
-    is_int(after[TL_OUTBOX_EXPIRED], 1, "step %zu: alert 1: 1 expired", step);
-    is_int(after[TL_OUTBOX_SENT], 1, "step %zu: alert 1: 1 sent", step);
-    is_int(after[TL_OUTBOX_QUEUED], 1, "step %zu: alert 1: 1 queued", step);
-    is_int(after[TL_OUTBOX_SENDING], 1, "step %zu: alert 1: 1 sending", step);
-    counts_of(1, "twilio", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 0, "step %zu: alert 1 on another channel: none", step);
-    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 0"
-                    " AND kind = 'police' AND state = 'sent'"),
-           1, "step %zu: the police copy is tallied under its case", step);
-    is_int(peek_int("SELECT sum(n) FROM outbox_tallies WHERE case_id = 0"), 2,
-           "step %zu: replies of no case tallied", step);
-    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 1"
-                    " AND kind = 'alert' AND channel = 'at' AND state = 'delivered'"),
-           5, "step %zu: alert 1's 5 old delivered rows in one tally row", step);
+    case_prune_counts_after(step, before);
 
     /* A second pass finds nothing, and leaves the tallies. */
     long long tallied = peek_int("SELECT sum(n) FROM outbox_tallies");
@@ -299,11 +234,7 @@ static void test_prune_pass(size_t step)
     ok(memcmp(before[1], after, sizeof(after)) == 0, "step %zu: alert 1's counts still the same",
        step);
 
-    is_int(store_prune_mark_cases(st, NOW - KEEP_SENT, NOW), TL_OK, "step %zu: mark", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 0, "step %zu: no pass due once marked", step);
-    is_int(peek_int("SELECT count(*) FROM cases WHERE outbox_pruned_at IS NOT NULL"), 3,
-           "step %zu: cases 1, 4 and 5 marked", step);
-    is_int(store_prune_due(st, NOW), 1, "step %zu: case 3 due at a later cut", step);
+    case_prune_marks(step);
 
     /* Inside an open transaction a step is a savepoint: the transaction goes on. */
     struct tl_prune_cursor c = {0};

@@ -36,7 +36,7 @@ static void exec_sql(const char *sql)
     }
 }
 
-static long long one(const char *sql)
+static long long peek_int(const char *sql)
 {
     sqlite3_stmt *s = NULL;
     long long v = -1;
@@ -98,31 +98,18 @@ static void result_provider_id(const char *pid, int outbox_id)
 static void test_pass(size_t step)
 {
     char name[64];
-    int64_t before[5][TL_OUTBOX_NSTATES], after[TL_OUTBOX_NSTATES], deleted[TL_PRUNE_NTABLES];
+    int64_t before[5][TL_OUTBOX_NSTATES], deleted[TL_PRUNE_NTABLES];
     size_t steps;
 
     snprintf(name, sizeof(name), "prune-%zu.db", step);
     if (!fresh(name))
         return;
-    prune_setup();
-    for (int a = 1; a <= 4; a++)
-        counts_of(a, NULL, before[a]);
-    is_int(before[1][TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 has 6 delivered before", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 1, "step %zu: a pass is due (case 1, draft 4)",
-           step);
-
-    if (!pass(step, deleted, &steps)) {
+    if (!case_prune_first_pass(step, before, deleted)) {
         finish();
         return;
     }
-    diag("step %zu: %zu steps", step, steps);
-    is_int(deleted[TL_PRUNE_OUTBOX], 17, "step %zu: 17 outbox rows deleted", step);
     is_int(deleted[TL_PRUNE_PROVIDER_IDS], 10,
            "step %zu: 10 provider ids deleted (9 of rows gone, 1 of an earlier attempt)", step);
-    is_int(deleted[TL_PRUNE_INBOUND], 3, "step %zu: 3 inbound rows deleted", step);
-    is_int(deleted[TL_PRUNE_RATE_WINDOWS], 3, "step %zu: 3 rate windows deleted", step);
-    is_int(one("SELECT group_concat(id) FROM (SELECT id FROM outbox ORDER BY id)") >= 0, 1,
-           "step %zu: outbox readable", step);
     {
         sqlite3_stmt *s = NULL;
         const char *want = "10,11,17,18,19,20,21,22,23,26";
@@ -135,41 +122,12 @@ static void test_pass(size_t step)
         is_str(got, want, "step %zu: outbox rows kept: queued, sending, changed lately, active"
                           " case, case ended lately, new reply", step);
     }
-    is_int(one("SELECT count(*) FROM provider_ids"), 3,
-           "step %zu: provider ids: only the active case's 3 stay", step);
-    is_int(one("SELECT count(*) FROM provider_ids WHERE outbox_id IN (18, 19, 20)"), 3,
-           "step %zu: …and they are the active case's", step);
-    is_int(one("SELECT count(*) FROM provider_ids_staged"), 1,
+    is_int(peek_int("SELECT count(*) FROM provider_ids_staged"), 1,
            "step %zu: the staged id of a deleted row waits for the move", step);
-    is_int(one("SELECT group_concat(id) FROM inbound") >= 0, 1, "step %zu: inbound readable",
-           step);
-    is_int(one("SELECT count(*) FROM inbound WHERE id IN (3, 5, 6)"), 3,
-           "step %zu: inbound kept: active case, recent, case not redacted", step);
-    is_int(one("SELECT count(*) FROM inbound"), 3, "step %zu: 3 inbound rows left", step);
-    is_int(one("SELECT count(*) FROM rate_windows WHERE phone = '+923003'"), 1,
-           "step %zu: the current rate window stays", step);
-    is_int(one("SELECT count(*) FROM rate_windows"), 1, "step %zu: one rate window left", step);
-    for (int a = 1; a <= 4; a++) {
-        counts_of(a, NULL, after);
-        ok(memcmp(before[a], after, sizeof(after)) == 0,
-           "step %zu: alert %d: the same counts per state after pruning", step, a);
-    }
-    counts_of(1, "at", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 on channel at: 6 delivered", step);
-    is_int(after[TL_OUTBOX_FAILED], 2, "step %zu: alert 1: 2 failed", step);
-    is_int(after[TL_OUTBOX_EXPIRED], 1, "step %zu: alert 1: 1 expired", step);
-    is_int(after[TL_OUTBOX_SENT], 1, "step %zu: alert 1: 1 sent", step);
-    is_int(after[TL_OUTBOX_QUEUED], 1, "step %zu: alert 1: 1 queued", step);
-    counts_of(1, "twilio", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 0, "step %zu: alert 1 on another channel: none", step);
-    is_int(one("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 0 AND kind = 'police'"
-               " AND state = 'sent'"),
-           1, "step %zu: the police copy is tallied under its case", step);
-    is_int(one("SELECT sum(n) FROM outbox_tallies WHERE case_id = 0"), 2,
-           "step %zu: replies of no case tallied", step);
+    case_prune_counts_after(step, before);
 
     /* Once moved, the staged id goes with the second pass, which finds nothing else. */
-    long long tallied = one("SELECT sum(n) FROM outbox_tallies");
+    long long tallied = peek_int("SELECT sum(n) FROM outbox_tallies");
     int64_t moved = 0;
     struct tl_prune_cursor all = {.key = "\xff", .key2 = "", .id = 0};
     is_int(store_provider_ids_move_range(st, NULL, &all, &moved), TL_OK, "step %zu: move", step);
@@ -180,15 +138,10 @@ static void test_pass(size_t step)
                    deleted[TL_PRUNE_RATE_WINDOWS],
                0, "step %zu: and nothing else", step);
     }
-    is_int(one("SELECT count(*) FROM provider_ids"), 3, "step %zu: 3 provider ids left", step);
-    is_int(one("SELECT sum(n) FROM outbox_tallies"), tallied,
+    is_int(peek_int("SELECT count(*) FROM provider_ids"), 3, "step %zu: 3 provider ids left", step);
+    is_int(peek_int("SELECT sum(n) FROM outbox_tallies"), tallied,
            "step %zu: …and leaves the tallies (%lld)", step, tallied);
-
-    is_int(store_prune_mark_cases(st, NOW - KEEP_SENT, NOW), TL_OK, "step %zu: mark", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 0, "step %zu: no pass due once marked", step);
-    is_int(one("SELECT count(*) FROM cases WHERE outbox_pruned_at IS NOT NULL"), 3,
-           "step %zu: cases 1, 4 and 5 marked", step);
-    is_int(store_prune_due(st, NOW), 1, "step %zu: case 3 due at a later cut", step);
+    case_prune_marks(step);
     finish();
 }
 
@@ -225,8 +178,8 @@ static void test_recover_index(void)
     sqlite3_finalize(s);
     is_str(plan, "SCAN outbox USING INDEX outbox_sending", "recovery's plan reads outbox_sending");
     is_int(store_outbox_recover(st), 3, "recovery requeues the 3 rows in flight");
-    is_int(one("SELECT count(*) FROM outbox WHERE state = 'queued'"), 3, "…which are queued");
-    is_int(one("SELECT count(*) FROM outbox INDEXED BY outbox_sending WHERE state = 'sending'"), 0,
+    is_int(peek_int("SELECT count(*) FROM outbox WHERE state = 'queued'"), 3, "…which are queued");
+    is_int(peek_int("SELECT count(*) FROM outbox INDEXED BY outbox_sending WHERE state = 'sending'"), 0,
            "…and left the index");
     finish();
 }
