@@ -7,7 +7,7 @@
  * Invariant: a message is a row in state 'queued' before any request for it
  * is made; 'sending' marks a request possibly in flight, on the node whose
  * claim (claimed_by, migration 2) holds it until lease_until_ms
- * (STORE_PG_LEASE_MS after the claim). What several nodes change:
+ * (store_set_lease: st->lease_ms after the claim). What several nodes change:
  *   - a claim is one statement: SELECT … FOR UPDATE SKIP LOCKED picks the
  *     due rows and the UPDATE marks them, so two nodes claiming at once
  *     get disjoint rows and neither waits for the other;
@@ -35,10 +35,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A numeric macro's value spelled inside SQL text. */
-#define PG_SQL_NUMBER_(x) #x
-#define PG_SQL_NUMBER(x) PG_SQL_NUMBER_(x)
 
 /* Index of a state's name in store_outbox_state_names, or -1. */
 static int state_index(const char *name)
@@ -131,8 +127,8 @@ static int64_t claimer(struct tl_store *st)
  * with SKIP LOCKED (rows another node is claiming right now are not waited
  * for, nor taken), in queue order; each becomes 'expired' (past
  * expires_at, $4 = now in seconds), 'cancelled' (an alert or update to an
- * opted-out number) or 'sending' with attempts + 1, the lease and this
- * store's mark ($5). A bulk row's text is its wave's in the row's language,
+ * opted-out number) or 'sending' with attempts + 1, this store's mark
+ * ($5) and the lease ($6 ms from the claim). A bulk row's text is its wave's in the row's language,
  * else its recipient's saved one. The rows come back in queue order with
  * the state each got.
  */
@@ -157,8 +153,7 @@ static const char claim_sql[] =
     " upd AS ("
     "  UPDATE outbox o SET state = p.next,"
     "   attempts = o.attempts + CASE WHEN p.next = 'sending' THEN 1 ELSE 0 END,"
-    "   lease_until_ms = CASE WHEN p.next = 'sending'"
-    "    THEN $2::bigint + " PG_SQL_NUMBER(STORE_PG_LEASE_MS) " ELSE NULL END,"
+    "   lease_until_ms = CASE WHEN p.next = 'sending' THEN $2::bigint + $6::bigint ELSE NULL END,"
     "   claimed_by = $5, updated_at = $4"
     "  FROM pick p WHERE o.id = p.id"
     "  RETURNING o.id, o.phone, p.body, o.kind, o.attempts, o.priority, o.next_attempt_ms, p.next)"
@@ -196,6 +191,7 @@ int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, si
         pg_p_i64(&p, (int64_t)want);
         pg_p_i64(&p, now_ms / 1000);
         pg_p_i64(&p, mark);
+        pg_p_i64(&p, st->lease_ms);
         PGresult *res = pg_query(st, claim_sql, &p);
         if (res == NULL) {
             if (count > 0 && st->tx_depth == 0)

@@ -32,7 +32,8 @@ struct tl_store;
 int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause);
 /*
  * How a backend that waits on a socket (PostgreSQL) waits for its answers:
- * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up. The
+ * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up, 1
+ * when the caller is not one that can yield (the backend then polls). The
  * daemon sets it so a store call made by a job yields to the event loop
  * meanwhile (job.h); NULL (the default): the backend polls the socket.
  */
@@ -116,6 +117,14 @@ void store_on_health(struct tl_store *st,
  * its connection's life; another node takes it over when that one dies.
  */
 bool store_leads(struct tl_store *st);
+/*
+ * How long a claimed message stays the claiming node's (PostgreSQL: a row
+ * 'sending' whose lease has passed is claimed again by any node, so a node
+ * that died mid-send loses at most its in-flight rows to a second send).
+ * The daemon sets it above its longest request (connect + send timeouts).
+ * SQLite: one node; rows left 'sending' are requeued at start.
+ */
+void store_set_lease(struct tl_store *st, int64_t lease_ms);
 /*
  * Takes up to want sends from channel's token bucket shared by every node
  * (rate per second, burst at most); returns how many it may send now (0..want),
@@ -241,14 +250,6 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
  */
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n);
-/*
- * PostgreSQL: how long a claimed row stays its node's. A row still
- * 'sending' this long after its claim (its node died mid-send) is due again
- * for any node's claim, so at most a dead node's rows in flight go twice.
- * Longer than a send request may take ([outbox] send_timeout, 30 s by
- * default). SQLite has one node: no lease.
- */
-#define STORE_PG_LEASE_MS 60000
 void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n);
 /*
  * Records the outcomes of one request atomically (a savepoint: inside the
@@ -268,7 +269,7 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
 /*
  * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
- * PostgreSQL: only those whose lease passed (STORE_PG_LEASE_MS after their claim);
+ * PostgreSQL: only those whose lease passed (store_set_lease);
  * another live node's rows in flight stay 'sending'.
  */
 int64_t store_outbox_recover(struct tl_store *st);

@@ -30,7 +30,7 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE STORE_PG_LEASE_MS
+#define LEASE 60000 /* set on every store (store_set_lease); the daemon's is 75 s */
 #define OUTBOX_LEASE_MS LEASE
 
 static const char *url; /* the current group's database */
@@ -91,6 +91,7 @@ static struct tl_store *open_store(void)
         free(cause);
         return NULL;
     }
+    store_set_lease(s, LEASE);
     return s;
 }
 
@@ -552,6 +553,29 @@ static void test_lease(void)
 
     int64_t want[TL_OUTBOX_NSTATES] = {0, 5, 1, 1, 0, 0, 0};
     counts_are(want, "after the lease cases");
+
+    /* The lease is the store's (store_set_lease); until it is set, PostgreSQL's default. */
+    int64_t z = add("sms", "+923004444444", "z", TL_OUT_REPLY, 0);
+    store_set_lease(late, 5000);
+    is_int(store_outbox_claim(late, "sms", NOW_MS, 1, &msgs, &n), TL_OK,
+           "a claim with a 5 s lease");
+    is_int(n, 1, "claims z");
+    store_outbox_msgs_free(msgs, n);
+    is_int(atoll(row_text(z, "lease_until_ms", buf, sizeof(buf))), NOW_MS + 5000,
+           "z's lease ends 5 s after the claim");
+    struct tl_store *unset = NULL;
+    char *cause = NULL;
+    is_int(store_open(url, 5000, &unset, &cause), TL_OK, "a store whose lease is not set");
+    free(cause);
+    int64_t w = add("sms", "+923005555555", "w", TL_OUT_REPLY, 0);
+    if (unset != NULL) {
+        is_int(store_outbox_claim(unset, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claims");
+        is_int(n == 1 ? msgs[0].id : 0, w, "w");
+        store_outbox_msgs_free(msgs, n);
+        is_int(atoll(row_text(w, "lease_until_ms", buf, sizeof(buf))),
+               NOW_MS + 120000, "with the default lease, 120 s");
+        store_close(unset);
+    }
     store_close(late);
     finish();
 }
