@@ -1,9 +1,10 @@
 /*
  * test_pg_outbox.c — the PostgreSQL backend's outbox and pruning
- * (pg_outbox.c, pg_prune.c), through the store interface: the cases of
- * test_outbox.c, test_store.c (a wave's texts) and test_store_prune.c with
- * the same exact values, adapted where PostgreSQL differs on purpose
- * (provider ids are not staged; recovery leaves rows whose lease runs);
+ * (pg_outbox.c, pg_prune.c), through the store interface: the outbox
+ * cases both backends run (outbox_cases.h) and the pruning cases on the
+ * set-up both share (prune_cases.h), with the same exact values, adapted
+ * where PostgreSQL differs on purpose (provider ids are not staged;
+ * recovery leaves rows whose lease runs);
  * then what several nodes sharing the database need: two stores claiming
  * one queue at once get disjoint rows covering it and neither waits for
  * the other (SKIP LOCKED), a row claimed by a store that goes away is
@@ -17,7 +18,6 @@
  */
 #include "common/result.h"
 #include "gateway/store/store.h"
-#include "gateway/store/pg_int.h"
 #include "tests/tap.h"
 #include "tests/unit/pg_testdb.h"
 
@@ -30,7 +30,8 @@
 
 #define NOW 1760000000LL /* unix seconds */
 #define NOW_MS (NOW * 1000)
-#define LEASE 60000 /* every store here: store_set_node(s, its own name, LEASE) */
+#define LEASE 60000 /* set on every store (store_set_node); the daemon's is 75 s */
+#define OUTBOX_LEASE_MS LEASE
 
 static const char *url; /* the current group's database */
 static struct tl_store *st;
@@ -38,7 +39,7 @@ static PGconn *peek; /* a second connection: set-up and read-back */
 
 /* ---- the second connection ---- */
 
-static void exec(const char *sql)
+static void exec_sql(const char *sql)
 {
     PGresult *r = PQexec(peek, sql);
 
@@ -78,12 +79,6 @@ static const char *row_text(int64_t id, const char *column, char *out, size_t ou
     return peek_text(sql, out, outsz);
 }
 
-#define state_is(id, want, ...)                                                                    \
-    do {                                                                                           \
-        char state_buf_[32];                                                                       \
-        is_str(row_text((id), "state", state_buf_, sizeof(state_buf_)), (want), __VA_ARGS__);      \
-    } while (0)
-
 /* ---- stores ---- */
 
 static struct tl_store *open_store(void)
@@ -106,7 +101,10 @@ static struct tl_store *open_store(void)
 /* A fresh database for one group, its store and the peeking connection. */
 static bool fresh(const char *name)
 {
-    if ((url = pg_testdb(name)) == NULL) {
+    char db[64];
+
+    snprintf(db, sizeof(db), "pgob_%s", name);
+    if ((url = pg_testdb(db)) == NULL) {
         ok(0, "pg_testdb %s", name);
         return false;
     }
@@ -128,427 +126,20 @@ static void finish(void)
     st = NULL;
 }
 
-static int64_t add_to(struct tl_store *s, const char *channel, const char *phone,
-                      const char *text, enum tl_outbox_kind kind, int64_t expires_at)
+/* STOP, as store_subscriber_set_opted_out leaves the subscriber row. */
+static void opt_out(const char *phone)
 {
-    struct tl_outbox_new m = {channel, phone, text, kind, expires_at, 0, 0, 0};
-    int64_t id = 0;
+    char sql[300];
 
-    if (store_outbox_add(s, &m, NOW, &id) != TL_OK) {
-        ok(0, "store_outbox_add %s %s: %s", channel, text, store_errmsg(s));
-        return 0;
-    }
-    return id;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO subscribers (phone, lang, opted_out, created_at, updated_at)"
+             " VALUES ('%s', 'en', 1, 1760000001, 1760000001) ON CONFLICT (phone)"
+             " DO UPDATE SET opted_out = 1",
+             phone);
+    exec_sql(sql);
 }
 
-static int64_t add(const char *channel, const char *phone, const char *text,
-                   enum tl_outbox_kind kind, int64_t expires_at)
-{
-    return add_to(st, channel, phone, text, kind, expires_at);
-}
-
-static void counts_are(const int64_t want[TL_OUTBOX_NSTATES], const char *what)
-{
-    int64_t got[TL_OUTBOX_NSTATES];
-
-    is_int(store_outbox_counts(st, got), TL_OK, "%s: counts", what);
-    for (int i = 0; i < TL_OUTBOX_NSTATES; i++)
-        is_int(got[i], want[i], "%s: %s", what, store_outbox_state_name((enum tl_outbox_state)i));
-}
-
-/* ---- the cases of test_outbox.c ---- */
-
-static void test_claim_order(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 99;
-
-    if (!fresh("pgob_order"))
-        return;
-    int64_t a1 = add("sms", "+923001111111", "alert one", TL_OUT_ALERT, 0);
-    int64_t r1 = add("sms", "+923002222222", "reply one", TL_OUT_REPLY, 0);
-    int64_t p1 = add("sms", "+923003333333", "police one", TL_OUT_POLICE, 0);
-    int64_t a2 = add("sms", "+923004444444", "alert two", TL_OUT_ALERT, 0);
-    int64_t other = add("other", "+923005555555", "on another channel", TL_OUT_POLICE, 0);
-    ok(a1 > 0 && r1 > a1 && p1 > r1 && a2 > p1 && other > a2, "ids increase");
-    state_is(a1, "queued", "a new message is queued");
-    char buf[32];
-    is_str(row_text(a1, "attempts", buf, sizeof(buf)), "0", "a new message has 0 attempts");
-
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 2, &msgs, &n), TL_OK, "claim max 2");
-    is_int(n, 2, "two claimed");
-    if (n == 2) {
-        is_int(msgs[0].id, p1, "police first");
-        is_int(msgs[0].kind, TL_OUT_POLICE, "kind police");
-        is_str(msgs[0].phone, "+923003333333", "police phone");
-        is_str(msgs[0].text, "police one", "police text");
-        is_int(msgs[0].attempts, 1, "attempts 1");
-        is_int(msgs[0].priority, 0, "priority 0");
-        is_int(msgs[0].due_ms, 0, "due at 0 (at once)");
-        is_int(msgs[1].id, r1, "reply second");
-        is_int(msgs[1].kind, TL_OUT_REPLY, "kind reply");
-        is_int(msgs[1].attempts, 1, "attempts 1");
-    }
-    store_outbox_msgs_free(msgs, n);
-    state_is(p1, "sending", "claimed police row is sending");
-    state_is(r1, "sending", "claimed reply row is sending");
-    is_str(row_text(p1, "attempts", buf, sizeof(buf)), "1", "claimed row has attempts 1");
-    is_str(row_text(p1, "lease_until_ms", buf, sizeof(buf)), "1760000060000",
-           "claimed row's lease: the claim's time + 60 s");
-    state_is(a1, "queued", "unclaimed alert still queued");
-
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim the rest");
-    is_int(n, 2, "the two alerts");
-    if (n == 2) {
-        is_int(msgs[0].id, a1, "older alert first");
-        is_int(msgs[1].id, a2, "newer alert second");
-        is_int(msgs[0].kind, TL_OUT_ALERT, "kind alert");
-    }
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim an empty queue");
-    is_int(n, 0, "nothing left on sms");
-    store_outbox_msgs_free(msgs, n);
-    state_is(other, "queued", "the other channel's message was not claimed");
-
-    is_int(store_outbox_claim(st, "other", NOW_MS, 0, &msgs, &n), TL_OK, "claim max 0");
-    is_int(n, 0, "max 0 claims nothing");
-    store_outbox_msgs_free(msgs, n);
-    state_is(other, "queued", "max 0 leaves it queued");
-    is_int(store_outbox_claim(st, "other", NOW_MS, 5, &msgs, &n), TL_OK, "claim other channel");
-    is_int(n, 1, "one on the other channel");
-    if (n == 1)
-        is_int(msgs[0].id, other, "the other channel's message");
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_claim(st, "nosuch", NOW_MS, 5, &msgs, &n), TL_OK, "claim unknown channel");
-    is_int(n, 0, "nothing on an unknown channel");
-    store_outbox_msgs_free(msgs, n);
-
-    /* Alerts and updates share one priority: within it the queue is first in, first out. */
-    int64_t u1 = add("bulk", "+923006666666", "update first", TL_OUT_UPDATE, 0);
-    int64_t a3 = add("bulk", "+923007777777", "alert after it", TL_OUT_ALERT, 0);
-    is_int(store_outbox_claim(st, "bulk", NOW_MS, 10, &msgs, &n), TL_OK, "claim bulk");
-    is_int(n, 2, "two bulk messages");
-    if (n == 2) {
-        is_int(msgs[0].id, u1, "same priority: the older update comes first");
-        is_int(msgs[0].kind, TL_OUT_UPDATE, "kind update");
-        is_int(msgs[1].id, a3, "then the newer alert");
-    }
-    store_outbox_msgs_free(msgs, n);
-
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 7, 0, 0, 0, 0, 0};
-    counts_are(want, "after claiming all");
-    finish();
-}
-
-static void test_results_retry(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-    char buf[64];
-
-    if (!fresh("pgob_results"))
-        return;
-    int64_t s1 = add("sms", "+923001111111", "to be sent", TL_OUT_REPLY, 0);
-    int64_t t1 = add("sms", "+923002222222", "to be retried", TL_OUT_REPLY, 0);
-    int64_t f1 = add("sms", "+923003333333", "to fail", TL_OUT_REPLY, 0);
-    is_int(store_outbox_next_due(st, "sms"), 0, "new messages are due at 0 (at once)");
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim three");
-    is_int(n, 3, "three claimed");
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_next_due(st, "sms"), NOW_MS + LEASE,
-           "nothing queued: next_due is the lease's end of the rows in flight");
-
-    int64_t retry_at = NOW_MS + 60000;
-    struct tl_outbox_result res[] = {
-        {s1, TL_OUTBOX_SENT, "ATPid_1", NULL, 0},
-        {t1, TL_OUTBOX_QUEUED, NULL, "HTTP 503", retry_at},
-        {f1, TL_OUTBOX_FAILED, NULL, "InvalidPhoneNumber", 0},
-    };
-    is_int(store_outbox_results(st, "sms", res, 3, NOW + 1), TL_OK, "record three results");
-    state_is(s1, "sent", "SENT result: sent");
-    is_str(row_text(s1, "provider_id", buf, sizeof(buf)), "ATPid_1", "provider id stored");
-    is_str(row_text(s1, "lease_until_ms", buf, sizeof(buf)), "NULL", "the lease ends with it");
-    state_is(t1, "queued", "QUEUED result: queued again");
-    is_str(row_text(t1, "error", buf, sizeof(buf)), "HTTP 503", "retry error stored");
-    is_str(row_text(t1, "next_attempt_ms", buf, sizeof(buf)), "1760000060000", "retry time stored");
-    state_is(f1, "failed", "FAILED result: failed");
-    is_str(row_text(f1, "error", buf, sizeof(buf)), "InvalidPhoneNumber", "failure error stored");
-    is_int(store_outbox_next_due(st, "sms"), retry_at, "next_due is the retry time");
-    is_int(store_outbox_next_due(st, "other"), 0, "next_due of an empty channel is 0");
-
-    is_int(store_outbox_claim(st, "sms", NOW_MS + 1000, 10, &msgs, &n), TL_OK, "claim before due");
-    is_int(n, 0, "a retry is not claimable before its time");
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_claim(st, "sms", retry_at - 1, 10, &msgs, &n), TL_OK, "claim 1 ms early");
-    is_int(n, 0, "still not claimable 1 ms early");
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_claim(st, "sms", retry_at, 10, &msgs, &n), TL_OK, "claim when due");
-    is_int(n, 1, "the retry is claimed at its time");
-    if (n == 1) {
-        is_int(msgs[0].id, t1, "the retried message");
-        is_int(msgs[0].attempts, 2, "second attempt");
-        is_int(msgs[0].due_ms, retry_at, "claimed with its due time");
-    }
-    store_outbox_msgs_free(msgs, n);
-    is_str(row_text(t1, "attempts", buf, sizeof(buf)), "2", "attempts 2 in the row");
-
-    /* A result for a row that is not 'sending' changes nothing. */
-    struct tl_outbox_result late = {s1, TL_OUTBOX_FAILED, NULL, "late", 0};
-    is_int(store_outbox_results(st, "sms", &late, 1, NOW + 2), TL_OK, "result for a sent row");
-    state_is(s1, "sent", "a result does not touch a row that is not sending");
-    is_int(store_outbox_results(st, "sms", NULL, 0, NOW + 2), TL_OK, "no results: TL_OK");
-
-    /* Texts that need quoting in an array literal travel intact. */
-    int64_t q1 = add("sms", "+923004444444", "quote", TL_OUT_REPLY, 0);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim q1");
-    is_int(n, 1, "q1 claimed");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_result odd = {q1, TL_OUTBOX_QUEUED, "id,\"x\"\\{y}", "say \"no\", {NULL}",
-                                   retry_at};
-    is_int(store_outbox_results(st, "sms", &odd, 1, NOW + 3), TL_OK, "a result with odd text");
-    is_str(row_text(q1, "provider_id", buf, sizeof(buf)), "id,\"x\"\\{y}", "provider id intact");
-    is_str(row_text(q1, "error", buf, sizeof(buf)), "say \"no\", {NULL}", "error intact");
-
-    int64_t want[TL_OUTBOX_NSTATES] = {1, 1, 1, 0, 1, 0, 0};
-    counts_are(want, "after results");
-    finish();
-}
-
-static void test_expiry_recover(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
-    if (!fresh("pgob_expiry"))
-        return;
-    int64_t old = add("sms", "+923001111111", "too late", TL_OUT_ALERT, NOW - 10);
-    int64_t edge = add("sms", "+923002222222", "expires now", TL_OUT_ALERT, NOW);
-    int64_t fresh1 = add("sms", "+923003333333", "still good", TL_OUT_ALERT, NOW + 3600);
-    int64_t never = add("sms", "+923004444444", "no expiry", TL_OUT_REPLY, 0);
-    int64_t elsewhere = add("b", "+923005555555", "expired elsewhere", TL_OUT_ALERT, NOW - 10);
-
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim with expired rows");
-    is_int(n, 2, "only the unexpired two are returned");
-    if (n == 2) {
-        is_int(msgs[0].id, never, "the reply first");
-        is_int(msgs[1].id, fresh1, "then the alert still in time");
-    }
-    store_outbox_msgs_free(msgs, n);
-    state_is(old, "expired", "past expires_at: expired");
-    state_is(edge, "expired", "expires_at == now: expired");
-    state_is(fresh1, "sending", "future expires_at: sending");
-    state_is(elsewhere, "queued", "expiry is per channel: the other channel's row waits");
-    char buf[32];
-    is_str(row_text(old, "attempts", buf, sizeof(buf)), "0", "an expired row was not attempted");
-
-    /* Claimed at NOW_MS (long ago by the wall clock): their lease has passed. */
-    is_int(store_outbox_recover(st), 2, "recover requeues the two sending rows");
-    state_is(fresh1, "queued", "recovered row is queued");
-    state_is(never, "queued", "recovered reply is queued");
-    state_is(old, "expired", "recover leaves expired rows alone");
-    is_int(store_outbox_recover(st), 0, "recover again: nothing to do");
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim after recover");
-    is_int(n, 2, "recovered rows are claimable");
-    if (n == 2) {
-        is_int(msgs[0].attempts, 2, "a recovered message counts its earlier attempt");
-        is_int(msgs[1].attempts, 2, "both");
-    }
-    store_outbox_msgs_free(msgs, n);
-
-    int64_t want[TL_OUTBOX_NSTATES] = {1, 2, 0, 0, 0, 2, 0};
-    counts_are(want, "after expiry and recovery");
-    finish();
-}
-
-/* Adds, claims and records SENT with provider id pid; returns the id. */
-static int64_t sent_msg(const char *channel, const char *phone, const char *pid)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-    int64_t id = add(channel, phone, "dlr test", TL_OUT_REPLY, 0);
-
-    if (store_outbox_claim(st, channel, NOW_MS, 1, &msgs, &n) != TL_OK || n != 1 ||
-        msgs[0].id != id)
-        ok(0, "claim for %s", pid ? pid : "(no id)");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_result r = {id, TL_OUTBOX_SENT, pid, NULL, 0};
-    if (store_outbox_results(st, channel, &r, 1, NOW) != TL_OK)
-        ok(0, "result for %s", pid ? pid : "(no id)");
-    return id;
-}
-
-static void test_dlr(void)
-{
-    char buf[64];
-
-    if (!fresh("pgob_dlr"))
-        return;
-    int64_t m1 = sent_msg("sms", "+923001111111", "P-1");
-    state_is(m1, "sent", "m1 sent");
-
-    struct tl_outbox_dlr d = {"sms", "P-1", 0, TL_OUTBOX_DELIVERED, "Success", NULL};
-    is_int(store_outbox_dlr(st, &d, NOW + 5), TL_OK, "DLR delivered by provider id");
-    state_is(m1, "delivered", "sent -> delivered");
-    is_str(row_text(m1, "dlr_status", buf, sizeof(buf)), "Success", "raw status recorded");
-
-    struct tl_outbox_dlr later_sent = {"sms", "P-1", 0, TL_OUTBOX_SENT, "Sent", NULL};
-    is_int(store_outbox_dlr(st, &later_sent, NOW + 6), TL_OK, "a later 'sent' DLR matches");
-    state_is(m1, "delivered", "a later 'sent' does not move delivered back");
-    struct tl_outbox_dlr later_failed = {"sms", "P-1", 0, TL_OUTBOX_FAILED, "Failed", "x"};
-    is_int(store_outbox_dlr(st, &later_failed, NOW + 7), TL_OK, "a later 'failed' DLR matches");
-    state_is(m1, "delivered", "a final state is never overwritten");
-    is_str(row_text(m1, "dlr_status", buf, sizeof(buf)), "Success",
-           "nor its raw status, by a weaker or a later final report");
-    is_str(row_text(m1, "error", buf, sizeof(buf)), "NULL", "nor its error");
-    struct tl_outbox_dlr later_unknown = {"sms", "P-1", 0, TL_OUTBOX_QUEUED, "Weird", NULL};
-    is_int(store_outbox_dlr(st, &later_unknown, NOW + 7), TL_OK, "a later unknown DLR matches");
-    is_str(row_text(m1, "dlr_status", buf, sizeof(buf)), "Success",
-           "an unknown status does not overwrite a final one");
-
-    int64_t m2 = sent_msg("sms", "+923002222222", "P-2");
-    struct tl_outbox_dlr unknown = {"sms", "P-2", 0, TL_OUTBOX_QUEUED, "Weird", NULL};
-    is_int(store_outbox_dlr(st, &unknown, NOW + 8), TL_OK, "unknown status applies");
-    state_is(m2, "sent", "unknown status keeps the state");
-    is_str(row_text(m2, "dlr_status", buf, sizeof(buf)), "Weird", "unknown status recorded raw");
-    struct tl_outbox_dlr accepted = {"sms", "P-2", 0, TL_OUTBOX_SENT, "Buffered", NULL};
-    is_int(store_outbox_dlr(st, &accepted, NOW + 9), TL_OK, "'sent' DLR on a sent message");
-    state_is(m2, "sent", "still sent");
-    is_str(row_text(m2, "dlr_status", buf, sizeof(buf)), "Buffered", "latest raw status kept");
-
-    /* Same provider id on another channel is another message. */
-    struct tl_outbox_dlr wrong_ch = {"b", "P-2", 0, TL_OUTBOX_FAILED, "Failed", NULL};
-    is_int(store_outbox_dlr(st, &wrong_ch, NOW + 10), TL_ERR_NOT_FOUND,
-           "provider id of another channel: not found");
-    state_is(m2, "sent", "the other channel's report did not touch m2");
-
-    /* By our id (Kannel's dlr-url). */
-    int64_t m3 = sent_msg("kannel", "+923003333333", NULL);
-    struct tl_outbox_dlr ours = {"kannel", NULL, m3, TL_OUTBOX_FAILED, "16", "EC_ABSENT"};
-    is_int(store_outbox_dlr(st, &ours, NOW + 11), TL_OK, "DLR by our id");
-    state_is(m3, "failed", "sent -> failed by our id");
-    is_str(row_text(m3, "error", buf, sizeof(buf)), "EC_ABSENT", "error recorded");
-    is_str(row_text(m3, "dlr_status", buf, sizeof(buf)), "16", "raw status recorded");
-    struct tl_outbox_dlr ours_wrong_ch = {"sms", NULL, m3, TL_OUTBOX_DELIVERED, "1", NULL};
-    is_int(store_outbox_dlr(st, &ours_wrong_ch, NOW + 12), TL_ERR_NOT_FOUND,
-           "our id on the wrong channel: not found");
-    struct tl_outbox_dlr ours_missing = {"kannel", NULL, 999999, TL_OUTBOX_DELIVERED, "1", NULL};
-    is_int(store_outbox_dlr(st, &ours_missing, NOW + 13), TL_ERR_NOT_FOUND,
-           "unknown our id: not found");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 1,
-           "a report without provider id is not kept (only channel b's P-2 is pending)");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE channel = 'b' AND provider_id = 'P-2'"
-                    " AND state = 'failed'"),
-           1, "channel b's unmatched report is the pending one");
-
-    /* Delivered by our id while still 'sending': the late send result does not undo it. */
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-    int64_t m4 = add("kannel", "+923004444444", "fast", TL_OUT_REPLY, 0);
-    is_int(store_outbox_claim(st, "kannel", NOW_MS, 5, &msgs, &n), TL_OK, "claim m4");
-    is_int(n, 1, "m4 in flight");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_dlr fast = {"kannel", NULL, m4, TL_OUTBOX_DELIVERED, "1", NULL};
-    is_int(store_outbox_dlr(st, &fast, NOW + 14), TL_OK, "DLR by our id while sending");
-    state_is(m4, "delivered", "sending -> delivered");
-    struct tl_outbox_result late = {m4, TL_OUTBOX_SENT, NULL, NULL, 0};
-    is_int(store_outbox_results(st, "kannel", &late, 1, NOW + 15), TL_OK, "late send result");
-    state_is(m4, "delivered", "the late result does not move delivered back to sent");
-    struct tl_outbox_result late_note = {m4, TL_OUTBOX_SENT, NULL, "shortened", 0};
-    is_int(store_outbox_results(st, "kannel", &late_note, 1, NOW + 15), TL_OK,
-           "a late send result with a note");
-    state_is(m4, "delivered", "still delivered");
-    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened",
-           "the note of a result that came after the DLR is kept");
-    struct tl_outbox_result late_fail = {m4, TL_OUTBOX_FAILED, NULL, "HTTP 500", 0};
-    is_int(store_outbox_results(st, "kannel", &late_fail, 1, NOW + 15), TL_OK,
-           "a late failure result");
-    state_is(m4, "delivered", "does not undo the delivery");
-    is_str(row_text(m4, "error", buf, sizeof(buf)), "shortened", "nor touch the error");
-
-    /* Kannel, a concatenated message: 1 (delivered) and then 8 (SMSC), by our id. */
-    int64_t m5 = sent_msg("kannel", "+923005555555", NULL);
-    struct tl_outbox_dlr k1 = {"kannel", NULL, m5, TL_OUTBOX_DELIVERED, "1", NULL};
-    struct tl_outbox_dlr k8 = {"kannel", NULL, m5, TL_OUTBOX_SENT, "8", NULL};
-    is_int(store_outbox_dlr(st, &k1, NOW + 16), TL_OK, "Kannel DLR 1");
-    is_int(store_outbox_dlr(st, &k8, NOW + 17), TL_OK, "Kannel DLR 8 after it");
-    state_is(m5, "delivered", "1 then 8: delivered");
-    is_str(row_text(m5, "dlr_status", buf, sizeof(buf)), "1", "1 then 8: dlr_status stays 1");
-    /* and 8 before 1, the other order Kannel uses: the final one wins */
-    int64_t m6 = sent_msg("kannel", "+923006666666", NULL);
-    is_int(store_outbox_dlr(st, &(struct tl_outbox_dlr){"kannel", NULL, m6, TL_OUTBOX_SENT, "8", NULL},
-                            NOW + 18), TL_OK, "Kannel DLR 8 first");
-    is_str(row_text(m6, "dlr_status", buf, sizeof(buf)), "8", "8 recorded on a sent message");
-    is_int(store_outbox_dlr(st, &(struct tl_outbox_dlr){"kannel", NULL, m6, TL_OUTBOX_DELIVERED, "1", NULL},
-                            NOW + 19), TL_OK, "then 1");
-    state_is(m6, "delivered", "8 then 1: delivered");
-    is_str(row_text(m6, "dlr_status", buf, sizeof(buf)), "1", "8 then 1: dlr_status 1");
-
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 0, 1, 4, 1, 0, 0};
-    counts_are(want, "after DLRs");
-
-    is_int(store_dlr_pending_prune(st, NOW + 10), 0, "pending reports newer than the cut stay");
-    is_int(store_dlr_pending_prune(st, NOW + 11), 1, "the one older goes");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 0, "none left");
-    finish();
-}
-
-static void test_dlr_before_result(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-    char buf[64];
-
-    if (!fresh("pgob_early"))
-        return;
-    int64_t id = add("sms", "+923001111111", "early report", TL_OUT_ALERT, 0);
-    int64_t id2 = add("sms", "+923002222222", "early unknown", TL_OUT_ALERT, 0);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim");
-    is_int(n, 2, "two in flight");
-    store_outbox_msgs_free(msgs, n);
-
-    struct tl_outbox_dlr d = {"sms", "EARLY-1", 0, TL_OUTBOX_DELIVERED, "DeliveredToTerminal", NULL};
-    is_int(store_outbox_dlr(st, &d, NOW + 1), TL_ERR_NOT_FOUND,
-           "DLR for an unknown provider id: TL_ERR_NOT_FOUND");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE channel = 'sms'"
-                    " AND provider_id = 'EARLY-1' AND state = 'delivered'"),
-           1, "the report is kept in dlr_pending");
-    is_int(store_outbox_dlr(st, &d, NOW + 2), TL_ERR_NOT_FOUND, "the same report again");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 1, "kept once");
-    struct tl_outbox_dlr weaker = {"sms", "EARLY-1", 0, TL_OUTBOX_SENT, "Sent", NULL};
-    is_int(store_outbox_dlr(st, &weaker, NOW + 2), TL_ERR_NOT_FOUND, "a weaker report after it");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE provider_id = 'EARLY-1'"
-                    " AND state = 'delivered' AND status_raw = 'DeliveredToTerminal'"),
-           1, "the pending final report is not overwritten by a weaker one");
-    struct tl_outbox_dlr u = {"sms", "EARLY-2", 0, TL_OUTBOX_QUEUED, "Mystery", NULL};
-    is_int(store_outbox_dlr(st, &u, NOW + 3), TL_ERR_NOT_FOUND, "unknown-status report kept too");
-    state_is(id, "sending", "the message is still sending");
-
-    struct tl_outbox_result r[] = {
-        {id, TL_OUTBOX_SENT, "EARLY-1", NULL, 0},
-        {id2, TL_OUTBOX_SENT, "EARLY-2", NULL, 0},
-    };
-    is_int(store_outbox_results(st, "sms", r, 2, NOW + 4), TL_OK, "send results arrive");
-    state_is(id, "delivered", "the pending report is applied: delivered");
-    is_str(row_text(id, "provider_id", buf, sizeof(buf)), "EARLY-1", "provider id stored");
-    is_str(row_text(id, "dlr_status", buf, sizeof(buf)), "DeliveredToTerminal",
-           "pending raw status recorded");
-    state_is(id2, "sent", "a pending unknown status leaves the message sent");
-    is_str(row_text(id2, "dlr_status", buf, sizeof(buf)), "Mystery", "and records its raw status");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending"), 0, "pending reports are consumed");
-
-    /* A pending report of another channel is not applied. */
-    int64_t id3 = add("sms", "+923003333333", "x", TL_OUT_REPLY, 0);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim id3");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_dlr other = {"b", "SHARED", 0, TL_OUTBOX_FAILED, "Failed", NULL};
-    is_int(store_outbox_dlr(st, &other, NOW + 5), TL_ERR_NOT_FOUND, "report on channel b kept");
-    struct tl_outbox_result r3 = {id3, TL_OUTBOX_SENT, "SHARED", NULL, 0};
-    is_int(store_outbox_results(st, "sms", &r3, 1, NOW + 6), TL_OK, "result on sms");
-    state_is(id3, "sent", "channel b's pending report did not apply to sms");
-    is_int(peek_int("SELECT count(*) FROM dlr_pending WHERE channel = 'b'"), 1,
-           "channel b's report still pending");
-    finish();
-}
+#include "tests/unit/outbox_cases.h"
 
 /*
  * Provider ids go straight into provider_ids (no staging on PostgreSQL):
@@ -556,10 +147,7 @@ static void test_dlr_before_result(void)
  */
 static void test_provider_ids(void)
 {
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
-    if (!fresh("pgob_pids"))
+    if (!fresh("pids"))
         return;
     int64_t m1 = sent_msg("sms", "+923001111111", "S-1");
     is_int(peek_int("SELECT count(*) FROM provider_ids WHERE provider_id = 'S-1'"), 1,
@@ -571,41 +159,11 @@ static void test_provider_ids(void)
     is_int(store_outbox_dlr(st, &d, NOW + 1), TL_OK, "a report for the id matches");
     state_is(m1, "delivered", "and applies");
 
-    /* A retried message answers only to its latest attempt's id. */
-    int64_t m2 = add("sms", "+923002222222", "retried", TL_OUT_REPLY, 0);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claim m2");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_result first = {m2, TL_OUTBOX_QUEUED, "OLD-1", "busy", NOW_MS};
-    is_int(store_outbox_results(st, "sms", &first, 1, NOW + 2), TL_OK, "a retry with an id");
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claim m2 again");
-    store_outbox_msgs_free(msgs, n);
-    struct tl_outbox_result second = {m2, TL_OUTBOX_SENT, "NEW-1", NULL, 0};
-    is_int(store_outbox_results(st, "sms", &second, 1, NOW + 3), TL_OK, "sent with a new id");
-    struct tl_outbox_dlr old = {"sms", "OLD-1", 0, TL_OUTBOX_FAILED, "Failed", NULL};
-    is_int(store_outbox_dlr(st, &old, NOW + 4), TL_ERR_NOT_FOUND,
-           "the first attempt's id no longer matches");
-    state_is(m2, "sent", "m2 still sent");
-    struct tl_outbox_dlr cur = {"sms", "NEW-1", 0, TL_OUTBOX_DELIVERED, "Success", NULL};
-    is_int(store_outbox_dlr(st, &cur, NOW + 5), TL_OK, "the latest id matches");
-    state_is(m2, "delivered", "m2 delivered");
+    case_retried_ids();
 
     /* Many results in one call: every id is in provider_ids at once. */
     enum { MANY = 20500 };
-    is_int(store_tx_begin(st), TL_OK, "begin");
-    for (int i = 0; i < MANY; i++)
-        add("bulk", "+923003333333", "bulk", TL_OUT_ALERT, 0);
-    is_int(store_tx_commit(st), TL_OK, "many queued");
-    is_int(store_outbox_claim(st, "bulk", NOW_MS, MANY, &msgs, &n), TL_OK, "claim them");
-    is_int(n, MANY, "all claimed");
-    struct tl_outbox_result *r = calloc(n ? n : 1, sizeof(*r));
-    char(*pids)[24] = calloc(n ? n : 1, sizeof(*pids));
-    for (size_t i = 0; i < n; i++) {
-        snprintf(pids[i], sizeof(pids[i]), "B-%zu", i);
-        r[i] = (struct tl_outbox_result){msgs[i].id, TL_OUTBOX_SENT, pids[i], NULL, 0};
-    }
-    int64_t last = n ? msgs[n - 1].id : 0;
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_results(st, "bulk", r, n, NOW + 6), TL_OK, "their results");
+    int64_t last = case_bulk_sent(MANY);
     is_int(store_provider_ids_staged(st), 0, "staged: none");
     struct tl_prune_cursor *bounds = (struct tl_prune_cursor *)1;
     size_t nb = 99;
@@ -616,261 +174,26 @@ static void test_provider_ids(void)
     int64_t moved = -1;
     is_int(store_provider_ids_move_range(st, NULL, &all, &moved), TL_OK, "a move");
     is_int(moved, 0, "moves nothing");
-    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE channel = 'bulk'"), MANY,
-           "every id is in provider_ids");
     is_int(peek_int("SELECT count(*) FROM outbox WHERE channel = 'bulk' AND state = 'sent'"
                     " AND provider_id LIKE 'B-%'"),
            MANY, "every row sent with its id");
-    struct tl_outbox_dlr bulk = {"bulk", pids[MANY - 1], 0, TL_OUTBOX_DELIVERED, "Success", NULL};
-    is_int(store_outbox_dlr(st, &bulk, NOW + 7), TL_OK, "a report matches the last id");
-    state_is(last, "delivered", "and applies to its message");
-    free(r);
-    free(pids);
-    finish();
-}
-
-static void test_cancel_and_tx(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
-    if (!fresh("pgob_cancel"))
-        return;
-    const char *stop = "+923001111111", *keep = "+923002222222";
-    int64_t in_flight = add("sms", stop, "alert in flight", TL_OUT_ALERT, 0);
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claim the first alert");
-    store_outbox_msgs_free(msgs, n);
-    int64_t a = add("sms", stop, "alert", TL_OUT_ALERT, 0);
-    int64_t u = add("b", stop, "update", TL_OUT_UPDATE, 0);
-    int64_t r = add("sms", stop, "reply", TL_OUT_REPLY, 0);
-    int64_t p = add("sms", stop, "police", TL_OUT_POLICE, 0);
-    int64_t other = add("sms", keep, "alert to someone else", TL_OUT_ALERT, 0);
-
-    /* STOP: the number opts out (as store_subscriber_set_opted_out leaves the row). */
-    exec("INSERT INTO subscribers (phone, lang, opted_out, created_at, updated_at)"
-         " VALUES ('+923001111111', 'en', 1, 1760000001, 1760000001),"
-         " ('+923002222222', 'en', 0, 1760000001, 1760000001)");
-    is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim after STOP");
-    is_int(n, 3, "three messages to send: the police message, the reply, the other alert");
-    int64_t got[3] = {n > 0 ? msgs[0].id : 0, n > 1 ? msgs[1].id : 0, n > 2 ? msgs[2].id : 0};
-    is_int(got[0], p, "police first");
-    is_int(got[1], r, "then the reply (STOP never cancels replies)");
-    is_int(got[2], other, "then another phone's alert");
-    store_outbox_msgs_free(msgs, n);
-    state_is(a, "cancelled", "the stopped number's queued alert is cancelled, never sent");
-    state_is(in_flight, "sending", "a message in flight is not cancelled");
-    state_is(u, "queued", "the update on channel b waits for b's sender");
-    is_int(store_outbox_claim(st, "b", NOW_MS, 10, &msgs, &n), TL_OK, "claim on b");
-    is_int(n, 0, "nothing to send on b");
-    store_outbox_msgs_free(msgs, n);
-    state_is(u, "cancelled", "the update is cancelled (any channel)");
-
-    int64_t want[TL_OUTBOX_NSTATES] = {0, 4, 0, 0, 0, 0, 2};
-    counts_are(want, "after STOP");
-
-    /* Inside a caller's transaction, an add is undone by rollback. */
-    is_int(store_tx_begin(st), TL_OK, "begin");
-    int64_t tx_id = add("sms", keep, "rolled back", TL_OUT_REPLY, 0);
-    ok(tx_id > 0, "add inside a transaction");
-    store_tx_rollback(st);
-    state_is(tx_id, "(no row)", "rolled back add leaves no row");
-    is_int(store_tx_begin(st), TL_OK, "begin again");
-    int64_t kept = add("sms", keep, "committed", TL_OUT_REPLY, 0);
-    is_int(store_tx_commit(st), TL_OK, "commit");
-    state_is(kept, "queued", "committed add is queued");
-
-    /* An add's references and expiry are stored; 0 means none (NULL). */
-    struct tl_outbox_new m = {"sms", keep, "refs", TL_OUT_REPLY, NOW + 60, 0, 0, 0};
-    int64_t id = 0;
-    exec("INSERT INTO cases (id, state, created_at, updated_at) VALUES (7, 'active', 1, 1)");
-    m.case_id = 7;
-    is_int(store_outbox_add(st, &m, NOW, &id), TL_OK, "an add with a case and an expiry");
-    char buf[64];
-    is_str(row_text(id, "case_id || '/' || coalesce(alert_id::text, '-') || '/' ||"
-                        " coalesce(inbound_id::text, '-') || '/' || expires_at || '/' || priority"
-                        " || '/' || kind || '/' || created_at",
-                    buf, sizeof(buf)),
-           "7/-/-/1760000060/1/reply/1760000000", "its columns");
-    finish();
-}
-
-/* ---- a wave's texts (test_store.c's claim of a wave) ---- */
-
-static void test_wave_texts(void)
-{
-    struct tl_outbox_msg *msgs = NULL;
-    size_t n = 0;
-
-    if (!fresh("pgob_wave"))
-        return;
-    exec("INSERT INTO cases (id, state, created_at, updated_at) VALUES (1, 'active', 1, 1);"
-         "INSERT INTO alerts (id, case_id, kind, text_en, text_ur, text_roman_ur, created_at)"
-         " VALUES (1, 1, 'alert', 'EN', 'UR', 'RUR', 1);"
-         "INSERT INTO subscribers (phone, lang, created_at, updated_at) VALUES"
-         " ('+923009990001', 'ur', 1, 1), ('+923000000001', 'ur', 1, 1),"
-         " ('+923000000002', 'en', 1, 1), ('+923000000003', 'roman-ur', 1, 1);"
-         /* the officer (who also subscribes, in Urdu) in English; the rest by their saved
-          * language; one number with no subscriber row: English */
-         "INSERT INTO outbox (channel, phone, text, lang, kind, priority, state, next_attempt_ms,"
-         " case_id, alert_id, created_at, updated_at) VALUES"
-         " ('alerts', '+923009990001', NULL, 'en', 'alert', 0, 'queued', 0, 1, 1, 1, 1),"
-         " ('alerts', '+923000000001', NULL, NULL, 'alert', 2, 'queued', 0, 1, 1, 1, 1),"
-         " ('alerts', '+923000000002', NULL, NULL, 'alert', 2, 'queued', 0, 1, 1, 1, 1),"
-         " ('alerts', '+923000000003', NULL, NULL, 'alert', 2, 'queued', 0, 1, 1, 1, 1),"
-         " ('alerts', '+923000000004', NULL, NULL, 'alert', 2, 'queued', 0, 1, 1, 1, 1)");
-    is_int(store_outbox_claim(st, "alerts", 1000000, 3, &msgs, &n), TL_OK, "claim");
-    is_int(n, 3, "three claimed");
-    if (n == 3) {
-        is_str(msgs[0].phone, "+923009990001", "the officer first…");
-        is_str(msgs[0].text, "EN", "… in English (though a subscriber in Urdu)");
-        is_str(msgs[1].phone, "+923000000001", "then subscribers in queue order…");
-        is_str(msgs[1].text, "UR", "… each in their saved language");
-        is_str(msgs[2].text, "EN", "(English)");
-    }
-    store_outbox_msgs_free(msgs, n);
-    is_int(store_outbox_claim(st, "alerts", 1000000, 3, &msgs, &n), TL_OK, "claim the rest");
-    is_int(n, 2, "two claimed");
-    if (n == 2) {
-        is_str(msgs[0].text, "RUR", "Roman Urdu");
-        is_str(msgs[1].text, "EN", "no subscriber row: English");
-    }
-    store_outbox_msgs_free(msgs, n);
+    case_bulk_reported(MANY, last);
     finish();
 }
 
 /* ---- the cases of test_store_prune.c ---- */
 
-#define DAY 86400LL
-#define KEEP_SENT (30 * DAY)
-#define RETENTION (90 * DAY)
-
-/* n outbox rows (ids from first) of a case/alert in a state, last changed at `at`. */
-static void rows(int first, int n, const char *case_id, const char *alert_id, const char *kind,
-                 const char *state, long long at, bool provider_id)
+static void result_provider_id(const char *pid, int outbox_id)
 {
-    for (int i = 0; i < n; i++) {
-        char sql[800], pid[32] = "NULL";
-        /* ids in no order of the rows (the reference's are random) */
-        if (provider_id)
-            snprintf(pid, sizeof(pid), "'pid-%d'", (first + i) * 7919 % 1000);
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO outbox (id, channel, phone, text, kind, priority, state,"
-                 " next_attempt_ms, provider_id, case_id, alert_id, created_at, updated_at)"
-                 " VALUES (%d, 'at', '+92300%07d', 'x', '%s', 2, '%s', 0, %s, %s, %s, %lld, %lld)",
-                 first + i, first + i, kind, state, pid, case_id, alert_id, at, at);
-        exec(sql);
-        if (provider_id) {
-            snprintf(sql, sizeof(sql),
-                     "INSERT INTO provider_ids (channel, provider_id, outbox_id)"
-                     " SELECT channel, provider_id, id FROM outbox WHERE id = %d",
-                     first + i);
-            exec(sql);
-        }
-    }
-}
+    char sql[200];
 
-static void prune_setup(void)
-{
-    char sql[1200];
-
-    /* 1: closed 40 days ago; 2: active; 3: closed 10 days ago; 4: a draft abandoned 40 days
-     * ago; 5: closed and redacted long ago. */
     snprintf(sql, sizeof(sql),
-             "INSERT INTO cases (id, case_no, state, created_at, updated_at, closed_at,"
-             " redacted_at) VALUES"
-             " (1, '711111', 'closed', %lld, %lld, %lld, NULL),"
-             " (2, '722222', 'active', %lld, %lld, NULL, NULL),"
-             " (3, '733333', 'found', %lld, %lld, %lld, NULL),"
-             " (4, NULL, 'draft', %lld, %lld, NULL, NULL),"
-             " (5, '755555', 'closed', %lld, %lld, %lld, %lld);"
-             "INSERT INTO alerts (id, case_id, kind, text_en, text_ur, text_roman_ur, created_at)"
-             " VALUES (1, 1, 'alert', 'a', 'a', 'a', 0), (2, 2, 'alert', 'a', 'a', 'a', 0),"
-             " (3, 3, 'alert', 'a', 'a', 'a', 0), (4, 1, 'update', 'u', 'u', 'u', 0);",
-             NOW - 50 * DAY, NOW - 40 * DAY, NOW - 40 * DAY, NOW - 50 * DAY, NOW - 50 * DAY,
-             NOW - 20 * DAY, NOW - 10 * DAY, NOW - 10 * DAY, NOW - 41 * DAY, NOW - 40 * DAY,
-             NOW - 200 * DAY, NOW - 200 * DAY, NOW - 200 * DAY, NOW - 100 * DAY);
-    exec(sql);
-    long long old = NOW - 35 * DAY;
-    /* case 1 (ids 1-17): 12 of its rows go, the queued and sending ones stay. */
-    rows(1, 5, "1", "1", "alert", "delivered", old, true);
-    rows(6, 2, "1", "1", "alert", "failed", old, false);
-    rows(8, 1, "1", "1", "alert", "expired", old, false);
-    rows(9, 1, "1", "1", "alert", "sent", old, true);
-    rows(10, 1, "1", "1", "alert", "queued", old, false);
-    rows(11, 1, "1", "1", "alert", "sending", old, false);
-    rows(12, 3, "1", "4", "update", "delivered", old, true);
-    rows(15, 1, "1", "4", "update", "cancelled", old, false);
-    rows(16, 1, "1", "NULL", "police", "sent", old, false);
-    rows(17, 1, "1", "1", "alert", "delivered", NOW - DAY, false); /* changed lately: stays */
-    /* case 2 (active) and 3 (ended 10 days ago): stay. */
-    rows(18, 3, "2", "2", "alert", "delivered", old, true);
-    rows(21, 3, "3", "3", "alert", "delivered", old, false);
-    /* an id of an earlier attempt of row 18 (it has another now): goes */
-    exec("INSERT INTO provider_ids (channel, provider_id, outbox_id) VALUES ('at', 'old-18', 18)");
-    /* case 4, an abandoned draft: its question goes. */
-    rows(24, 1, "4", "NULL", "reply", "sent", old, false);
-    /* no case: an old reply goes, a new one and an old failed one… */
-    rows(25, 1, "NULL", "NULL", "reply", "sent", old, false);
-    rows(26, 1, "NULL", "NULL", "reply", "sent", NOW - DAY, false);
-    rows(27, 1, "NULL", "NULL", "reply", "failed", old, false);
-    /* row 25's id, in provider_ids at once (the reference stages it: no staging here) */
-    exec("INSERT INTO provider_ids (channel, provider_id, outbox_id) VALUES ('at', 'staged-25', 25);"
-         " UPDATE outbox SET provider_id = 'staged-25' WHERE id = 25");
-
-    /* inbound: of no case 100 days ago (goes), limited of the active case (goes), of the
-     * active case (stays), of the redacted case (goes), of no case 10 days ago (stays),
-     * of case 1 (closed, not redacted yet: stays). */
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO inbound (id, channel, provider_id, kind, phone, text, received_at,"
-             " state, case_id) VALUES"
-             " (1, 'at', 'i1', 'sms', '+923001', 'JOIN Malir', %lld, 'processed', NULL),"
-             " (2, 'at', 'i2', 'sms', '+923002', 'spam', %lld, 'limited', 2),"
-             " (3, 'at', 'i3', 'sms', '+923003', 'MISSING', %lld, 'processed', 2),"
-             " (4, 'at', 'i4', 'sms', '+923004', '[redacted]', %lld, 'processed', 5),"
-             " (5, 'at', 'i5', 'sms', '+923005', 'HELP', %lld, 'processed', NULL),"
-             " (6, 'at', 'i6', 'sms', '+923006', 'MISSING', %lld, 'processed', 1)",
-             NOW - 100 * DAY, NOW - 100 * DAY, NOW - 100 * DAY, NOW - 200 * DAY, NOW - 10 * DAY,
-             NOW - 100 * DAY);
-    exec(sql);
-    /* rate windows: three idle for over a day (go), one current (stays) */
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO rate_windows (phone, kind, window_start, count) VALUES"
-             " ('+923001', 'msg', %lld, 3), ('+923001', 'report', %lld, 1),"
-             " ('+923002', 'msg', %lld, 9), ('+923003', 'msg', %lld, 2)",
-             NOW - 2 * DAY, NOW - 3 * DAY, NOW - 2 * DAY, NOW - 100);
-    exec(sql);
+             "INSERT INTO provider_ids (channel, provider_id, outbox_id) VALUES ('at', '%s', %d)",
+             pid, outbox_id);
+    exec_sql(sql);
 }
 
-/* A whole pass over every table in steps of `step` rows; the rows deleted per table. */
-static bool pass(size_t step, int64_t deleted[TL_PRUNE_NTABLES], size_t *steps)
-{
-    const int64_t cuts[TL_PRUNE_NTABLES] = {NOW - KEEP_SENT, NOW, NOW - RETENTION, NOW - DAY};
-
-    *steps = 0;
-    for (int t = 0; t < TL_PRUNE_NTABLES; t++) {
-        struct tl_prune_cursor c = {0};
-        int rc;
-        int64_t n;
-        deleted[t] = 0;
-        while ((rc = store_prune_step(st, (enum tl_prune_table)t, cuts[t], &c, step, &n)) == 1) {
-            deleted[t] += n;
-            if (++*steps > 1000)
-                break;
-        }
-        store_prune_cursor_clear(&c);
-        if (rc != 0) {
-            ok(0, "pass over table %d ends with 0, not %d (%s)", t, rc, store_errmsg(st));
-            return false;
-        }
-    }
-    return true;
-}
-
-static void counts_of(int64_t alert_id, const char *channel, int64_t out[TL_OUTBOX_NSTATES])
-{
-    if (store_alert_counts(st, alert_id, channel, out) != TL_OK)
-        ok(0, "store_alert_counts %lld: %s", (long long)alert_id, store_errmsg(st));
-}
+#include "tests/unit/prune_cases.h"
 
 static void test_prune_pass(size_t step)
 {
@@ -878,64 +201,22 @@ static void test_prune_pass(size_t step)
     int64_t before[5][TL_OUTBOX_NSTATES], after[TL_OUTBOX_NSTATES], deleted[TL_PRUNE_NTABLES];
     size_t steps;
 
-    snprintf(name, sizeof(name), "pgob_prune_%zu", step);
+    snprintf(name, sizeof(name), "prune_%zu", step);
     if (!fresh(name))
         return;
-    prune_setup();
-    for (int a = 1; a <= 4; a++)
-        counts_of(a, NULL, before[a]);
-    is_int(before[1][TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 has 6 delivered before", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 1, "step %zu: a pass is due (case 1, draft 4)",
-           step);
-
-    if (!pass(step, deleted, &steps)) {
+    if (!case_prune_first_pass(step, before, deleted)) {
         finish();
         return;
     }
-    diag("step %zu: %zu steps", step, steps);
-    is_int(deleted[TL_PRUNE_OUTBOX], 17, "step %zu: 17 outbox rows deleted", step);
     is_int(deleted[TL_PRUNE_PROVIDER_IDS], 11,
            "step %zu: 11 provider ids deleted (10 of rows gone, 1 of an earlier attempt)", step);
-    is_int(deleted[TL_PRUNE_INBOUND], 3, "step %zu: 3 inbound rows deleted", step);
-    is_int(deleted[TL_PRUNE_RATE_WINDOWS], 3, "step %zu: 3 rate windows deleted", step);
     is_str(peek_text("SELECT string_agg(id::text, ',' ORDER BY id) FROM outbox", text,
                      sizeof(text)),
            "10,11,17,18,19,20,21,22,23,26",
            "step %zu: outbox rows kept: queued, sending, changed lately, active case, case ended"
            " lately, new reply",
            step);
-    is_int(peek_int("SELECT count(*) FROM provider_ids"), 3,
-           "step %zu: provider ids: only the active case's 3 stay", step);
-    is_int(peek_int("SELECT count(*) FROM provider_ids WHERE outbox_id IN (18, 19, 20)"), 3,
-           "step %zu: …and they are the active case's", step);
-    is_str(peek_text("SELECT string_agg(id::text, ',' ORDER BY id) FROM inbound", text,
-                     sizeof(text)),
-           "3,5,6", "step %zu: inbound kept: active case, recent, case not redacted", step);
-    is_str(peek_text("SELECT string_agg(phone || '/' || kind, ',') FROM rate_windows", text,
-                     sizeof(text)),
-           "+923003/msg", "step %zu: only the current rate window stays", step);
-    for (int a = 1; a <= 4; a++) {
-        counts_of(a, NULL, after);
-        ok(memcmp(before[a], after, sizeof(after)) == 0,
-           "step %zu: alert %d: the same counts per state after pruning", step, a);
-    }
-    counts_of(1, "at", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 6, "step %zu: alert 1 on channel at: 6 delivered", step);
-    is_int(after[TL_OUTBOX_FAILED], 2, "step %zu: alert 1: 2 failed", step);
-    is_int(after[TL_OUTBOX_EXPIRED], 1, "step %zu: alert 1: 1 expired", step);
-    is_int(after[TL_OUTBOX_SENT], 1, "step %zu: alert 1: 1 sent", step);
-    is_int(after[TL_OUTBOX_QUEUED], 1, "step %zu: alert 1: 1 queued", step);
-    is_int(after[TL_OUTBOX_SENDING], 1, "step %zu: alert 1: 1 sending", step);
-    counts_of(1, "twilio", after);
-    is_int(after[TL_OUTBOX_DELIVERED], 0, "step %zu: alert 1 on another channel: none", step);
-    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 0"
-                    " AND kind = 'police' AND state = 'sent'"),
-           1, "step %zu: the police copy is tallied under its case", step);
-    is_int(peek_int("SELECT sum(n) FROM outbox_tallies WHERE case_id = 0"), 2,
-           "step %zu: replies of no case tallied", step);
-    is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 1"
-                    " AND kind = 'alert' AND channel = 'at' AND state = 'delivered'"),
-           5, "step %zu: alert 1's 5 old delivered rows in one tally row", step);
+    case_prune_counts_after(step, before);
 
     /* A second pass finds nothing, and leaves the tallies. */
     long long tallied = peek_int("SELECT sum(n) FROM outbox_tallies");
@@ -947,7 +228,7 @@ static void test_prune_pass(size_t step)
            "step %zu: …and leaves the tallies (%lld)", step, tallied);
 
     /* A tally grows by what later passes fold into it (ON CONFLICT … n + excluded.n). */
-    exec("UPDATE outbox SET updated_at = 0 WHERE id = 17");
+    exec_sql("UPDATE outbox SET updated_at = 0 WHERE id = 17");
     if (pass(step, deleted, &steps))
         is_int(deleted[TL_PRUNE_OUTBOX], 1, "step %zu: row 17 goes once old", step);
     is_int(peek_int("SELECT n FROM outbox_tallies WHERE case_id = 1 AND alert_id = 1"
@@ -957,11 +238,7 @@ static void test_prune_pass(size_t step)
     ok(memcmp(before[1], after, sizeof(after)) == 0, "step %zu: alert 1's counts still the same",
        step);
 
-    is_int(store_prune_mark_cases(st, NOW - KEEP_SENT, NOW), TL_OK, "step %zu: mark", step);
-    is_int(store_prune_due(st, NOW - KEEP_SENT), 0, "step %zu: no pass due once marked", step);
-    is_int(peek_int("SELECT count(*) FROM cases WHERE outbox_pruned_at IS NOT NULL"), 3,
-           "step %zu: cases 1, 4 and 5 marked", step);
-    is_int(store_prune_due(st, NOW), 1, "step %zu: case 3 due at a later cut", step);
+    case_prune_marks(step);
 
     /* Inside an open transaction a step is a savepoint: the transaction goes on. */
     struct tl_prune_cursor c = {0};
@@ -983,7 +260,7 @@ static void test_prune_empty(void)
     int64_t deleted[TL_PRUNE_NTABLES];
     size_t steps;
 
-    if (!fresh("pgob_empty"))
+    if (!fresh("empty"))
         return;
     if (pass(100, deleted, &steps))
         is_int((long long)steps, 0, "empty store: no step has work");
@@ -999,12 +276,12 @@ static void test_recover_lease(void)
 {
     char plan[2000] = "";
 
-    if (!fresh("pgob_recover"))
+    if (!fresh("recover"))
         return;
     rows(1, 3, "NULL", "NULL", "reply", "sending", NOW, false);
     rows(4, 5, "NULL", "NULL", "reply", "sent", NOW, false);
     rows(9, 2, "NULL", "NULL", "reply", "sending", NOW, false);
-    exec("UPDATE outbox SET lease_until_ms = 1760000060000 WHERE id IN (1, 2, 3);"
+    exec_sql("UPDATE outbox SET lease_until_ms = 1760000060000 WHERE id IN (1, 2, 3);"
          "UPDATE outbox SET lease_until_ms = 99999999999999 WHERE id IN (9, 10)");
     /* The plan once the table is big enough for an index to pay (no scan allowed here). */
     PGresult *r = PQexec(peek, "SET enable_seqscan = off");
@@ -1116,7 +393,7 @@ static void queue_many(const char *channel, int n)
              " created_at, updated_at) SELECT '%s', '+92300' || lpad(g::text, 7, '0'), 'm',"
              " 'reply', 1, 'queued', 0, 1, 1 FROM generate_series(1, %d) g",
              channel, n);
-    exec(sql);
+    exec_sql(sql);
 }
 
 /* Two stores claim one queue at once: disjoint sets, every due row once. */
@@ -1124,7 +401,7 @@ static void test_two_claimers(void)
 {
     enum { ROWS = 3000 };
 
-    if (!fresh("pgob_two"))
+    if (!fresh("two"))
         return;
     queue_many("sms", ROWS);
     struct node a = {.st = st, .channel = "sms", .batch = 50, .results = false};
@@ -1193,7 +470,7 @@ static void test_lease(void)
     size_t n = 0;
     char buf[64];
 
-    if (!fresh("pgob_lease"))
+    if (!fresh("lease"))
         return;
     struct tl_store *dead = open_store(), *late = open_store();
     if (dead == NULL || late == NULL) {
@@ -1279,6 +556,29 @@ static void test_lease(void)
 
     int64_t want[TL_OUTBOX_NSTATES] = {0, 5, 1, 1, 0, 0, 0};
     counts_are(want, "after the lease cases");
+
+    /* The lease is the node's (store_set_node); until it is set, PostgreSQL's default. */
+    int64_t z = add("sms", "+923004444444", "z", TL_OUT_REPLY, 0);
+    store_set_node(late, "test-node-late", 5000);
+    is_int(store_outbox_claim(late, "sms", NOW_MS, 1, &msgs, &n), TL_OK,
+           "a claim with a 5 s lease");
+    is_int(n, 1, "claims z");
+    store_outbox_msgs_free(msgs, n);
+    is_int(atoll(row_text(z, "lease_until_ms", buf, sizeof(buf))), NOW_MS + 5000,
+           "z's lease ends 5 s after the claim");
+    struct tl_store *unset = NULL;
+    char *cause = NULL;
+    is_int(store_open(url, 5000, &unset, &cause), TL_OK, "a store whose lease is not set");
+    free(cause);
+    int64_t w = add("sms", "+923005555555", "w", TL_OUT_REPLY, 0);
+    if (unset != NULL) {
+        is_int(store_outbox_claim(unset, "sms", NOW_MS, 1, &msgs, &n), TL_OK, "claims");
+        is_int(n == 1 ? msgs[0].id : 0, w, "w");
+        store_outbox_msgs_free(msgs, n);
+        is_int(atoll(row_text(w, "lease_until_ms", buf, sizeof(buf))),
+               NOW_MS + 120000, "with the default lease, 120 s");
+        store_close(unset);
+    }
     store_close(late);
     finish();
 }
@@ -1289,7 +589,7 @@ static void test_recover_live(void)
     struct tl_outbox_msg *msgs = NULL;
     size_t n = 0;
 
-    if (!fresh("pgob_live"))
+    if (!fresh("live"))
         return;
     struct tl_store *other = open_store();
     if (other == NULL) {
@@ -1315,11 +615,11 @@ static void test_throughput(void)
 {
     enum { ROWS = 20000 };
 
-    if (!fresh("pgob_speed"))
+    if (!fresh("speed"))
         return;
     queue_many("one", ROWS);
     queue_many("two", ROWS);
-    exec("ANALYZE outbox");
+    exec_sql("ANALYZE outbox");
     struct node a = {.st = st, .channel = "one", .batch = 100, .results = true};
     double t0 = mono_ms();
     node_run(&a);
