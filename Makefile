@@ -64,8 +64,8 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
-# tests/deb/ builds a package: `make test-deb`, not `make test`.
-TAP_SCRIPTS = $(sort $(filter-out tests/deb/%,$(wildcard tests/*/*.t)))
+# tests/deb/ builds a package: `make test-deb`; tests/pg/ needs PostgreSQL: `make test-pg`.
+TAP_SCRIPTS = $(sort $(filter-out tests/deb/% tests/pg/%,$(wildcard tests/*/*.t)))
 
 .PHONY: all deps run test check clean install test-bins tests-only lint
 .DEFAULT_GOAL := all
@@ -122,7 +122,9 @@ tests-only: test-bins
 # database in it.
 PG_VERSION ?= 15
 PG_UNIT_BIN := $(filter $(BUILD)/tests/test_pg_%,$(UNIT_BIN))
-PG_TAP_SCRIPTS ?=
+# The e2e stories that run on both backends, then the PostgreSQL-only ones.
+PG_TAP_SCRIPTS ?= tests/e2e/20-channels.t tests/e2e/25-ussd.t tests/e2e/30-story.t \
+                  tests/e2e/35-limits.t tests/e2e/40-crash.t $(sort $(wildcard tests/pg/*.t))
 .PHONY: test-pg
 test-pg: deps
 	@$(MAKE) --no-print-directory test-bins

@@ -95,8 +95,9 @@ def http_status(port, path, timeout=1.0):
 class Daemon:
     """The gateway as a child process, on a free port, with its own config and store."""
 
-    def __init__(self, binary, work, mock_url, rate, batch, env=None):
+    def __init__(self, binary, work, mock_url, rate, batch, env=None, store_url=None):
         self.binary = binary
+        self.store_url = store_url  # PostgreSQL (bench-pg) instead of the SQLite file
         self.env = env
         self.work = work
         self.db = os.path.join(work, "talaash.db")
@@ -109,14 +110,16 @@ class Daemon:
         self.port = None
 
     def write_config(self):
+        store = ("backend = postgresql\nurl = %s" % self.store_url if self.store_url
+                 else "path = %s" % self.db)
         with open(self.conf, "w") as f:
             f.write("[server]\nlisten = 127.0.0.1:%d\n\n"
-                    "[store]\npath = %s\n\n"
+                    "[store]\n%s\n\n"
                     "[log]\nlevel = warn\n\n"
                     "[channel %s]\nprovider = africastalking\nbase_url = %s\n"
                     "username = bench\napi_key = bench-key\nsender = 21512\n"
                     "rate = %s\nbatch_size = %d\nconcurrency = 8\n"
-                    % (self.port, self.db, CHANNEL, self.mock_url, self.rate, self.batch))
+                    % (self.port, store, CHANNEL, self.mock_url, self.rate, self.batch))
 
     def start(self, timeout=15.0):
         for _ in range(5):
@@ -160,6 +163,9 @@ class Daemon:
             return ""
 
     def sql(self, query):
+        if self.store_url:
+            from talaash import pg_sql
+            return pg_sql(self.store_url, query)
         db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
         try:
             return db.execute(query).fetchall()
@@ -272,6 +278,8 @@ def main():
     ap.add_argument("--perf", action="store_true", help="profile the daemon during the run")
     ap.add_argument("--what-if", default="", choices=["", "no-trim"])
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--store-url", default=None,
+                    help="a postgresql:// database instead of SQLite (make bench-pg)")
     args = ap.parse_args()
     if not (1 <= args.threads <= 9 and args.connections >= args.threads
             and 1 <= args.duration <= 300 and 1 <= args.warmup <= 60
@@ -286,6 +294,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     failures = []
+    if args.store_url:
+        print("bench-inbound: on PostgreSQL (%s)" % args.store_url)
     print("bench-inbound: wrk -t%d -c%d, %ds warm-up + %ds measured per server; "
           "POST /sms/%s (Africa's Talking form, text=HELP, unique id and sender each)"
           % (args.threads, args.connections, args.warmup, args.duration, CHANNEL), flush=True)
@@ -296,7 +306,7 @@ def main():
     if args.what_if == "no-trim":
         env["GLIBC_TUNABLES"] = NO_TRIM
         print("  WHAT-IF run, not the gateway as shipped: daemon with GLIBC_TUNABLES=" + NO_TRIM)
-    gw = Daemon(daemon_bin, work, mock.url, args.reply_rate, args.batch, env)
+    gw = Daemon(daemon_bin, work, mock.url, args.reply_rate, args.batch, env, args.store_url)
     bare = None
     perf = None
     rounds = []

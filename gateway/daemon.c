@@ -14,6 +14,7 @@
 #include "gateway/config.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
+#include "gateway/job.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/routes.h"
@@ -67,8 +68,9 @@ static void watchdog_start(struct tl_daemon *d)
 
 /*
  * Once a second: a store that failed a write is tried again (so it is seen
- * to recover without traffic), then escalation stages that came due and
- * redaction of old cases.
+ * to recover without traffic), then — on the node that leads the cluster
+ * (one node: always) — escalation stages that came due and redaction of
+ * old cases.
  */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -80,6 +82,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     if (!store_writable(d->store, NULL))
         store_write_probe(d->store);
+    bool leads = store_leads(d->store);
+    if (leads != d->leads) {
+        d->leads = leads;
+        log_info("daemon", "event=%s", leads ? "leader" : "follower");
+    }
+    if (!leads)
+        return; /* another node of the cluster runs the timers (store_leads) */
     alerts_tick(d);
     api_tick(d);
 }
@@ -220,6 +229,8 @@ int daemon_run(struct tl_config *cfg)
         return 1;
     }
     store_on_health(d.store, store_health_cb, &d);
+    /* A claim outlives the longest request by as much again (store_set_lease). */
+    store_set_lease(d.store, (int64_t)((cfg->connect_timeout + cfg->send_timeout) * 2000.0) + 5000);
     if (areas_sync_store(d.gz, d.store) != TL_OK)
         log_warn("daemon", "event=areas_sync_failed detail=\"%s\"", store_errmsg(d.store));
     /*
@@ -236,6 +247,8 @@ int daemon_run(struct tl_config *cfg)
     }
     /* Before any event exists: priorities of group.h. */
     if (d.base == NULL || event_base_priority_init(d.base, DAEMON_LOOP_PRIORITIES) != 0 ||
+        jobs_new(d.base, strcmp(store_backend_name(d.store), "postgresql") == 0, &d.jobs) !=
+            TL_OK ||
         group_new(&d, &d.group) != TL_OK) {
         log_error("daemon", "event=start_failed reason=event_base");
         status = 1;
@@ -275,7 +288,7 @@ int daemon_run(struct tl_config *cfg)
         sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
         evsignal_add(sigs[i], NULL);
     }
-    tick_timer = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
+    tick_timer = jobs_event_new(d.jobs, d.base, -1, EV_PERSIST, tick_cb, &d);
     struct timeval second = {1, 0};
     event_add(tick_timer, &second);
     char where[256];
@@ -300,6 +313,8 @@ int daemon_run(struct tl_config *cfg)
 
     log_info("daemon", "event=stopped");
 out:
+    jobs_free(d.jobs); /* lets queued store work finish; store calls after it poll */
+    d.jobs = NULL;
     for (size_t i = 0; i < 3; i++) {
         if (sigs[i] != NULL)
             event_free(sigs[i]);

@@ -29,6 +29,7 @@ struct tl_sender;
 struct tl_group;
 struct tl_pruner;
 struct tl_stats;
+struct tl_jobs;
 
 #define SHUTDOWN_GRACE_MS 4000
 
@@ -54,7 +55,9 @@ struct tl_daemon {
     struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
     struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
     struct tl_pruner *pruner; /* bounded growth (prune.h) */
+    struct tl_jobs *jobs;     /* store work, one at a time (job.h): inline with SQLite */
     bool stopping;
+    bool leads; /* runs the cluster's timers (store_leads), as last seen */
     /*
      * Hook wired by daemon_run (NULL: nobody listens): committed outbox
      * rows may be due now (a wave, a group commit that queued replies).

@@ -6,6 +6,7 @@
 #include "gateway/clock.h"
 #include "gateway/daemon.h"
 #include "gateway/http.h"
+#include "gateway/job.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/store/store.h"
@@ -48,7 +49,7 @@ int group_new(struct tl_daemon *d, struct tl_group **out)
     struct tl_group *g = xcalloc(1, sizeof(*g));
 
     g->d = d;
-    g->flush_ev = event_new(d->base, -1, 0, flush_cb, g);
+    g->flush_ev = jobs_event_new(d->jobs, d->base, -1, 0, flush_cb, g);
     if (g->flush_ev == NULL || event_priority_set(g->flush_ev, DAEMON_PRIORITY_CALLBACKS) != 0) {
         if (g->flush_ev != NULL)
             event_free(g->flush_ev);

@@ -28,6 +28,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/job.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "common/buf.h"
@@ -598,7 +599,7 @@ static char *request_path(struct evhttp_request *req)
     return xstrdup(path);
 }
 
-/* When the router saw the request being handled now (callbacks run one at a time). */
+/* When the request being handled now was received (handlers run one at a time: job.h). */
 static double request_started_ms;
 
 double http_request_started_ms(void)
@@ -657,6 +658,40 @@ void http_reply_error(struct evhttp_request *req, int status, const char *messag
     http_reply_error_since(req, status, message, request_started_ms);
 }
 
+/* A matched request waiting for its turn as a job (job.h). */
+struct route_job {
+    struct tl_daemon *d;
+    const struct tl_route *route;
+    struct evhttp_request *req;
+    char *param; /* owned copy: the path it pointed into is gone */
+    double started_ms;
+};
+
+static void route_job_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct route_job *rj = arg;
+
+    (void)fd, (void)what;
+    request_started_ms = rj->started_ms;
+    rj->route->handler(rj->d, rj->req, rj->param);
+    free(rj->param);
+    free(rj);
+}
+
+/*
+ * Runs the matched handler: now (SQLite: jobs run inline) or as a job, in
+ * arrival order (PostgreSQL), with the time the request was received, so its
+ * log line and latency count from there.
+ */
+static void route_dispatch(struct tl_http *h, const struct tl_route *route,
+                           struct evhttp_request *req, const char *param, double started_ms)
+{
+    struct route_job *rj = xcalloc(1, sizeof(*rj));
+
+    *rj = (struct route_job){h->daemon, route, req, param ? xstrdup(param) : NULL, started_ms};
+    jobs_run(h->daemon->jobs, route_job_cb, -1, 0, rj);
+}
+
 static void router_cb(struct evhttp_request *req, void *arg)
 {
     struct tl_http *h = arg;
@@ -667,21 +702,21 @@ static void router_cb(struct evhttp_request *req, void *arg)
     char *path;
     bool path_known = false;
     struct tl_buf allow = {0};
+    double started_ms = clock_mono_ms();
 
     struct tl_conn *c = conn_of(h, req);
 
-    request_started_ms = clock_mono_ms();
     h->inflight++;
     if (c != NULL) { /* received whole: no deadline while it is being answered */
         c->busy = true;
         evtimer_del(c->deadline);
     }
     if (uri != NULL && strlen(uri) > h->max_uri) {
-        http_reply_error(req, 414, "URI too long");
+        http_reply_error_since(req, 414, "URI too long", started_ms);
         return;
     }
     if (evhttp_request_get_evhttp_uri(req) == NULL) {
-        http_reply_error(req, 400, "malformed request URI");
+        http_reply_error_since(req, 400, "malformed request URI", started_ms);
         return;
     }
     path = request_path(req);
@@ -714,12 +749,12 @@ static void router_cb(struct evhttp_request *req, void *arg)
         }
     }
     if (match != NULL) {
-        match->handler(h->daemon, req, param);
+        route_dispatch(h, match, req, param, started_ms);
     } else if (path_known) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", tl_buf_str(&allow));
-        http_reply_error(req, 405, "method not allowed");
+        http_reply_error_since(req, 405, "method not allowed", started_ms);
     } else {
-        http_reply_error(req, 404, "not found");
+        http_reply_error_since(req, 404, "not found", started_ms);
     }
     tl_buf_free(&allow);
     free(path);

@@ -19,6 +19,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/job.h"
 #include "gateway/log.h"
 #include "gateway/store/store.h"
 #include "common/result.h"
@@ -150,6 +151,10 @@ static void prune_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (p->d->stopping)
         return;
+    if (!store_leads(p->d->store)) { /* another node of the cluster prunes */
+        arm(p, 1000);
+        return;
+    }
     if (!p->running) {
         int due = store_prune_due(p->d->store, now - p->d->cfg->keep_sent);
         if (due > 0 || now - p->last_pass >= PRUNE_PASS_EVERY)
@@ -211,8 +216,8 @@ int prune_new(struct tl_daemon *d, struct tl_pruner **out)
     p->d = d;
     p->rows = 1000;
     p->last_pass = clock_now(); /* rows of no case: an hour after start, then hourly */
-    p->ev = evtimer_new(d->base, prune_cb, p);
-    p->mover = evtimer_new(d->base, mover_cb, p);
+    p->ev = jobs_event_new(d->jobs, d->base, -1, 0, prune_cb, p);
+    p->mover = jobs_event_new(d->jobs, d->base, -1, 0, mover_cb, p);
     if (p->ev == NULL || p->mover == NULL) {
         if (p->ev != NULL)
             event_free(p->ev);

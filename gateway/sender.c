@@ -29,6 +29,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/job.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/store/store.h"
@@ -167,9 +168,9 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                          ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
     if (ev != NULL) {
         event_del(ev);
-        event_assign(ev, s->d->base, fd, kind, socket_event_cb, s);
+        jobs_event_assign(s->d->jobs, ev, s->d->base, fd, kind, socket_event_cb, s);
     } else {
-        ev = event_new(s->d->base, fd, kind, socket_event_cb, s);
+        ev = jobs_event_new(s->d->jobs, s->d->base, fd, kind, socket_event_cb, s);
         curl_multi_assign(s->multi, fd, ev);
     }
     event_add(ev, NULL);
@@ -795,8 +796,8 @@ int sender_new(struct tl_daemon *d, const struct tl_sender_hooks *hooks, struct 
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 512L);
-    s->curl_timer = evtimer_new(d->base, curl_timer_event_cb, s);
-    s->kick = event_new(d->base, -1, 0, kick_cb, s);
+    s->curl_timer = jobs_event_new(d->jobs, d->base, -1, 0, curl_timer_event_cb, s);
+    s->kick = jobs_event_new(d->jobs, d->base, -1, 0, kick_cb, s);
     /* A kick runs after the callbacks ready in this pass and the group's flush (daemon.h). */
     event_priority_set(s->kick, DAEMON_PRIORITY_SENDER);
     s->nchannels = d->cfg->nchannels;
@@ -810,7 +811,7 @@ int sender_new(struct tl_daemon *d, const struct tl_sender_hooks *hooks, struct 
         ch->burst = ch->conf->rate > (double)ch->batch ? ch->conf->rate : (double)ch->batch;
         ch->tokens = ch->burst;
         ch->refilled_ms = clock_mono_ms();
-        ch->wake = evtimer_new(d->base, wake_cb, ch);
+        ch->wake = jobs_event_new(d->jobs, d->base, -1, 0, wake_cb, ch);
     }
     recovered = store_outbox_recover(d->store);
     if (recovered > 0)

@@ -37,6 +37,7 @@
     X(int, write_probe, (struct tl_store *st), (st)) \
     XV(on_health, (struct tl_store *st, void (*cb)(void *arg, bool writable, const char *reason, long failures), void *arg), (st, cb, arg)) \
     X(bool, leads, (struct tl_store *st), (st)) \
+    XV(set_lease, (struct tl_store *st, int64_t lease_ms), (st, lease_ms)) \
     X(int64_t, rate_take, (struct tl_store *st, const char *channel, double rate, double burst, int64_t want, int64_t now_ms), (st, channel, rate, burst, want, now_ms)) \
     X(int, areas_replace, (struct tl_store *st, const struct tl_area_row *rows, size_t n), (st, rows, n)) \
     X(int, inbound_insert, (struct tl_store *st, const struct tl_inbound_row *row, int64_t *id), (st, row, id)) \

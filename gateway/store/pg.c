@@ -114,8 +114,12 @@ static int pg_wait(struct tl_store *st)
 
     if (fd < 0)
         return TL_ERR_STORE;
-    if (wait_hook != NULL)
-        return wait_hook(fd, wait_hook_arg) == 0 ? TL_OK : TL_ERR_STORE;
+    if (wait_hook != NULL) {
+        int waited = wait_hook(fd, wait_hook_arg);
+        if (waited <= 0)
+            return waited == 0 ? TL_OK : TL_ERR_STORE;
+        /* 1: not a job (the CLI, a reader thread, the loop outside a job): poll here */
+    }
     struct pollfd p = {.fd = fd, .events = POLLIN};
     for (;;) {
         int n = poll(&p, 1, -1);
@@ -356,6 +360,7 @@ static struct tl_store *pg_new(const char *url, long busy_timeout_ms)
     st->ops = &pg_store_ops;
     st->url = xstrdup(url);
     st->busy_timeout_ms = busy_timeout_ms;
+    st->lease_ms = PG_LEASE_DEFAULT_MS;
     return st;
 }
 
@@ -539,6 +544,11 @@ bool pg_leads(struct tl_store *st)
         return true;
     st->leader = pg_query_i64(st, "SELECT pg_try_advisory_lock(" PG_LOCK_LEADER ")", NULL, 0) == 1;
     return st->leader;
+}
+
+void pg_set_lease(struct tl_store *st, int64_t lease_ms)
+{
+    st->lease_ms = lease_ms;
 }
 
 int64_t pg_rate_take(struct tl_store *st, const char *channel, double rate, double burst,

@@ -24,6 +24,7 @@
 
 #define PG_STMT_CACHE 192
 #define PG_MAX_PARAMS 24 /* the widest: a case row and its id (pg_domain.c) */
+#define PG_LEASE_DEFAULT_MS 120000 /* until the daemon sets it from its timeouts */
 
 struct tl_store {
     const struct tl_store_ops *ops; /* first: the front dispatches by it (backend.h) */
@@ -42,6 +43,7 @@ struct tl_store {
     } cache[PG_STMT_CACHE];
     size_t ncache;
     bool leader;          /* holds the cluster's leader lock (pg_leads) */
+    int64_t lease_ms;     /* a claim's lease (store_set_lease) */
     /* The operator API's reader: the Urdu names of areas (tl_area_ur), or NULL. */
     tl_area_name_fn area_ur;
     void *area_ctx;

@@ -515,6 +515,11 @@ bool sqlite_leads(struct tl_store *st)
     return true;
 }
 
+void sqlite_set_lease(struct tl_store *st, int64_t lease_ms)
+{
+    (void)st, (void)lease_ms;
+}
+
 int64_t sqlite_rate_take(struct tl_store *st, const char *channel, double rate, double burst,
                          int64_t want, int64_t now_ms)
 {

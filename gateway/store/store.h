@@ -32,7 +32,8 @@ struct tl_store;
 int store_open(const char *where, long busy_timeout_ms, struct tl_store **out, char **cause);
 /*
  * How a backend that waits on a socket (PostgreSQL) waits for its answers:
- * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up. The
+ * wait_readable(fd, arg) returns 0 once fd is readable, -1 to give up, 1
+ * when the caller is not one that can yield (the backend then polls). The
  * daemon sets it so a store call made by a job yields to the event loop
  * meanwhile (job.h); NULL (the default): the backend polls the socket.
  */
@@ -116,6 +117,14 @@ void store_on_health(struct tl_store *st,
  * its connection's life; another node takes it over when that one dies.
  */
 bool store_leads(struct tl_store *st);
+/*
+ * How long a claimed message stays the claiming node's (PostgreSQL: a row
+ * 'sending' whose lease has passed is claimed again by any node, so a node
+ * that died mid-send loses at most its in-flight rows to a second send).
+ * The daemon sets it above its longest request (connect + send timeouts).
+ * SQLite: one node; rows left 'sending' are requeued at start.
+ */
+void store_set_lease(struct tl_store *st, int64_t lease_ms);
 /*
  * Takes up to want sends from channel's token bucket shared by every node
  * (rate per second, burst at most); returns how many it may send now (0..want),

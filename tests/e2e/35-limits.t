@@ -12,7 +12,6 @@ new time, so no step relies on the clock file's 100 ms re-read interval.
 """
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -129,11 +128,8 @@ is_(inbound_state(r3), "processed", "the 3rd report itself is handled (answered)
 B = "+923005550003"
 _, b0 = sms(B, "HELP")
 is_(inbound_state(b0), "processed", "before blocking, the number is served")
-db = sqlite3.connect(gw.db_path, timeout=5)
-db.execute("INSERT INTO blocklist (phone, reason, created_at) VALUES (?, ?, ?)",
-           (B, "abuse (test)", int(time.time()) + offset))
-db.commit()
-db.close()
+gw.write("INSERT INTO blocklist (phone, reason, created_at) VALUES (?, ?, ?)",
+         (B, "abuse (test)", int(time.time()) + offset))
 blocked = []
 for text in ["JOIN Korangi", "MISSING name: Omar age: 6 boy area: Korangi", "HELP"]:
     status, iid = sms(B, text)

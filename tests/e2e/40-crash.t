@@ -78,7 +78,7 @@ def police(*args):
 
 
 def integrity():
-    return gw.sql("PRAGMA integrity_check")
+    return gw.integrity()
 
 
 KORANGI = ["+9230011%05d" % i for i in range(N_KORANGI)]

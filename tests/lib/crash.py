@@ -50,7 +50,7 @@ class CrashRun:
     def after_kill(self, label):
         """Checks the store of the dead daemon; records what was in flight."""
         self.kills += 1
-        is_(self.gw.sql("PRAGMA integrity_check"), [("ok",)],
+        is_(self.gw.integrity(), [("ok",)],
             "integrity_check ok after kill %d (%s)" % (self.kills, label))
         sending = [r[0] for r in self.gw.sql(
             "SELECT phone FROM outbox WHERE kind = 'alert' AND state = 'sending'")]

@@ -7,7 +7,11 @@
     # leaving the block sends SIGTERM and checks the exit
 
 Each Gateway gets its own temporary directory (config, store, log) and a free
-port on 127.0.0.1. Waiting is always a poll with a deadline, never a bare sleep.
+port on 127.0.0.1. With TALAASH_TEST_STORE=postgresql (`make test-pg`, inside
+the throw-away cluster of pg_virtualenv) its store is a fresh PostgreSQL
+database of its own instead (Gateway(store_url=...) shares one between two
+daemons), and sql() runs the same queries there (sqlite's ? placeholders
+become psycopg2's %s). Waiting is always a poll with a deadline, never a bare sleep.
 The daemon's stderr (its log) is kept in the directory; after the daemon
 stops, sanitizer_report() returns any ASan/UBSan report found in it.
 """
@@ -111,9 +115,42 @@ def story_channels(mock_url, rate, batch_size=None, concurrency=None):
     return text
 
 
+PG = os.environ.get("TALAASH_TEST_STORE") == "postgresql"
+_pg_databases = 0
+
+
+def pg_new_database():
+    """A fresh database in the test run's PostgreSQL cluster (PG* from pg_virtualenv); its URL."""
+    global _pg_databases
+    import psycopg2
+    _pg_databases += 1
+    name = "talaash_%d_%d" % (os.getpid(), _pg_databases)
+    c = psycopg2.connect(dbname="postgres")
+    c.autocommit = True
+    c.cursor().execute("CREATE DATABASE " + name)
+    c.close()
+    return "postgresql:///" + name
+
+
+def pg_sql(url, query, args=()):
+    """gw.sql() on PostgreSQL: the same query, ? placeholders as %s, rows as tuples."""
+    import psycopg2
+    c = psycopg2.connect(dbname=url.rsplit("/", 1)[1])
+    try:
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute(query.replace("%", "%%").replace("?", "%s"), tuple(args))
+        return [tuple(r) for r in cur.fetchall()] if cur.description else []
+    finally:
+        c.close()
+
+
 class Gateway:
-    def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False):
+    def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False,
+                 store_url=None, log_level="debug"):
+        self.log_level = log_level
         self.dir = tempfile.mkdtemp(prefix="talaash-test-")
+        self.store_url = store_url or (pg_new_database() if PG else None)
         self.port = None
         self.proc = None
         self.conf_extra = conf_extra
@@ -131,8 +168,11 @@ class Gateway:
     def write_config(self):
         sections = {}
         text = "[server]\nlisten = 127.0.0.1:%d\n" % self.port
-        text += "\n[store]\npath = %s\n" % self.db_path
-        text += "\n[log]\nlevel = debug\n"
+        if self.store_url:
+            text += "\n[store]\nbackend = postgresql\nurl = %s\n" % self.store_url
+        else:
+            text += "\n[store]\npath = %s\n" % self.db_path
+        text += "\n[log]\nlevel = %s\n" % self.log_level
         text += "\n" + self.conf_extra + "\n" + self.channels + "\n"
         with open(self.conf_path, "w") as f:
             f.write(text)
@@ -248,11 +288,35 @@ class Gateway:
 
     def sql(self, query, args=()):
         """Runs a read query on the store (a separate connection; WAL lets it read)."""
+        if self.store_url:
+            return pg_sql(self.store_url, query, args)
         db = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
         try:
             return db.execute(query, args).fetchall()
         finally:
             db.close()
+
+    def write(self, query, args=()):
+        """Runs a write on the store and commits it (a test's fixture beside the daemon)."""
+        if self.store_url:
+            pg_sql(self.store_url, query, args)
+            return
+        db = sqlite3.connect(self.db_path, timeout=5)
+        try:
+            db.execute(query, args)
+            db.commit()
+        finally:
+            db.close()
+
+    def integrity(self):
+        """[("ok",)] when the store checks out: SQLite's integrity_check; PostgreSQL checks
+        its own pages, so there: the schema is at the version the binary writes."""
+        if not self.store_url:
+            return self.sql("PRAGMA integrity_check")
+        latest = int(subprocess.run([binary(), "version"], capture_output=True, text=True)
+                     .stdout.split("postgresql ")[1].rstrip(")\n"))
+        got = self.sql("SELECT max(version) FROM talaash_schema")
+        return [("ok",)] if got == [(latest,)] else [("schema %r, expected %d" % (got, latest),)]
 
     def log(self):
         try:
