@@ -371,17 +371,8 @@ static void test_waves(struct tl_store *st)
 
     long long case_id = case_new();
     ok(case_id > 0, "a case");
-    struct tl_alert_wave w = {
-        .case_id = case_id,
-        .kind = "alert",
-        .radius_km = 5,
-        .area_codes_json = "[\"PK-X\",\"PK-Y\"]",
-        .channel = "alerts",
-        .text_en = "EN",
-        .text_ur = "UR",
-        .text_roman_ur = "RUR",
-        .expires_at = 999999999,
-    };
+    struct tl_alert_wave w = wave_fixture_wave(case_id);
+    w.radius_km = 5;
     int64_t alert_id = 0, n = 0;
     is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
     is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");
