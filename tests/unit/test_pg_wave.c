@@ -93,6 +93,20 @@ __attribute__((format(printf, 1, 2))) static bool peek_exec(const char *fmt, ...
     return r != NULL;
 }
 
+/* The machine's load average of the last minute (-1 when unknown), for the figures' context. */
+static double load_average(void)
+{
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    return load;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -357,17 +371,8 @@ static void test_waves(struct tl_store *st)
 
     long long case_id = case_new();
     ok(case_id > 0, "a case");
-    struct tl_alert_wave w = {
-        .case_id = case_id,
-        .kind = "alert",
-        .radius_km = 5,
-        .area_codes_json = "[\"PK-X\",\"PK-Y\"]",
-        .channel = "alerts",
-        .text_en = "EN",
-        .text_ur = "UR",
-        .text_roman_ur = "RUR",
-        .expires_at = 999999999,
-    };
+    struct tl_alert_wave w = wave_fixture_wave(case_id);
+    w.radius_km = 5;
     int64_t alert_id = 0, n = 0;
     is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
     is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");
@@ -704,6 +709,26 @@ static void test_concurrent_waves(struct tl_store *a, struct tl_store *b)
 
 /* ---- the time of a city's wave ---- */
 
+/* CPU seconds a local server process has used (/proc), or -1 when unknown. */
+static double backend_cpu_s(long long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long utime = 0, stime = 0;
+
+    snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name: fields 3.. */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                            &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void test_million(struct tl_store *st)
 {
     const char *env = getenv("TALAASH_PG_WAVE_N");
@@ -737,8 +762,15 @@ static void test_million(struct tl_store *st)
     const char *scope = "[\"PK-M0\",\"PK-M1\",\"PK-M2\",\"PK-M3\",\"PK-M4\",\"PK-M5\",\"PK-M6\","
                         "\"PK-M7\",\"PK-M8\",\"PK-M9\"]";
 
+    /* The store's server process (the only other session now), for its CPU time. */
+    long long store_pid = peek_int("SELECT pid FROM pg_stat_activity WHERE datname ="
+                                   " current_database() AND pid <> pg_backend_pid()"
+                                   " AND backend_type = 'client backend'");
+    double cpu0;
+
     /* The baseline: as many rows written by a bare INSERT … SELECT into a table like the outbox. */
     ok(peek_exec("CREATE TABLE outbox_raw (LIKE outbox INCLUDING ALL)"), "a table like the outbox");
+    cpu0 = backend_cpu_s(PQbackendPID(peek));
     t0 = now_ms();
     ok(peek_exec("INSERT INTO outbox_raw (channel, phone, kind, priority, state, next_attempt_ms,"
                  " case_id, alert_id, created_at, updated_at)"
@@ -747,14 +779,16 @@ static void test_million(struct tl_store *st)
                  case_id),
        "the raw INSERT … SELECT");
     raw_ms = now_ms() - t0;
+    double raw_cpu = backend_cpu_s(PQbackendPID(peek)) - cpu0;
     ok(peek_exec("DROP TABLE outbox_raw") && peek_exec("CHECKPOINT"), "(dropped)");
 
     struct tl_alert_wave w = {.case_id = case_id, .kind = "alert", .area_codes_json = scope,
                               .channel = "alerts", .text_en = "EN", .text_ur = "UR",
                               .text_roman_ur = "RUR"};
+    cpu0 = backend_cpu_s(store_pid);
     t0 = now_ms();
     int rc = store_alert_wave(st, &w, 5000, &alert_id, &got);
-    double wave_ms = now_ms() - t0;
+    double wave_ms = now_ms() - t0, wave_cpu = backend_cpu_s(store_pid) - cpu0;
     is_int(rc, TL_OK, "the wave");
     is_int(got, n, "queued every subscriber once");
     is_int(peek_int("SELECT count(*) FROM outbox WHERE case_id = %lld", case_id), n,
@@ -762,6 +796,10 @@ static void test_million(struct tl_store *st)
     diag("wave of %lld recipients committed in %.2f s; raw INSERT ... SELECT of as many rows"
          " %.2f s (wave/raw %.2f); target <= 3 s",
          n, wave_ms / 1000, raw_ms / 1000, wave_ms / raw_ms);
+    if (cpu0 >= 0)
+        diag("CPU of the server process: wave %.2f s, raw INSERT ... SELECT %.2f s (machine load"
+             " %.1f)",
+             wave_cpu, raw_cpu, load_average());
     int64_t again = -1;
     t0 = now_ms();
     rc = store_alert_wave(st, &w, 5001, &alert_id, &again);
@@ -797,6 +835,8 @@ int main(void)
         test_alert_end(st);
         test_stop_wins(st, b);
         test_concurrent_waves(st, b);
+        store_close(b);
+        b = NULL;
         test_million(st);
     }
     if (b != NULL)

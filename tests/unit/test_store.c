@@ -446,16 +446,7 @@ static void test_waves(void)
 
     struct tl_case c = {.state = "active", .age = -1, .created_at = 1000, .updated_at = 1000};
     is_int(store_case_insert(st, &c), TL_OK, "a case");
-    struct tl_alert_wave w = {
-        .case_id = c.id,
-        .kind = "alert",
-        .area_codes_json = "[\"PK-X\",\"PK-Y\"]",
-        .channel = "alerts",
-        .text_en = "EN",
-        .text_ur = "UR",
-        .text_roman_ur = "RUR",
-        .expires_at = 999999999,
-    };
+    struct tl_alert_wave w = wave_fixture_wave(c.id);
     int64_t alert_id = 0, n = 0;
     is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
     is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");

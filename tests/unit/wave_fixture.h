@@ -8,7 +8,7 @@
  * PK-Z (outside the first scope), +923000000004 (English) to PK-X and PK-Y
  * (the test opts it out), +923009990001 (Urdu, the test makes it police of
  * PK-Y) to PK-X; then bulk numbers +9231######## in no particular order,
- * in PK-X or both.
+ * in PK-X or both. wave_fixture_wave() is the first wave the test sends.
  */
 #ifndef TALAASH_WAVE_FIXTURE_H
 #define TALAASH_WAVE_FIXTURE_H
@@ -51,6 +51,22 @@ static int wave_fixture_subscribe(struct tl_store *st, int bulk)
         rc = subscribe(st, phone, i % 2 ? "ur" : "en", i % 3 ? X : XY, i % 3 ? 1 : 2);
     }
     return rc;
+}
+
+/* The fixture's first wave for case_id: an alert to PK-X and PK-Y on channel alerts. */
+static struct tl_alert_wave wave_fixture_wave(int64_t case_id)
+{
+    struct tl_alert_wave w = {
+        .case_id = case_id,
+        .kind = "alert",
+        .area_codes_json = "[\"PK-X\",\"PK-Y\"]",
+        .channel = "alerts",
+        .text_en = "EN",
+        .text_ur = "UR",
+        .text_roman_ur = "RUR",
+        .expires_at = 999999999,
+    };
+    return w;
 }
 
 #endif
