@@ -96,7 +96,7 @@ $(LIB): $(LIB_OBJ)
 $(DAEMON): $(BUILD)/obj/gateway/main.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/tap.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/tap.h $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 

@@ -157,7 +157,10 @@ static void test_results_retry(void)
     int64_t s1 = add("sms", "+923001111111", "to be sent", TL_OUT_REPLY, 0);
     int64_t t1 = add("sms", "+923002222222", "to be retried", TL_OUT_REPLY, 0);
     int64_t f1 = add("sms", "+923003333333", "to fail", TL_OUT_REPLY, 0);
-    is_int(store_outbox_next_due(st, "sms"), 0, "new messages are due at 0 (at once)");
+    /* PostgreSQL says 1 (0 is "none" there: other nodes' rows are looked for while none). */
+    is_int(store_outbox_next_due(st, "sms"),
+           strcmp(store_backend_name(st), "postgresql") == 0 ? 1 : 0,
+           "new messages are due at 0 (at once)");
     is_int(store_outbox_claim(st, "sms", NOW_MS, 10, &msgs, &n), TL_OK, "claim three");
     is_int(n, 3, "three claimed");
     store_outbox_msgs_free(msgs, n);
