@@ -46,6 +46,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from mockagg import MockAggregator  # noqa: E402
+from talaash import at_channel  # noqa: E402
 
 POLICE = "+923009990001"
 PARENT = "+923001234567"
@@ -108,28 +109,12 @@ verification = police
 radius_km = %(radius)d
 escalation =
 
-[channel at]
-provider = africastalking
-base_url = %(at)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-
-""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM, "at": self.mock_at.url,
+""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM,
                 "alert_channels": ", ".join(c for c, _, _ in self.alert_channels)})
+            f.write(at_channel("at", self.mock_at.url, "21512", 1000))
             for name, mock, rate in self.alert_channels:
-                f.write("""
-[channel %s]
-provider = africastalking
-base_url = %s
-username = u
-api_key = k
-sender = TALAASH
-rate = %d
-batch_size = 500
-concurrency = 8
-""" % (name, mock.url, rate))
+                f.write(at_channel(name, mock.url, "TALAASH", "%g" % rate, batch_size=500,
+                                   concurrency=8))
 
     def start(self, timeout=60):
         log = open(self.log, "ab")
@@ -302,6 +287,8 @@ def main():
     t_begin = mono()
     n = args.subscribers
     fails = []
+    # issue #6: a city's million within 2 s; issue #12: Pakistan's 10 million within 10 s
+    wave_target = 2.0 if n <= 1000000 else 10.0
 
     mock_at = MockAggregator(build_dir=build, args=["--no-record-bodies", "--max-records", "1000"])
     mock_at.start()
@@ -399,6 +386,9 @@ def main():
             sent = store_sent()
         t_store_all = mono()
         hwm_kb, rss_kb = d.vm("VmHWM"), d.vm("VmRSS")
+        store_bytes = sum(os.path.getsize(d.db + x) for x in ("", "-wal", "-shm")
+                          if os.path.exists(d.db + x))
+        wal_bytes = os.path.getsize(d.db + "-wal") if os.path.exists(d.db + "-wal") else 0
         reqs = sum(m.stats()["requests"] for m in alert_mocks)
         per_channel = [m.stats()["recipients"] for m in alert_mocks]
         by_channel = dict(d.sql("SELECT channel, count(*) FROM outbox WHERE case_id = ? AND"
@@ -429,7 +419,7 @@ def main():
     overall = sent / (t_store_all - t_answer)
 
     say("  (1) VERIFY callback -> answer, wave of %d rows committed: %8.3f s = %.0f rows/s"
-        "   target <= 2 s" % (expected, verify_s, expected / verify_s))
+        "   target <= %g s" % (expected, verify_s, expected / verify_s, wave_target))
     say("  (2) answer -> first alert request at the mock: %.1f ms (clock offset +-%.1f ms)"
         "   target <= 100 ms%s" % (first_ms, error_ms,
                                    "\n      (negative: the request reached the mock before the"
@@ -460,6 +450,8 @@ def main():
                                                        by_channel.get(name, 0)))
     say("  (4) daemon peak RSS (VmHWM): %.1f MB (VmRSS at the end %.1f MB)   target <= 100 MB"
         % (hwm_kb / 1024, rss_kb / 1024))
+    say("  the store after the wave was sent: %.2f GB (of which the WAL %.2f GB)"
+        % (store_bytes / 1e9, wal_bytes / 1e9))
     say("  daemon exit status on SIGTERM: %s" % rc)
 
     # ---- baselines on the copy made before the daemon's second start ----
@@ -470,8 +462,8 @@ def main():
         sys.stdout.write(p.stderr)
         fails.append("baseline tool failed")
 
-    if verify_s > 2:
-        fails.append("(1) %.2f s > 2 s" % verify_s)
+    if verify_s > wave_target:
+        fails.append("(1) %.2f s > %g s" % (verify_s, wave_target))
     if first_ms > 100:
         fails.append("(2) %.0f ms > 100 ms" % first_ms)
     if sent < expected or (overall < 50000 and not multi):

@@ -26,7 +26,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, is_, diag, done_testing  # noqa: E402
-from talaash import Gateway, binary, wait_until  # noqa: E402
+from talaash import Gateway, at_channel, binary, wait_until  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -54,25 +54,9 @@ verification = police
 radius_km = 5
 escalation =
 
-[channel at]
-provider = africastalking
-base_url = %(AT)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-""" % {"AT": mock_at.url}
+""" + at_channel("at", mock_at.url, "21512", 1000)
 for name, rate in RATES.items():
-    channels += """
-[channel %s]
-provider = africastalking
-base_url = %s
-username = u
-api_key = k
-sender = TALAASH
-rate = %d
-batch_size = %d
-""" % (name, mocks[name].url, rate, BATCH)
+    channels += at_channel(name, mocks[name].url, "TALAASH", rate, batch_size=BATCH)
 
 gw = Gateway(channels=channels).start()
 seq = [0]
