@@ -285,12 +285,14 @@ static const struct tl_store_stats *snapshot(struct tl_daemon *d)
 
 /* ---- Prometheus gauges ---- */
 
-static int64_t queued_of_channel(const struct tl_store_stats *st, const char *channel)
+/* Messages of a channel (or the alert pool) now in the outbox in state a or b. */
+static int64_t count_of_channel(const struct tl_store_stats *st, const char *channel,
+                                enum tl_outbox_state a, enum tl_outbox_state b)
 {
     int64_t n = 0;
 
     for (size_t i = 0; st != NULL && i < st->noutbox; i++) {
-        if (st->outbox[i].state == TL_OUTBOX_QUEUED &&
+        if ((st->outbox[i].state == a || st->outbox[i].state == b) &&
             strcmp(st->outbox[i].channel, channel) == 0)
             n += st->outbox[i].n;
     }
@@ -413,10 +415,25 @@ cJSON *stats_channels_json(struct tl_daemon *d)
         cJSON_AddNumberToObject(
             o, "batch_size", (double)provider_batch_limit(provider_find(ch->provider), ch));
         cJSON_AddNumberToObject(o, "concurrency", ch->concurrency);
-        if (st != NULL)
-            cJSON_AddNumberToObject(o, "queue_depth", (double)queued_of_channel(st, ch->name));
-        else
+        cJSON_AddBoolToObject(o, "alerts", config_alert_channel(d->cfg, ch));
+        if (st != NULL) {
+            cJSON_AddNumberToObject(
+                o, "queue_depth",
+                (double)count_of_channel(st, ch->name, TL_OUTBOX_QUEUED, TL_OUTBOX_QUEUED));
+            /* What it sent (a pool message counts for the account that claimed it). */
+            cJSON_AddNumberToObject(
+                o, "sent",
+                (double)count_of_channel(st, ch->name, TL_OUTBOX_SENT, TL_OUTBOX_DELIVERED));
+            /* The alert pool's messages not claimed yet, which any alert channel may send. */
+            if (config_alert_channel(d->cfg, ch))
+                cJSON_AddNumberToObject(o, "pool_queue_depth",
+                                        (double)count_of_channel(st, TL_OUTBOX_POOL,
+                                                                 TL_OUTBOX_QUEUED,
+                                                                 TL_OUTBOX_QUEUED));
+        } else {
             cJSON_AddNullToObject(o, "queue_depth");
+            cJSON_AddNullToObject(o, "sent");
+        }
         cJSON_AddNumberToObject(o, "in_flight", (double)ms.in_flight);
         if (ms.last_error[0] != '\0')
             cJSON_AddStringToObject(o, "last_error", ms.last_error);

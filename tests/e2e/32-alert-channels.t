@@ -17,6 +17,7 @@ of its own with a different rate (300, 600, 900 messages/s).
      back to the pool at the restart, and every recipient still gets it.
 """
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -39,6 +40,7 @@ BATCH = 50
 TOLERANCE = 0.10
 PARENT = "+923001234567"
 PO1 = "+923009990001"
+VIEW = "view-token-0123456789abcdef"
 
 mock_at = MockAggregator().start()
 mocks = {name: MockAggregator().start() for name in RATES}
@@ -48,13 +50,16 @@ retry_base = 0.2
 retry_max = 1
 max_attempts = 10
 
+[api]
+tokens = view:viewer:%(VIEW)s
+
 [alerts]
 channels = a1, a2, a3
 verification = police
 radius_km = 5
 escalation =
 
-""" + at_channel("at", mock_at.url, "21512", 1000)
+""" % {"VIEW": VIEW} + at_channel("at", mock_at.url, "21512", 1000)
 for name, rate in RATES.items():
     channels += at_channel(name, mocks[name].url, "TALAASH", rate, batch_size=BATCH)
 
@@ -177,6 +182,23 @@ ok(wait_until(lambda: metric("talaash_outbox_messages", 'channel="a3",kind="aler
 is_(metric("talaash_outbox_messages", 'channel="*alerts",kind="alert",state="queued"'), 0.0,
     "/metrics: the alert pool (channel=\"*alerts\") has nothing queued")
 
+
+
+
+def api_channels():
+    status, _, body = gw.request("GET", "/api/v1/channels",
+                                 headers={"Authorization": "Bearer " + VIEW})
+    return {c["name"]: c for c in json.loads(body)["channels"]} if status == 200 else {}
+
+
+want_sent = {n: gw.sql("SELECT count(*) FROM outbox WHERE channel = ? AND state IN ('sent',"
+                       " 'delivered')", (n,))[0][0] for n in RATES}
+ok(wait_until(lambda: {n: api_channels().get(n, {}).get("sent") for n in RATES} == want_sent, 10),
+   "/api/v1/channels: each alert channel's sent count as in the store (%s)" % want_sent)
+chans = api_channels()
+is_([(n, c["alerts"], c.get("pool_queue_depth")) for n, c in sorted(chans.items())],
+    [("a1", True, 0), ("a2", True, 0), ("a3", True, 0), ("at", False, None)],
+    "/api/v1/channels: a1-a3 are alert channels with an empty pool, at is not")
 
 # ---- 2. and 3. one channel failing for the whole alert ----
 def failing_alert(bad, rule, name):
