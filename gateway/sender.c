@@ -450,7 +450,8 @@ static size_t pool_allowance(const struct sender_channel *ch, size_t want)
 /*
  * The earliest due time of what the channel may claim (its own queue, and
  * the pool while it may claim from it); 0 when none. *pool_waits: the pool
- * has messages the channel may not claim yet (its pool claims are stopped).
+ * has messages the channel may not claim before pool_closed_until. (While
+ * its probe is in flight neither: the probe's end kicks the sender.)
  */
 static int64_t channel_next_due(const struct sender_channel *ch, bool *pool_waits)
 {
@@ -460,11 +461,12 @@ static int64_t channel_next_due(const struct sender_channel *ch, bool *pool_wait
     *pool_waits = false;
     if (!ch->pool_member)
         return due;
-    int64_t pool_due = store_outbox_next_due(st, TL_OUTBOX_POOL);
-    if (pool_due > 0 && pool_allowance(ch, 1) == 0) {
-        *pool_waits = true;
+    if (pool_allowance(ch, 1) == 0) {
+        *pool_waits = clock_mono_ms() < ch->pool_closed_until &&
+                      store_outbox_next_due(st, TL_OUTBOX_POOL) > 0;
         return due;
     }
+    int64_t pool_due = store_outbox_next_due(st, TL_OUTBOX_POOL);
     return pool_due > 0 && (due == 0 || pool_due < due) ? pool_due : due;
 }
 
