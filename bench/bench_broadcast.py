@@ -463,7 +463,8 @@ def main():
     # ---- baselines on the copy made before the daemon's second start ----
     os.sync()  # the daemon's writes, flushed as before the wave
     p = subprocess.run([sqltool, copy, str(expected), scope, texts["en"], texts["ur"],
-                        texts["roman-ur"]], capture_output=True, text=True, timeout=240)
+                        texts["roman-ur"]], capture_output=True, text=True,
+                       timeout=240 + n / 20000)  # four times N rows: minutes at 10M
     sys.stdout.write(p.stdout)
     if p.returncode != 0:
         sys.stdout.write(p.stderr)
