@@ -46,6 +46,7 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from mockagg import MockAggregator  # noqa: E402
+from talaash import at_channel  # noqa: E402
 
 POLICE = "+923009990001"
 PARENT = "+923001234567"
@@ -73,7 +74,7 @@ def say(msg):
 
 
 class Daemon:
-    def __init__(self, binary, work, mock_at, mock_alerts):
+    def __init__(self, binary, work, mock_at, alert_channels):
         self.binary = binary
         self.work = work
         self.db = os.path.join(work, "talaash.db")
@@ -81,7 +82,8 @@ class Daemon:
         self.log = os.path.join(work, "daemon.log")
         self.proc = None
         self.port = None
-        self.mock_at, self.mock_alerts = mock_at, mock_alerts
+        self.mock_at = mock_at
+        self.alert_channels = alert_channels  # [(name, mock, rate)]
 
     def write_config(self):
 
@@ -102,30 +104,17 @@ path = %(db)s
 level = warn
 
 [alerts]
-channel = alerts
+channels = %(alert_channels)s
 verification = police
 radius_km = %(radius)d
 escalation =
 
-[channel at]
-provider = africastalking
-base_url = %(at)s
-username = u
-api_key = k
-sender = 21512
-rate = 1000
-
-[channel alerts]
-provider = africastalking
-base_url = %(alerts)s
-username = u
-api_key = k
-sender = TALAASH
-rate = 100000
-batch_size = 500
-concurrency = 8
-""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM, "at": self.mock_at.url,
-                "alerts": self.mock_alerts.url})
+""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM,
+                "alert_channels": ", ".join(c for c, _, _ in self.alert_channels)})
+            f.write(at_channel("at", self.mock_at.url, "21512", 1000))
+            for name, mock, rate in self.alert_channels:
+                f.write(at_channel(name, mock.url, "TALAASH", "%g" % rate, batch_size=500,
+                                   concurrency=8))
 
     def start(self, timeout=60):
         log = open(self.log, "ab")
@@ -283,6 +272,10 @@ def main():
     ap.add_argument("--send-deadline", type=float, default=120.0,
                     help="seconds allowed for sending the whole wave")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--channels", type=int, default=1,
+                    help="alert channels ([alerts] channels), each at a mock of its own")
+    ap.add_argument("--rates", default="5000,10000,15000",
+                    help="with --channels > 1: their rates (messages/s), comma-separated")
     args = ap.parse_args()
 
     build = args.build if os.path.isabs(args.build) else os.path.join(ROOT, args.build)
@@ -294,15 +287,28 @@ def main():
     t_begin = mono()
     n = args.subscribers
     fails = []
+    # issue #6: a city's million within 2 s; issue #12: Pakistan's 10 million within 10 s
+    wave_target = 2.0 if n <= 1000000 else 10.0
 
     mock_at = MockAggregator(build_dir=build, args=["--no-record-bodies", "--max-records", "1000"])
     mock_at.start()
-    spawn = mono()
-    mock_alerts = MockAggregator(build_dir=build,
-                                 args=["--no-record-bodies", "--max-records", "20000"])
-    mock_alerts.start()
-    clock = MockClock(spawn, mono())
-    d = Daemon(binary, work, mock_at, mock_alerts)
+    # One channel: "alerts" at rate 100000 (no limit: the daemon's own speed is measured);
+    # several: alerts1..K at the given rates, the time to send all ~ recipients / their sum.
+    if args.channels > 1:
+        rates = [float(r) for r in args.rates.split(",")][:args.channels]
+        if len(rates) != args.channels:
+            raise SystemExit("--rates needs %d rates" % args.channels)
+        names = ["alerts%d" % (i + 1) for i in range(args.channels)]
+    else:
+        rates, names = [100000.0], ["alerts"]
+    alert_mocks, clocks = [], []
+    for _ in names:
+        spawn = mono()
+        m = MockAggregator(build_dir=build, args=["--no-record-bodies", "--max-records", "20000"])
+        m.start()
+        alert_mocks.append(m)
+        clocks.append(MockClock(spawn, mono()))
+    d = Daemon(binary, work, mock_at, list(zip(names, alert_mocks, rates)))
     try:
         d.write_config()
         d.start()
@@ -314,6 +320,12 @@ def main():
             "Karachi, created in %.1f s" % (subs, langs, subscriptions, len(towns), mono() - t0))
         copy = os.path.join(work, "baseline.db")
         shutil.copyfile(d.db, copy)
+        # The set-up just wrote the store twice (GBs at 10M): flush it, so the wave is not
+        # throttled by the kernel writing the set-up's dirty pages back (a real store's
+        # subscribers were not all written seconds before the alert).
+        t0 = mono()
+        os.sync()
+        say("  set-up written back to the disk (sync) in %.1f s" % (mono() - t0))
         p = subprocess.run([binary, "police", "add", POLICE, "--area", "Karachi", "-c", d.conf],
                            capture_output=True, text=True, timeout=30)
         if p.returncode != 0:
@@ -336,7 +348,8 @@ def main():
             " that loses its answer)" % (case_no, area, RADIUS_KM))
         # let the report's police notice and reply go out, so the alerts channel starts idle
         wait_until(lambda: d.sql("SELECT count(*) FROM outbox WHERE state = 'queued'")[0][0] == 0, 10)
-        clock.probe(mock_alerts)
+        for m, c in zip(alert_mocks, clocks):
+            c.probe(m)
 
         # ---- (1) VERIFY callback -> answer ----
         t_send = mono()
@@ -347,11 +360,13 @@ def main():
             raise RuntimeError("VERIFY answered %d; log:\n%s" % (status, d.tail()))
 
         # ---- (2) answer -> first alert request at the mock ----
-        first = wait_until(lambda: mock_alerts.requests(), 60, 0.002, 0.02)
-        if not first:
+        if not wait_until(lambda: any(m.stats()["requests"] for m in alert_mocks), 60, 0.002,
+                          0.02):
             raise RuntimeError("no alert request within 60 s; log:\n" + d.tail())
-        first_at = clock.start + first[0]["t_ms"] / 1000.0
+        first_at = min(c.start + m.requests()[0]["t_ms"] / 1000.0
+                       for m, c in zip(alert_mocks, clocks) if m.stats()["requests"])
         first_ms = (first_at - t_answer) * 1000
+        error_ms = max(c.error_ms for c in clocks)
 
         expected = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'",
                          (case_id,))[0][0]
@@ -361,7 +376,7 @@ def main():
         deadline = t_answer + args.send_deadline
 
         def mock_done():
-            got = mock_alerts.stats()["recipients"]
+            got = sum(m.stats()["recipients"] for m in alert_mocks)
             samples.append((mono(), got))
             return got >= expected
         wait_until(lambda: mock_done() or mono() >= deadline, args.send_deadline + 5, 0.05, 0.25)
@@ -377,7 +392,13 @@ def main():
             sent = store_sent()
         t_store_all = mono()
         hwm_kb, rss_kb = d.vm("VmHWM"), d.vm("VmRSS")
-        reqs = mock_alerts.stats()["requests"]
+        store_bytes = sum(os.path.getsize(d.db + x) for x in ("", "-wal", "-shm")
+                          if os.path.exists(d.db + x))
+        wal_bytes = os.path.getsize(d.db + "-wal") if os.path.exists(d.db + "-wal") else 0
+        reqs = sum(m.stats()["requests"] for m in alert_mocks)
+        per_channel = [m.stats()["recipients"] for m in alert_mocks]
+        by_channel = dict(d.sql("SELECT channel, count(*) FROM outbox WHERE case_id = ? AND"
+                                " kind = 'alert' AND state = 'sent' GROUP BY channel", (case_id,)))
         # A wave's texts are stored once, in its alerts row (outbox rows carry alert_id + lang).
         row = d.sql("SELECT text_en, text_ur, text_roman_ur FROM alerts WHERE case_id = ?"
                     " AND kind = 'alert' ORDER BY id LIMIT 1", (case_id,))[0]
@@ -389,7 +410,8 @@ def main():
         rc = d.stop()
     finally:
         d.stop()
-        mock_alerts.stop()
+        for m in alert_mocks:
+            m.stop()
         mock_at.stop()
 
     # Sustained rate: between the samples where 10% and 90% of the wave had reached the mock.
@@ -403,35 +425,59 @@ def main():
     overall = sent / (t_store_all - t_answer)
 
     say("  (1) VERIFY callback -> answer, wave of %d rows committed: %8.3f s = %.0f rows/s"
-        "   target <= 2 s" % (expected, verify_s, expected / verify_s))
+        "   target <= %g s" % (expected, verify_s, expected / verify_s, wave_target))
     say("  (2) answer -> first alert request at the mock: %.1f ms (clock offset +-%.1f ms)"
-        "   target <= 100 ms%s" % (first_ms, clock.error_ms,
+        "   target <= 100 ms%s" % (first_ms, error_ms,
                                    "\n      (negative: the request reached the mock before the"
                                    " answer reached us)" if first_ms < 0 else ""))
     steady_txt = "%.0f/s" % steady if steady == steady else "n/a"
     say("  (3) alerts 'sent': %d of %d in %.1f s after the answer = %.0f recipients/s"
-        "   target >= 50000/s" % (sent, expected, t_store_all - t_answer, overall))
+        "   %s" % (sent, expected, t_store_all - t_answer, overall,
+                   "target >= 50000/s" if len(names) == 1 else
+                   "(not judged: the channels' rates bound it; see 3b)"))
     say("      the mock got %d recipients in %d requests (%.1f per request); 10%%->90%% of the"
         " wave at the mock: %s; alert rows: %s" % (got_mock, reqs, got_mock / reqs if reqs else 0,
                                                  steady_txt, " ".join("%s=%d" % s for s in states)))
+    multi = len(names) > 1
+    if multi:
+        # The time until the last recipient reached a mock, against recipients / summed rates
+        # (each bucket starts full, one second's worth: (N - sum) / sum would be exact).
+        total_rate = sum(rates)
+        last_s = t_mock_all - t_answer
+        ideal_s = expected / total_rate
+        say("  (3b) %d alert channels at %s msg/s: the last recipient sent %.2f s after the answer;"
+            " recipients / summed rates = %d / %.0f = %.2f s (%+.1f %%)   target within 10 %%"
+            % (len(names), "+".join("%.0f" % r for r in rates), last_s, expected, total_rate,
+               ideal_s, (last_s / ideal_s - 1) * 100))
+        for name, rate, got in zip(names, rates, per_channel):
+            say("       %s (rate %.0f): %d recipients at its mock = %.1f %% (its rate's share %.1f %%),"
+                " %d rows sent by it in the store" % (name, rate, got, 100.0 * got / max(got_mock, 1),
+                                                       100.0 * rate / total_rate,
+                                                       by_channel.get(name, 0)))
     say("  (4) daemon peak RSS (VmHWM): %.1f MB (VmRSS at the end %.1f MB)   target <= 100 MB"
         % (hwm_kb / 1024, rss_kb / 1024))
+    say("  the store after the wave was sent: %.2f GB (of which the WAL %.2f GB)"
+        % (store_bytes / 1e9, wal_bytes / 1e9))
     say("  daemon exit status on SIGTERM: %s" % rc)
 
     # ---- baselines on the copy made before the daemon's second start ----
+    os.sync()  # the daemon's writes, flushed as before the wave
     p = subprocess.run([sqltool, copy, str(expected), scope, texts["en"], texts["ur"],
-                        texts["roman-ur"]], capture_output=True, text=True, timeout=240)
+                        texts["roman-ur"]], capture_output=True, text=True,
+                       timeout=240 + n / 20000)  # four times N rows: minutes at 10M
     sys.stdout.write(p.stdout)
     if p.returncode != 0:
         sys.stdout.write(p.stderr)
         fails.append("baseline tool failed")
 
-    if verify_s > 2:
-        fails.append("(1) %.2f s > 2 s" % verify_s)
+    if verify_s > wave_target:
+        fails.append("(1) %.2f s > %g s" % (verify_s, wave_target))
     if first_ms > 100:
         fails.append("(2) %.0f ms > 100 ms" % first_ms)
-    if sent < expected or overall < 50000:
+    if sent < expected or (overall < 50000 and not multi):
         fails.append("(3) %.0f recipients/s < 50000 (%d of %d sent)" % (overall, sent, expected))
+    if multi and abs(last_s / ideal_s - 1) > 0.10:
+        fails.append("(3b) %.2f s is not within 10 %% of %.2f s" % (last_s, ideal_s))
     if hwm_kb > 100 * 1024:
         fails.append("(4) %.0f MB > 100 MB" % (hwm_kb / 1024))
     if not args.keep:

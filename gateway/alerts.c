@@ -71,9 +71,9 @@ char *alerts_enclosing_json(const struct tl_gazetteer *gz, const struct tl_area 
 
 const char *alerts_channel(const struct tl_daemon *d)
 {
-    if (d->cfg->alerts_channel[0] != '\0')
-        return d->cfg->alerts_channel;
-    return d->cfg->nchannels > 0 ? d->cfg->channels[0].name : "console";
+    if (d->cfg->nalert_channels > 1)
+        return TL_OUTBOX_POOL;
+    return d->cfg->nalert_channels == 1 ? d->cfg->alert_channels[0]->name : "console";
 }
 
 void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_lang lang,

@@ -33,7 +33,11 @@ char *alerts_scope_json(const struct tl_gazetteer *gz, const struct tl_area *cen
                         double radius_km, bool whole_city);
 /* A and every area enclosing it, as a JSON array text (police to notify; caller frees). */
 char *alerts_enclosing_json(const struct tl_gazetteer *gz, const struct tl_area *a);
-/* The channel alerts go out on. */
+/*
+ * The queue alerts, updates and police notices go to: the one alert channel,
+ * or with several ([alerts] channels) the alert pool (TL_OUTBOX_POOL), which
+ * each of them sends from at its own rate (sender.c).
+ */
 const char *alerts_channel(const struct tl_daemon *d);
 
 /* The alert text of case c in lang, within [alerts] max_segments. */

@@ -79,7 +79,14 @@ const struct tl_config_option config_options[] = {
      SRV(log_file)},
 
     {"alerts", "channel", TL_OPT_STRING, "", 0, 0, NULL, 0,
-     "channel that sends alerts; empty = the first [channel] in the file", SRV(alerts_channel)},
+     "channel that sends alerts; the same as channels (a list of one or more); empty = the "
+     "first [channel] in the file",
+     SRV(alerts_channel)},
+    {"alerts", "channels", TL_OPT_STRING, "", 0, 0, NULL, 0,
+     "comma-separated channels that share every alert, each sending at its rate (a faster "
+     "account takes more; one failing or throttled sheds its share to the others); set this or "
+     "channel, not both",
+     SRV(alerts_channels)},
     {"alerts", "areas_file", TL_OPT_STRING, "", 0, 0, NULL, 0,
      "gazetteer CSV to use instead of the built-in data/areas/pakistan.csv", SRV(areas_file)},
     {"alerts", "verification", TL_OPT_ENUM, "police", 0, 0, "police|auto", 0,
@@ -682,6 +689,54 @@ void config_tokens_free(struct tl_api_token *t, size_t n)
     free(t);
 }
 
+/*
+ * [alerts] channel / channels (one list, either key) into cfg->alert_channels:
+ * NULL, or an allocated reason. Neither set: the first [channel] of the file.
+ */
+static char *alert_channels_set(struct tl_config *cfg)
+{
+    const char *key = cfg->alerts_channels[0] != '\0' ? "channels" : "channel";
+    const char *p = key[7] == 's' ? cfg->alerts_channels : cfg->alerts_channel;
+
+    if (cfg->alerts_channel[0] != '\0' && cfg->alerts_channels[0] != '\0')
+        return xstrdup("[alerts] set channel or channels, not both (channel is a list of one)");
+    cfg->alert_channels = xcalloc(cfg->nchannels + 1, sizeof(*cfg->alert_channels));
+    cfg->nalert_channels = 0;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        size_t len = strcspn(p, " ,");
+        char *name = xstrndup(p, len);
+        const struct tl_channel_conf *ch = config_channel(cfg, name);
+        char *why = NULL;
+        if (ch == NULL)
+            why = xasprintf("[alerts] %s '%s' is not a configured channel", key, name);
+        for (size_t i = 0; why == NULL && i < cfg->nalert_channels; i++) {
+            if (cfg->alert_channels[i] == ch)
+                why = xasprintf("[alerts] %s '%s' is named twice", key, name);
+        }
+        free(name);
+        if (why != NULL)
+            return why;
+        cfg->alert_channels[cfg->nalert_channels++] = ch;
+        p += len;
+    }
+    if (cfg->nalert_channels == 0 && cfg->nchannels > 0)
+        cfg->alert_channels[cfg->nalert_channels++] = &cfg->channels[0];
+    return NULL;
+}
+
+bool config_alert_channel(const struct tl_config *cfg, const struct tl_channel_conf *ch)
+{
+    for (size_t i = 0; i < cfg->nalert_channels; i++) {
+        if (cfg->alert_channels[i] == ch)
+            return true;
+    }
+    return false;
+}
+
 /* Rules that need the whole file. Sets r->error and r->error_line. */
 static int check_whole(struct config_reader *r)
 {
@@ -728,11 +783,8 @@ static int check_whole(struct config_reader *r)
     } else {
         cfg->store_where = cfg->store_path;
     }
-    if (cfg->alerts_channel[0] != '\0' && config_channel(cfg, cfg->alerts_channel) == NULL) {
-        r->error = xasprintf("[alerts] channel '%s' is not a configured channel",
-                             cfg->alerts_channel);
+    if ((r->error = alert_channels_set(cfg)) != NULL)
         return -1;
-    }
     free(config_parse_schedule(cfg->escalation, cfg->stages, &cfg->nstages)); /* checked when set */
     char *why = tokens_load(cfg);
     if (why != NULL) {
@@ -847,6 +899,7 @@ void config_free(struct tl_config *cfg)
         free_strings("channel", &cfg->channels[i]);
         free((char *)cfg->channels[i].name);
     }
+    free(cfg->alert_channels);
     free(cfg->channels);
     free(cfg->file);
     free(cfg);

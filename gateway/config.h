@@ -95,7 +95,11 @@ struct tl_config {
     char *log_file;
 
     /* [alerts] */
-    char *alerts_channel;
+    char *alerts_channel;  /* channel = … and channels = … are one list (either key) */
+    char *alerts_channels;
+    /* parsed from them: the channels that share every alert, in the order written */
+    const struct tl_channel_conf **alert_channels;
+    size_t nalert_channels;
     char *areas_file;
     char *verification;
     double radius_km;
@@ -161,5 +165,7 @@ char *config_parse_schedule(const char *text, struct tl_escalation_stage *stages
 char *config_console_dir(const struct tl_config *cfg);
 
 const struct tl_channel_conf *config_channel(const struct tl_config *cfg, const char *name);
+/* Whether ch is one of the channels that send alerts ([alerts] channels). */
+bool config_alert_channel(const struct tl_config *cfg, const struct tl_channel_conf *ch);
 
 #endif

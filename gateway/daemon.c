@@ -302,14 +302,17 @@ int daemon_run(struct tl_config *cfg)
              cfg->listen, store_place_display(cfg->store_where, where, sizeof(where)),
              store_backend_name(d.store), store_schema_version(d.store), cfg->nchannels,
              areas_count(d.gz));
-    const struct tl_channel_conf *ach = config_channel(cfg, alerts_channel(&d));
-    if (ach != NULL && strcmp(ach->provider, "kannel") == 0 && ach->max_parts < cfg->max_segments)
+    for (size_t i = 0; i < cfg->nalert_channels; i++) {
+        const struct tl_channel_conf *ach = cfg->alert_channels[i];
+        if (strcmp(ach->provider, "kannel") != 0 || ach->max_parts >= cfg->max_segments)
+            continue;
         log_warn("daemon",
                  "event=config_warning channel=%s reason=\"alerts use up to %ld SMS parts "
                  "([alerts] max_segments) but the channel carries %d (max_parts): alerts are "
                  "shortened to %d; set max_parts to the sendsms-user's max-messages "
                  "(docs/kannel.md)\"",
                  ach->name, cfg->max_segments, ach->max_parts, ach->max_parts);
+    }
     /* The store is open and the listener bound: connections are accepted from now on. */
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg->listen);
     watchdog_start(&d);

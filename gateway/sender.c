@@ -9,6 +9,12 @@
  * transfer ends its answer is classified by the provider and the outcomes
  * go to the outbox in one transaction; then the pump runs again.
  *
+ * Alert channels ([alerts] channels) also claim from the alert pool
+ * (store_outbox_claim_pool), each within its own bucket, so each takes a
+ * share of an alert in proportion to its rate; one whose requests fail
+ * stops claiming from the pool for a while (pool_account) and the others
+ * send its share.
+ *
  * An answer 429 or 503 with Retry-After pauses its channel until then (at
  * most [outbox] retry_max): no request starts on it, and the request's
  * messages are due again no sooner. Waits on the wall clock (a retry's due
@@ -71,6 +77,16 @@ struct sender_channel {
     int64_t paused_until_ms; /* Retry-After: no request starts before (clock_now_ms); 0 none */
     bool waiting_due;        /* the wake re-checks a wall-clock due time: claim only if due */
     struct event *wake; /* when tokens or due messages come */
+    /*
+     * An alert channel ([alerts] channels) also sends from the alert pool.
+     * A request of which nothing was sent and something is to be retried
+     * (no answer, 5xx, 429, the aggregator's temporary codes) stops its
+     * claims from the pool for backoff(pool_failures) — the others take its
+     * share — then one request of one batch probes; a send closes it again.
+     */
+    bool pool_member;
+    int pool_failures;        /* requests failed in a row, counted once per opening */
+    double pool_closed_until; /* monotonic ms: no pool claims before */
 };
 
 struct sender_transfer {
@@ -391,6 +407,70 @@ static void channel_pause(struct sender_channel *ch, int64_t now_ms, int64_t ms,
                  ch->conf->name, status, (double)ms / 1000.0);
 }
 
+/*
+ * An alert channel's share of the pool after a request: nothing sent and
+ * something to retry stops its pool claims (once per opening: the requests
+ * in flight with it fail together), a send resumes them.
+ */
+static void pool_account(struct sender_channel *ch, size_t sent, size_t retry)
+{
+    double now = clock_mono_ms();
+
+    if (!ch->pool_member)
+        return;
+    if (sent > 0) {
+        if (ch->pool_failures > 0)
+            log_info("sender", "event=pool_resumed channel=%s", ch->conf->name);
+        ch->pool_failures = 0;
+        ch->pool_closed_until = 0;
+        return;
+    }
+    if (retry == 0 || now < ch->pool_closed_until)
+        return;
+    ch->pool_failures++;
+    int64_t ms = backoff_ms(ch->sender->d->cfg, ch->pool_failures);
+    ch->pool_closed_until = now + (double)ms;
+    log_warn("sender", "event=pool_shed channel=%s failures=%d seconds=%.1f (the other alert "
+             "channels take its share)", ch->conf->name, ch->pool_failures, (double)ms / 1000.0);
+}
+
+/*
+ * How many pool messages the channel may claim now (of want): none for a
+ * channel outside the pool or while its pool claims are stopped; one batch,
+ * with nothing else in flight, to probe after a failure.
+ */
+static size_t pool_allowance(const struct sender_channel *ch, size_t want)
+{
+    if (!ch->pool_member || clock_mono_ms() < ch->pool_closed_until)
+        return 0;
+    if (ch->pool_failures > 0)
+        return ch->inflight == 0 ? (want < ch->batch ? want : ch->batch) : 0;
+    return want;
+}
+
+/*
+ * The earliest due time of what the channel may claim (its own queue, and
+ * the pool while it may claim from it); 0 when none. *pool_waits: the pool
+ * has messages the channel may not claim before pool_closed_until. (While
+ * its probe is in flight neither: the probe's end kicks the sender.)
+ */
+static int64_t channel_next_due(const struct sender_channel *ch, bool *pool_waits)
+{
+    struct tl_store *st = ch->sender->d->store;
+    int64_t due = store_outbox_next_due(st, ch->conf->name);
+
+    *pool_waits = false;
+    if (!ch->pool_member)
+        return due;
+    if (pool_allowance(ch, 1) == 0) {
+        *pool_waits = clock_mono_ms() < ch->pool_closed_until &&
+                      store_outbox_next_due(st, TL_OUTBOX_POOL) > 0;
+        return due;
+    }
+    int64_t pool_due = store_outbox_next_due(st, TL_OUTBOX_POOL);
+    return pool_due > 0 && (due == 0 || pool_due < due) ? pool_due : due;
+}
+
 /* Turns provider outcomes into outbox results, stores them and logs the request. */
 static void transfer_record(struct sender_transfer *t, long http_status, const char *why)
 {
@@ -444,6 +524,7 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
             break;
         }
     }
+    pool_account(ch, sent, retry);
     metrics_send(ch->conf, http_status, (clock_mono_ms() - t->started_ms) / 1000.0, sent, retry,
                  failed, first_error);
     results_store(ch->sender, ch->conf->name, results, t->n, now_ms);
@@ -694,7 +775,10 @@ static void pump(struct sender_channel *ch)
         /* Only committed rows are sent: end the callbacks' open group first. */
         if (s->hooks.before_claim != NULL)
             s->hooks.before_claim(s->d);
-        if (store_outbox_claim(s->d->store, ch->conf->name, now_ms, want, &msgs, &n) != TL_OK) {
+        if (store_outbox_claim_pool(s->d->store, ch->conf->name,
+                                    ch->pool_member ? TL_OUTBOX_POOL : NULL,
+                                    pool_allowance(ch, want), now_ms, want, &msgs,
+                                    &n) != TL_OK) {
             LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
                    "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                    store_errmsg(s->d->store));
@@ -705,7 +789,17 @@ static void pump(struct sender_channel *ch)
         ch->draining = n >= ch->batch;
         if (n == 0) {
             free(msgs);
-            wait_for_due(ch, store_outbox_next_due(s->d->store, ch->conf->name), now_ms);
+            bool pool_waits;
+            int64_t due = channel_next_due(ch, &pool_waits);
+            if (pool_waits && (due == 0 || due > now_ms)) {
+                /* Back when its pool claims may start again (or its own message is due). */
+                double ms = fmax(ch->pool_closed_until - clock_mono_ms(), 1.0);
+                if (due > 0)
+                    ms = fmin(ms, (double)(due - now_ms));
+                wake_in(ch, fmin(ms, SENDER_RECHECK_MS));
+            } else {
+                wait_for_due(ch, due, now_ms);
+            }
             return;
         }
         ch->tokens -= (double)n;
@@ -763,9 +857,18 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (ch->waiting_due) {
         /* A wall-clock re-check: a read; the claim (a write) only once something is due. */
-        int64_t due = store_outbox_next_due(ch->sender->d->store, ch->conf->name);
+        bool pool_waits;
+        int64_t due = channel_next_due(ch, &pool_waits);
         int64_t now_ms = clock_now_ms();
-        if (due == 0 || due > now_ms) {
+        if (due == 0 && !pool_waits) {
+            wait_for_due(ch, 0, now_ms); /* the next kick pumps, or a look for other nodes' rows */
+            return;
+        }
+        if (due == 0) {
+            pump(ch); /* finds the pool still closed, or claims from it */
+            return;
+        }
+        if (due > now_ms) {
             wait_for_due(ch, due, now_ms);
             return;
         }
@@ -822,6 +925,7 @@ int sender_new(struct tl_daemon *d, const struct tl_sender_hooks *hooks, struct 
         ch->tokens = ch->burst;
         ch->refilled_ms = clock_mono_ms();
         ch->wake = jobs_event_new(d->jobs, d->base, -1, 0, wake_cb, ch);
+        ch->pool_member = config_alert_channel(d->cfg, ch->conf);
     }
     recovered = store_outbox_recover(d->store);
     if (recovered > 0)

@@ -285,12 +285,14 @@ static const struct tl_store_stats *snapshot(struct tl_daemon *d)
 
 /* ---- Prometheus gauges ---- */
 
-static int64_t queued_of_channel(const struct tl_store_stats *st, const char *channel)
+/* Messages of a channel (or the alert pool) now in the outbox in state a or b. */
+static int64_t count_of_channel(const struct tl_store_stats *st, const char *channel,
+                                enum tl_outbox_state a, enum tl_outbox_state b)
 {
     int64_t n = 0;
 
     for (size_t i = 0; st != NULL && i < st->noutbox; i++) {
-        if (st->outbox[i].state == TL_OUTBOX_QUEUED &&
+        if ((st->outbox[i].state == (int)a || st->outbox[i].state == (int)b) &&
             strcmp(st->outbox[i].channel, channel) == 0)
             n += st->outbox[i].n;
     }
@@ -325,22 +327,25 @@ void stats_render_metrics(struct tl_daemon *d, struct tl_buf *out)
     metrics_sample(out, "talaash_alerts_active", NULL, (double)st->cases[TL_CASE_ACTIVE]);
 
     metrics_family(out, "talaash_outbox_messages", "gauge",
-                   "Outbox messages by channel, kind and state.");
-    for (size_t c = 0; c < cfg->nchannels; c++)
+                   "Outbox messages by channel (*alerts: the alert pool, not claimed yet), kind and state.");
+    /* Each channel, and the alert pool (messages no alert channel has claimed yet) when used. */
+    size_t nqueues = cfg->nchannels + (cfg->nalert_channels > 1 ? 1 : 0);
+    for (size_t c = 0; c < nqueues; c++) {
+        const char *queue = c < cfg->nchannels ? cfg->channels[c].name : TL_OUTBOX_POOL;
         for (int k = 0; k < TL_OUTBOX_NKINDS; k++)
             for (int state = 0; state < TL_OUTBOX_NSTATES; state++) {
                 int64_t n = 0;
                 for (size_t i = 0; i < st->noutbox; i++) {
                     const struct tl_store_outbox_count *g = &st->outbox[i];
-                    if (g->kind == k && g->state == state &&
-                        strcmp(g->channel, cfg->channels[c].name) == 0)
+                    if (g->kind == k && g->state == state && strcmp(g->channel, queue) == 0)
                         n += g->n;
                 }
                 snprintf(labels, sizeof(labels), "channel=\"%s\",kind=\"%s\",state=\"%s\"",
-                         cfg->channels[c].name, store_outbox_kind_names[k],
+                         queue, store_outbox_kind_names[k],
                          store_outbox_state_name((enum tl_outbox_state)state));
                 metrics_sample(out, "talaash_outbox_messages", labels, (double)n);
             }
+    }
 
     /* Queue depth: queued rows by (channel, kind, priority) of every pair the outbox has had. */
     metrics_family(out, "talaash_queue_depth", "gauge",
@@ -351,7 +356,8 @@ void stats_render_metrics(struct tl_daemon *d, struct tl_buf *out)
         for (size_t j = 0; j < i && !seen; j++)
             seen = st->outbox[j].kind == g->kind && st->outbox[j].priority == g->priority &&
                    strcmp(st->outbox[j].channel, g->channel) == 0;
-        if (seen || config_channel(cfg, g->channel) == NULL)
+        if (seen || (config_channel(cfg, g->channel) == NULL &&
+                     strcmp(g->channel, TL_OUTBOX_POOL) != 0))
             continue;
         int64_t n = 0;
         for (size_t j = i; j < st->noutbox; j++) {
@@ -409,10 +415,25 @@ cJSON *stats_channels_json(struct tl_daemon *d)
         cJSON_AddNumberToObject(
             o, "batch_size", (double)provider_batch_limit(provider_find(ch->provider), ch));
         cJSON_AddNumberToObject(o, "concurrency", ch->concurrency);
-        if (st != NULL)
-            cJSON_AddNumberToObject(o, "queue_depth", (double)queued_of_channel(st, ch->name));
-        else
+        cJSON_AddBoolToObject(o, "alerts", config_alert_channel(d->cfg, ch));
+        if (st != NULL) {
+            cJSON_AddNumberToObject(
+                o, "queue_depth",
+                (double)count_of_channel(st, ch->name, TL_OUTBOX_QUEUED, TL_OUTBOX_QUEUED));
+            /* What it sent (a pool message counts for the account that claimed it). */
+            cJSON_AddNumberToObject(
+                o, "sent",
+                (double)count_of_channel(st, ch->name, TL_OUTBOX_SENT, TL_OUTBOX_DELIVERED));
+            /* The alert pool's messages not claimed yet, which any alert channel may send. */
+            if (config_alert_channel(d->cfg, ch))
+                cJSON_AddNumberToObject(o, "pool_queue_depth",
+                                        (double)count_of_channel(st, TL_OUTBOX_POOL,
+                                                                 TL_OUTBOX_QUEUED,
+                                                                 TL_OUTBOX_QUEUED));
+        } else {
             cJSON_AddNullToObject(o, "queue_depth");
+            cJSON_AddNullToObject(o, "sent");
+        }
         cJSON_AddNumberToObject(o, "in_flight", (double)ms.in_flight);
         if (ms.last_error[0] != '\0')
             cJSON_AddStringToObject(o, "last_error", ms.last_error);

@@ -47,6 +47,7 @@
     X(int64_t, inbound_count, (struct tl_store *st), (st)) \
     X(int, outbox_add, (struct tl_store *st, const struct tl_outbox_new *m, int64_t now, int64_t *id), (st, m, now, id)) \
     X(int, outbox_claim, (struct tl_store *st, const char *channel, int64_t now_ms, size_t max, struct tl_outbox_msg **msgs, size_t *n), (st, channel, now_ms, max, msgs, n)) \
+    X(int, outbox_claim_pool, (struct tl_store *st, const char *channel, const char *pool, size_t pool_max, int64_t now_ms, size_t max, struct tl_outbox_msg **msgs, size_t *n), (st, channel, pool, pool_max, now_ms, max, msgs, n)) \
     X(int, outbox_results, (struct tl_store *st, const char *channel, const struct tl_outbox_result *results, size_t n, int64_t now), (st, channel, results, n, now)) \
     X(int64_t, outbox_next_due, (struct tl_store *st, const char *channel), (st, channel)) \
     X(int64_t, outbox_recover, (struct tl_store *st), (st)) \

@@ -786,7 +786,7 @@ int pg_api_resend(struct tl_store *st, int64_t outbox_id, int64_t now, char stat
 {
     static const char requeue[] =
         "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_ms = $2::bigint * 1000,"
-        " error = NULL, expires_at = CASE WHEN expires_at IS NULL THEN NULL"
+        " channel = coalesce(pool, channel), error = NULL, expires_at = CASE WHEN expires_at IS NULL THEN NULL"
         "   ELSE greatest(expires_at, $2::bigint + 3600) END, updated_at = $2::bigint"
         " WHERE id = $1 AND (state = 'failed' OR state = 'expired')"
         " RETURNING (SELECT o.state FROM outbox o WHERE o.id = $1)";

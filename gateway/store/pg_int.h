@@ -52,6 +52,10 @@ struct tl_store {
     void *area_ctx;
 };
 
+/* SQL: the pool a new outbox row keeps (its channel when that is the alert pool), else NULL. */
+#define PG_POOL_OF(channel_param)                                                                  \
+    "(CASE WHEN " channel_param " = '" TL_OUTBOX_POOL "' THEN '" TL_OUTBOX_POOL "' END)"
+
 /* Query parameters as text; NULL entries are SQL NULL. */
 struct pg_params {
     const char *v[PG_MAX_PARAMS];

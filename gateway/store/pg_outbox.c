@@ -101,9 +101,10 @@ int pg_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t no
     }
     pg_p_i64(&p, now);
     int64_t got = pg_query_i64(st,
-                               "INSERT INTO outbox (channel, phone, text, kind, priority, state,"
-                               " next_attempt_ms, expires_at, case_id, alert_id, inbound_id,"
-                               " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0,"
+                               "INSERT INTO outbox (channel, pool, phone, text, kind, priority,"
+                               " state, next_attempt_ms, expires_at, case_id, alert_id,"
+                               " inbound_id, created_at, updated_at) VALUES ($1, "
+                               PG_POOL_OF("$1::text") ", $2, $3, $4, $5, 'queued', 0,"
                                " $6, $7, $8, $9, $10, $10) RETURNING id",
                                &p, -1);
     if (got <= 0)
@@ -129,11 +130,14 @@ static const char claim_sql[] =
     "WITH due AS MATERIALIZED ("
     "  SELECT id FROM outbox WHERE channel = $1 AND state = 'queued' AND next_attempt_ms <= $2"
     "  ORDER BY priority, next_attempt_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+    " pooled AS MATERIALIZED ("
+    "  SELECT id FROM outbox WHERE channel = $7 AND state = 'queued' AND next_attempt_ms <= $2"
+    "  ORDER BY priority, next_attempt_ms, id LIMIT $8 FOR UPDATE SKIP LOCKED),"
     " lapsed AS MATERIALIZED ("
     "  SELECT id FROM outbox WHERE state = 'sending' AND lease_until_ms <= $2 AND channel = $1"
     "  ORDER BY lease_until_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED),"
     " pick AS MATERIALIZED ("
-    "  SELECT o.id,"
+    "  SELECT o.id, o.channel = $7 AS from_pool,"
     "   CASE WHEN coalesce(o.expires_at, 0) > 0 AND o.expires_at <= $4 THEN 'expired'"
     "    WHEN o.kind IN ('alert', 'update') AND coalesce(s.opted_out, 0) <> 0 THEN 'cancelled'"
     "    ELSE 'sending' END AS next,"
@@ -141,25 +145,43 @@ static const char claim_sql[] =
     "    WHEN 'roman-ur' THEN a.text_roman_ur ELSE a.text_en END) AS body"
     "  FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id"
     "  LEFT JOIN subscribers s ON s.phone = o.phone"
-    "  WHERE o.id IN (SELECT id FROM due UNION ALL SELECT id FROM lapsed)"
+    "  WHERE o.id IN (SELECT id FROM due UNION ALL SELECT id FROM pooled"
+    "   UNION ALL SELECT id FROM lapsed)"
     "  ORDER BY o.priority, o.next_attempt_ms, o.id LIMIT $3),"
     " upd AS ("
     "  UPDATE outbox o SET state = p.next,"
     "   attempts = o.attempts + CASE WHEN p.next = 'sending' THEN 1 ELSE 0 END,"
     "   lease_until_ms = CASE WHEN p.next = 'sending'"
     "    THEN $2::bigint + $6::bigint ELSE NULL END,"
-    "   claimed_by = $5, updated_at = $4"
+    "   claimed_by = $5, updated_at = $4,"
+    "   channel = CASE WHEN p.next = 'sending' THEN $1 ELSE o.channel END"
     "  FROM pick p WHERE o.id = p.id"
-    "  RETURNING o.id, o.phone, p.body, o.kind, o.attempts, o.priority, o.next_attempt_ms, p.next)"
-    " SELECT id, phone, body, kind, attempts, priority, next_attempt_ms, next FROM upd"
+    "  RETURNING o.id, o.phone, p.body, o.kind, o.attempts, o.priority, o.next_attempt_ms, p.next,"
+    "   p.from_pool)"
+    " SELECT id, phone, body, kind, attempts, priority, next_attempt_ms, next, from_pool FROM upd"
     " ORDER BY priority, next_attempt_ms, id";
 
 int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                     struct tl_outbox_msg **msgs, size_t *n)
 {
+    return pg_outbox_claim_pool(st, channel, NULL, 0, now_ms, max, msgs, n);
+}
+
+/*
+ * The claim of a channel that also sends from the alert pool ($7, at most
+ * $8 rows of it): a pool row claimed to be sent becomes the channel's
+ * (its result and reports are the channel's); the pool stays in its row.
+ */
+int pg_outbox_claim_pool(struct tl_store *st, const char *channel, const char *pool,
+                         size_t pool_max, int64_t now_ms, size_t max, struct tl_outbox_msg **msgs,
+                         size_t *n)
+{
     struct tl_outbox_msg *out = xcalloc(max ? max : 1, sizeof(*out));
-    size_t count = 0;
+    size_t count = 0, pool_taken = 0;
     bool more = true;
+
+    if (pool == NULL)
+        pool_max = 0;
 
     *msgs = NULL;
     *n = 0;
@@ -181,6 +203,9 @@ int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, si
         pg_p_i64(&p, now_ms / 1000);
         pg_p_text(&p, st->node);
         pg_p_i64(&p, st->lease_ms);
+        pg_p_text(&p, pool);
+        size_t pool_want = pool_max - pool_taken < want ? pool_max - pool_taken : want;
+        pg_p_i64(&p, (int64_t)pool_want);
         PGresult *res = pg_query(st, claim_sql, &p);
         if (res == NULL) {
             if (count > 0 && st->tx_depth == 0)
@@ -190,6 +215,8 @@ int pg_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, si
         }
         int rows = PQntuples(res);
         for (int r = 0; r < rows && count < max; r++) {
+            if (strcmp(PQgetvalue(res, r, 8), "t") == 0)
+                pool_taken++;
             if (strcmp(PQgetvalue(res, r, 7), "sending") != 0)
                 continue; /* expired or cancelled: never sent */
             struct tl_outbox_msg *m = &out[count++];
@@ -371,6 +398,8 @@ static const char results_sql[] =
     "   provider_id = coalesce(r.pid, o.provider_id),"
     "   error = CASE WHEN o.state = 'sending' THEN r.err ELSE coalesce(o.error, r.err) END,"
     "   next_attempt_ms = CASE WHEN o.state = 'sending' THEN r.next_ms ELSE o.next_attempt_ms END,"
+    "   channel = CASE WHEN o.state = 'sending' AND r.state = 'queued'"
+    "    THEN coalesce(o.pool, o.channel) ELSE o.channel END,"
     "   lease_until_ms = NULL, updated_at = $7"
     "  FROM r WHERE o.id = r.id AND o.claimed_by = $6"
     "  AND (o.state = 'sending' OR (r.state = 'sent' AND o.dlr_status IS NOT NULL))"
@@ -494,7 +523,8 @@ int64_t pg_outbox_recover(struct tl_store *st)
     pg_p_i64(&p, clock_now_ms());
     pg_p_text(&p, st->node);
     if (pg_command(st,
-                   "UPDATE outbox SET state = 'queued', lease_until_ms = NULL, claimed_by = NULL"
+                   "UPDATE outbox SET state = 'queued', lease_until_ms = NULL, claimed_by = NULL,"
+                   " channel = coalesce(pool, channel)"
                    " WHERE state = 'sending' AND (lease_until_ms IS NULL OR lease_until_ms <= $1"
                    " OR claimed_by = $2)",
                    &p, &changed) != TL_OK)

@@ -150,5 +150,16 @@ static const char *const migration_2[] = {
     "DROP TABLE provider_ids_staged",
     NULL};
 
-const char *const *const pg_migrations[] = {migration_1, migration_2};
+/*
+ * Migration 3: several aggregator accounts for one alert (sqlite_schema.c's
+ * migration 7). A row queued to the alert pool (TL_OUTBOX_POOL) keeps the
+ * pool here while its channel becomes the account that claimed it; a
+ * retry, a resend or a recovery puts it back (channel = coalesce(pool,
+ * channel)). NULL for every other row.
+ */
+static const char *const migration_3[] = {
+    "ALTER TABLE outbox ADD COLUMN pool text",
+    NULL};
+
+const char *const *const pg_migrations[] = {migration_1, migration_2, migration_3};
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

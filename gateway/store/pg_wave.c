@@ -88,9 +88,10 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
     wave_params(&p, w, *alert_id, now);
     /* Police first (priority 0, English): an officer who also subscribes keeps priority 0. */
     if (pg_command(st,
-                   "INSERT INTO outbox (channel, phone, lang, kind, priority, state,"
+                   "INSERT INTO outbox (channel, pool, phone, lang, kind, priority, state,"
                    " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
-                   " SELECT DISTINCT ON (phone COLLATE \"C\") $1::text, phone, 'en', 'alert', 0,"
+                   " SELECT DISTINCT ON (phone COLLATE \"C\") $1::text, " PG_POOL_OF("$1::text")
+                   ", phone, 'en', 'alert', 0,"
                    " 'queued', 0, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $5::bigint"
                    " FROM police WHERE area_code IN (SELECT json_array_elements_text($6::json))"
                    " ORDER BY phone COLLATE \"C\""
@@ -107,9 +108,10 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
      * CONFLICT still settles a row another node has queued meanwhile.
      */
     if (pg_command(st,
-                   "INSERT INTO outbox (channel, phone, kind, priority, state, next_attempt_ms,"
-                   " expires_at, case_id, alert_id, created_at, updated_at)"
-                   " SELECT DISTINCT ON (phone COLLATE \"C\") $1::text, phone, 'alert', 2,"
+                   "INSERT INTO outbox (channel, pool, phone, kind, priority, state,"
+                   " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
+                   " SELECT DISTINCT ON (phone COLLATE \"C\") $1::text, " PG_POOL_OF("$1::text")
+                   ", phone, 'alert', 2,"
                    " 'queued', 0, $2::bigint, $3::bigint, $4::bigint, $5::bigint, $5::bigint"
                    " FROM subscriptions s"
                    " WHERE area_code IN (SELECT json_array_elements_text($6::json))"
@@ -155,9 +157,10 @@ int pg_alert_end(struct tl_store *st, int64_t case_id, const char *channel, cons
     /* lang is copied: NULL (the saved language at sending) stays NULL, police stay English.
      * One alert row per (case, phone) (outbox_alert_once): one update each. */
     if (pg_command(st,
-                   "INSERT INTO outbox (channel, phone, lang, kind, priority, state,"
+                   "INSERT INTO outbox (channel, pool, phone, lang, kind, priority, state,"
                    " next_attempt_ms, case_id, alert_id, created_at, updated_at)"
-                   " SELECT $1::text, phone, lang, 'update', 2, 'queued', 0, $2::bigint,"
+                   " SELECT $1::text, " PG_POOL_OF("$1::text") ", phone, lang, 'update', 2,"
+                   " 'queued', 0, $2::bigint,"
                    " $3::bigint, $4::bigint, $4::bigint FROM outbox"
                    " WHERE case_id = $2::bigint AND kind = 'alert'"
                    " AND state IN ('sending', 'sent', 'delivered') ORDER BY id",

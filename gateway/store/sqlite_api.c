@@ -476,6 +476,7 @@ int sqlite_api_resend(struct tl_store *st, int64_t outbox_id, int64_t now, char 
     static const char find[] = "SELECT state FROM outbox WHERE id = ?1";
     static const char requeue[] =
         "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_ms = ?2 * 1000,"
+        " channel = coalesce(pool, channel),"
         " error = NULL, expires_at = CASE WHEN expires_at IS NULL THEN NULL"
         "   ELSE max(expires_at, ?2 + 3600) END, updated_at = ?2"
         " WHERE id = ?1 AND (state = 'failed' OR state = 'expired')";

@@ -55,6 +55,10 @@ struct tl_store {
     struct tl_checkpointer *checkpointer; /* store_checkpoint.c; NULL: SQLite's own */
 };
 
+/* SQL: the pool a new outbox row keeps (its channel when that is the alert pool), else NULL. */
+#define STORE_POOL_OF(channel_param)                                                               \
+    "(CASE WHEN " channel_param " = '" TL_OUTBOX_POOL "' THEN '" TL_OUTBOX_POOL "' END)"
+
 /* Prepares *slot once (persistent), or resets and clears it for reuse. */
 int store_prepare(struct tl_store *st, sqlite3_stmt **slot, const char *sql);
 /*

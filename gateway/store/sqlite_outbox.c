@@ -40,10 +40,10 @@ int sqlite_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_
     int priority = m->kind == TL_OUT_POLICE ? 0 : m->kind == TL_OUT_REPLY ? 1 : 2;
 
     if (store_prepare(st, &st->stmts.outbox_add,
-                      "INSERT INTO outbox (channel, phone, text, kind, priority, state,"
+                      "INSERT INTO outbox (channel, pool, phone, text, kind, priority, state,"
                       " next_attempt_ms, expires_at, case_id, alert_id, inbound_id, created_at,"
-                      " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?7, ?8, ?9,"
-                      " ?10, ?10)") != TL_OK)
+                      " updated_at) VALUES (?1, " STORE_POOL_OF("?1") ", ?2, ?3, ?4, ?5,"
+                      " 'queued', 0, ?6, ?7, ?8, ?9, ?10, ?10)") != TL_OK)
         return TL_ERR_STORE;
     s = st->stmts.outbox_add;
     store_bind_text(s, 1, m->channel);
@@ -65,8 +65,18 @@ int sqlite_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_
     return TL_OK;
 }
 
-int sqlite_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
-                       struct tl_outbox_msg **msgs, size_t *n)
+/* A due row read by a claim round, before it is marked. */
+struct claim_row {
+    struct tl_outbox_msg m; /* phone NULL: not to be sent (expired or cancelled) */
+    const char *state;      /* what the round marks it: sending, expired, cancelled */
+};
+
+/*
+ * Reads up to want due rows of one queue (a channel's, or the alert pool)
+ * in queue order into rows[*seen ...]; TL_OK or TL_ERR_STORE.
+ */
+static int claim_read(struct tl_store *st, const char *queue, int64_t now_ms, size_t want,
+                      struct claim_row *rows, size_t *seen)
 {
     /*
      * Due rows in queue order (outbox_due serves both the filter and the
@@ -82,87 +92,153 @@ int sqlite_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms
         " LEFT JOIN subscribers s ON s.phone = o.phone"
         " WHERE o.channel = ?1 AND o.state = 'queued' AND o.next_attempt_ms <= ?2"
         " ORDER BY o.priority, o.next_attempt_ms, o.id LIMIT ?3";
+    sqlite3_stmt *s = store_stmt(st, due);
+    int64_t now = now_ms / 1000;
+    size_t got = 0;
+    int rc;
+
+    if (s == NULL)
+        return TL_ERR_STORE;
+    store_bind_text(s, 1, queue);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
+    while (got < want && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct claim_row *r = &rows[*seen + got];
+        struct tl_outbox_msg *m = &r->m;
+        const char *kind = (const char *)sqlite3_column_text(s, 3);
+        int64_t expires_at = sqlite3_column_int64(s, 7);
+        bool bulk = strcmp(kind, "alert") == 0 || strcmp(kind, "update") == 0;
+        memset(r, 0, sizeof(*r));
+        m->id = sqlite3_column_int64(s, 0);
+        m->kind = TL_OUT_UPDATE;
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(kind, store_outbox_kind_names[k]) == 0)
+                m->kind = k;
+        }
+        m->priority = sqlite3_column_int(s, 5);
+        m->due_ms = sqlite3_column_int64(s, 6);
+        if (expires_at > 0 && expires_at <= now) {
+            r->state = "expired";
+        } else if (bulk && sqlite3_column_int(s, 8)) {
+            r->state = "cancelled"; /* STOP wins */
+        } else {
+            r->state = "sending";
+            m->phone = store_column_dup(s, 1);
+            m->text = store_column_dup(s, 2);
+            m->attempts = sqlite3_column_int(s, 4) + 1;
+        }
+        got++;
+    }
+    if (got == want)
+        rc = SQLITE_DONE;
+    sqlite3_reset(s);
+    *seen += got;
+    return rc == SQLITE_DONE ? TL_OK : TL_ERR_STORE;
+}
+
+/* Queue order: priority, then due time, then id (the order of outbox_due). */
+static bool claim_before(const struct tl_outbox_msg *a, const struct tl_outbox_msg *b)
+{
+    if (a->priority != b->priority)
+        return a->priority < b->priority;
+    if (a->due_ms != b->due_ms)
+        return a->due_ms < b->due_ms;
+    return a->id < b->id;
+}
+
+int sqlite_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
+                       struct tl_outbox_msg **msgs, size_t *n)
+{
+    return sqlite_outbox_claim_pool(st, channel, NULL, 0, now_ms, max, msgs, n);
+}
+
+int sqlite_outbox_claim_pool(struct tl_store *st, const char *channel, const char *pool,
+                            size_t pool_max, int64_t now_ms, size_t max,
+                            struct tl_outbox_msg **msgs, size_t *n)
+{
+    /* A pool row becomes the claiming channel's: its result and reports are that channel's. */
     static const char mark[] = "UPDATE outbox SET state = ?2, attempts = attempts + ?3,"
-                               " updated_at = ?4 WHERE id = ?1";
+                               " updated_at = ?4,"
+                               " channel = CASE WHEN ?2 = 'sending' THEN ?5 ELSE channel END"
+                               " WHERE id = ?1";
     struct tl_outbox_msg *out = xcalloc(max ? max : 1, sizeof(*out));
-    size_t count = 0;
+    size_t count = 0, pool_taken = 0;
     int64_t now = now_ms / 1000;
     bool more = true;
 
     *msgs = NULL;
     *n = 0;
+    if (pool == NULL)
+        pool_max = 0;
     if (sqlite_tx_begin(st) != TL_OK) {
         free(out);
         return TL_ERR_STORE;
     }
-    /* Rounds until max are claimed or no due row is left (expired and
-     * stopped rows do not count; a few rounds bound the work of one call). */
+    /*
+     * Rounds until max are claimed or no due row is left (expired and
+     * stopped rows do not count; a few rounds bound the work of one call).
+     * Each round reads the channel's own queue and the pool's, each in queue
+     * order, and takes the first `want` of their merge.
+     */
     for (int round = 0; more && count < max && round < 8; round++) {
-        sqlite3_stmt *s = store_stmt(st, due);
         sqlite3_stmt *u = store_stmt(st, mark);
-        size_t seen = 0, want = max - count;
-        int rc;
+        size_t want = max - count, own = 0, seen = 0, taken = 0;
+        size_t pool_want = pool_max - pool_taken < want ? pool_max - pool_taken : want;
 
-        if (s == NULL || u == NULL)
+        if (u == NULL)
             goto fail;
-        store_bind_text(s, 1, channel);
-        sqlite3_bind_int64(s, 2, now_ms);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
         /* Rows are read first and marked after: the select must not see its own updates. */
-        struct tl_outbox_msg *round_msgs = xcalloc(want, sizeof(*round_msgs));
-        const char **states = xcalloc(want, sizeof(*states));
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW && seen < want) {
-            struct tl_outbox_msg *m = &round_msgs[seen];
-            const char *kind = (const char *)sqlite3_column_text(s, 3);
-            int64_t expires_at = sqlite3_column_int64(s, 7);
-            bool bulk = strcmp(kind, "alert") == 0 || strcmp(kind, "update") == 0;
-            m->id = sqlite3_column_int64(s, 0);
-            m->kind = TL_OUT_UPDATE;
-            for (int k = 0; k < 4; k++) {
-                if (strcmp(kind, store_outbox_kind_names[k]) == 0)
-                    m->kind = k;
-            }
-            if (expires_at > 0 && expires_at <= now) {
-                states[seen] = "expired";
-            } else if (bulk && sqlite3_column_int(s, 8)) {
-                states[seen] = "cancelled"; /* STOP wins */
-            } else {
-                states[seen] = "sending";
-                m->phone = store_column_dup(s, 1);
-                m->text = store_column_dup(s, 2);
-                m->attempts = sqlite3_column_int(s, 4) + 1;
-                m->priority = sqlite3_column_int(s, 5);
-                m->due_ms = sqlite3_column_int64(s, 6);
-            }
-            seen++;
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-            free(states);
-            store_outbox_msgs_free(round_msgs, seen);
+        struct claim_row *rows = xcalloc(want + pool_want, sizeof(*rows));
+        if (claim_read(st, channel, now_ms, want, rows, &seen) != TL_OK ||
+            ((own = seen), pool_want > 0 &&
+                               claim_read(st, pool, now_ms, pool_want, rows, &seen) != TL_OK)) {
+            for (size_t i = 0; i < seen; i++)
+                free(rows[i].m.phone), free(rows[i].m.text);
+            free(rows);
             goto fail;
         }
-        more = seen == want;
-        for (size_t i = 0; i < seen; i++) {
+        more = own == want || (pool_want > 0 && seen - own == pool_want);
+        /* The merge of the two runs, each already in queue order: the first `want` go. */
+        size_t a = 0, b = own;
+        struct claim_row **order = xcalloc(seen ? seen : 1, sizeof(*order));
+        while (taken < want && (a < own || b < seen)) {
+            bool from_own = b >= seen || (a < own && claim_before(&rows[a].m, &rows[b].m));
+            order[taken++] = &rows[from_own ? a++ : b++];
+        }
+        if (a < own || b < seen)
+            more = true;
+        for (size_t i = 0; i < taken; i++) {
+            struct claim_row *r = order[i];
+            bool sending = strcmp(r->state, "sending") == 0;
             sqlite3_reset(u);
-            sqlite3_bind_int64(u, 1, round_msgs[i].id);
-            store_bind_text(u, 2, states[i]);
-            sqlite3_bind_int(u, 3, strcmp(states[i], "sending") == 0 ? 1 : 0);
+            sqlite3_bind_int64(u, 1, r->m.id);
+            store_bind_text(u, 2, r->state);
+            sqlite3_bind_int(u, 3, sending ? 1 : 0);
             sqlite3_bind_int64(u, 4, now);
+            store_bind_text(u, 5, channel);
             if (sqlite3_step(u) != SQLITE_DONE) {
                 sqlite3_reset(u);
-                free(states);
-                store_outbox_msgs_free(round_msgs, seen);
+                for (size_t j = 0; j < seen; j++)
+                    free(rows[j].m.phone), free(rows[j].m.text);
+                free(order);
+                free(rows);
                 goto fail;
             }
+            if (r >= rows + own)
+                pool_taken++;
         }
         sqlite3_reset(u);
-        for (size_t i = 0; i < seen; i++) {
-            if (round_msgs[i].phone != NULL)
-                out[count++] = round_msgs[i];
+        /* Taken rows to be sent move to out; the rest (not taken, or not sent) are freed. */
+        for (size_t i = 0; i < taken; i++) {
+            if (order[i]->m.phone != NULL) {
+                out[count++] = order[i]->m;
+                order[i]->m.phone = order[i]->m.text = NULL;
+            }
         }
-        free(round_msgs);
-        free(states);
+        for (size_t i = 0; i < seen; i++)
+            free(rows[i].m.phone), free(rows[i].m.text);
+        free(order);
+        free(rows);
     }
     if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
@@ -388,7 +464,9 @@ int sqlite_outbox_results(struct tl_store *st, const char *channel,
                       " provider_id = coalesce(?3, provider_id),"
                       " error = CASE WHEN state = 'sending' THEN ?4 ELSE coalesce(error, ?4) END,"
                       " next_attempt_ms = CASE WHEN state = 'sending' THEN ?5"
-                      "   ELSE next_attempt_ms END, updated_at = ?6"
+                      "   ELSE next_attempt_ms END, updated_at = ?6,"
+                      " channel = CASE WHEN state = 'sending' AND ?2 = 'queued'"
+                      "   THEN coalesce(pool, channel) ELSE channel END"
                       " WHERE id = ?1 AND (state = 'sending'"
                       "   OR (?2 = 'sent' AND dlr_status IS NOT NULL))") != TL_OK)
         goto fail;
@@ -471,8 +549,8 @@ int64_t sqlite_outbox_recover(struct tl_store *st)
 {
     /* INDEXED BY: the partial index of migration 3, or an error, never a scan of the outbox. */
     if (sqlite3_exec(st->db,
-                     "UPDATE outbox INDEXED BY outbox_sending SET state = 'queued'"
-                     " WHERE state = 'sending'",
+                     "UPDATE outbox INDEXED BY outbox_sending SET state = 'queued',"
+                     " channel = coalesce(pool, channel) WHERE state = 'sending'",
                      NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     return sqlite3_changes(st->db);

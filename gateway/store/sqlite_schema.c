@@ -423,6 +423,20 @@ static const char *const migration_6[] = {
     NULL,
 };
 
+/*
+ * Migration 7 (issue #12): several aggregator accounts for one alert. A row
+ * queued to the alert pool ([alerts] channels, TL_OUTBOX_POOL) keeps the
+ * pool here while its channel becomes the account that claimed it
+ * (store_outbox_claim_pool); a retry, a resend or a crash's recovery puts it
+ * back (channel = coalesce(pool, channel)). NULL for every other row. No
+ * index: the pool's queue is the channel TL_OUTBOX_POOL in outbox_due.
+ */
+static const char *const migration_7[] = {
+    "ALTER TABLE outbox ADD COLUMN pool TEXT;",
+    NULL,
+};
+
 const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5, migration_6};
+                                                migration_4, migration_5, migration_6,
+                                                migration_7};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -17,6 +17,10 @@
  * batch keeps its cursors (one statement per row would seek every index
  * from its root each time, about three times slower).
  *
+ * With several alert channels the rows go to the alert pool (channel and
+ * pool TL_OUTBOX_POOL), which each of them claims from at its own rate
+ * (store_outbox_claim_pool); with one, to that channel, as before.
+ *
  * Opted-out numbers have no subscriptions (the schema's trigger deletes
  * them), so the wave need not read subscribers; a bulk row's language is
  * the recipient's saved language when it is sent (outbox lang NULL, see
@@ -194,9 +198,10 @@ static int wave_subscribers(struct tl_store *st, const struct tl_alert_wave *w, 
 {
     /* lang NULL: the subscriber's saved language applies when the row is sent. */
     static const char add_sql[] =
-        "INSERT OR IGNORE INTO outbox (channel, phone, kind, priority, state, next_attempt_ms,"
-        " expires_at, case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, value, 'alert', 2, 'queued', 0, ?2, ?3, ?4, ?5, ?5 FROM json_each(?6)";
+        "INSERT OR IGNORE INTO outbox (channel, pool, phone, kind, priority, state,"
+        " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
+        " SELECT ?1, " STORE_POOL_OF("?1") ", value, 'alert', 2, 'queued', 0, ?2, ?3, ?4, ?5, ?5"
+        " FROM json_each(?6)";
     struct phone_merge m;
     struct tl_buf batch = {0}, phone = {0}, last = {0};
     size_t in_batch = 0;
@@ -267,9 +272,10 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
      * the case (an escalation reaches only the newly covered).
      */
     static const char add_police[] =
-        "INSERT OR IGNORE INTO outbox (channel, phone, lang, kind, priority, state,"
+        "INSERT OR IGNORE INTO outbox (channel, pool, phone, lang, kind, priority, state,"
         " next_attempt_ms, expires_at, case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, phone, 'en', 'alert', 0, 'queued', 0, ?2, ?3, ?4, ?5, ?5 FROM police"
+        " SELECT ?1, " STORE_POOL_OF("?1") ", phone, 'en', 'alert', 0, 'queued', 0, ?2, ?3, ?4,"
+        " ?5, ?5 FROM police"
         " WHERE area_code IN (SELECT value FROM json_each(?6)) ORDER BY phone";
     sqlite3_stmt *s;
     int64_t n = 0;
@@ -306,9 +312,10 @@ int sqlite_alert_end(struct tl_store *st, int64_t case_id, const char *channel, 
                                  " WHERE case_id = ?1 AND kind = 'alert' AND state = 'queued'";
     /* lang is copied: NULL (the saved language at sending) stays NULL, police stay English. */
     static const char update[] =
-        "INSERT INTO outbox (channel, phone, lang, kind, priority, state, next_attempt_ms,"
+        "INSERT INTO outbox (channel, pool, phone, lang, kind, priority, state, next_attempt_ms,"
         " case_id, alert_id, created_at, updated_at)"
-        " SELECT ?1, phone, lang, 'update', 2, 'queued', 0, ?2, ?3, ?4, ?4 FROM outbox"
+        " SELECT ?1, " STORE_POOL_OF("?1") ", phone, lang, 'update', 2, 'queued', 0, ?2, ?3, ?4,"
+        " ?4 FROM outbox"
         " WHERE case_id = ?2 AND kind = 'alert' AND state IN ('sending','sent','delivered')";
     sqlite3_stmt *s;
     int64_t update_id = 0;

@@ -254,6 +254,23 @@ int store_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t
  */
 int store_outbox_claim(struct tl_store *st, const char *channel, int64_t now_ms, size_t max,
                        struct tl_outbox_msg **msgs, size_t *n);
+/*
+ * The alert pool: the queue of the messages that any of several alert
+ * channels may send ([alerts] channels; alerts_channel() names it when there
+ * are two or more). A message queued to it keeps it in its row's pool;
+ * whichever channel claims it becomes its channel, and a retry or a crash
+ * puts it back in the pool, for any of them to send.
+ */
+#define TL_OUTBOX_POOL "*alerts"
+/*
+ * store_outbox_claim for a channel that also sends from pool (NULL: none):
+ * up to max due messages of the channel's own queue and the pool's, merged
+ * in queue order (priority, due time, id), at most pool_max of them from the
+ * pool. A claimed pool message's channel becomes `channel`.
+ */
+int store_outbox_claim_pool(struct tl_store *st, const char *channel, const char *pool,
+                            size_t pool_max, int64_t now_ms, size_t max,
+                            struct tl_outbox_msg **msgs, size_t *n);
 void store_outbox_msgs_free(struct tl_outbox_msg *msgs, size_t n);
 /*
  * Records the outcomes of one request atomically (a savepoint: inside the
@@ -278,7 +295,8 @@ int64_t store_outbox_next_due(struct tl_store *st, const char *channel);
  */
 int64_t store_idle_look_ms(struct tl_store *st);
 /*
- * At start: messages left 'sending' by a crash go back to 'queued'. Returns how many, or -1.
+ * At start: messages left 'sending' by a crash go back to 'queued' (a pool's to
+ * the pool). Returns how many, or -1.
  * Reads only the index of rows in 'sending' (outbox_sending), whatever the outbox's size.
  * PostgreSQL: those this node left (store_set_node) and those whose lease passed;
  * another live node's rows in flight stay 'sending'.

@@ -145,6 +145,19 @@ def pg_sql(url, query, args=()):
         c.close()
 
 
+def at_channel(name, url, sender, rate, batch_size=None, concurrency=None):
+    """A [channel NAME] section: an Africa's Talking account (username u, key k) at the mock
+    `url`, sending as `sender` at `rate` per second — the alert accounts of
+    32-alert-channels and bench-broadcast."""
+    text = ("\n[channel %s]\nprovider = africastalking\nbase_url = %s\nusername = u\n"
+            "api_key = k\nsender = %s\nrate = %s\n" % (name, url, sender, rate))
+    if batch_size is not None:
+        text += "batch_size = %d\n" % batch_size
+    if concurrency is not None:
+        text += "concurrency = %d\n" % concurrency
+    return text
+
+
 class Gateway:
     def __init__(self, conf_extra="", channels=CONSOLE_CHANNEL, env=None, keep=False,
                  store_url=None, log_level="debug"):

@@ -604,8 +604,41 @@ static void test_alerts_channel(void)
     cfg = load_ok("[channel a]\nprovider = console\n", "alerts channel empty");
     if (cfg != NULL) {
         is_str(cfg->alerts_channel, "", "empty alerts channel stays empty (= first channel)");
+        is_int((long long)cfg->nalert_channels, 1, "one alert channel: the first");
+        ok(cfg->nalert_channels == 1 && cfg->alert_channels[0] == &cfg->channels[0],
+           "the first [channel] of the file");
         config_free(cfg);
     }
+    /* [alerts] channels: several accounts sharing every alert; channel is the same list. */
+    static const char three[] = "[channel a]\nprovider = console\n[channel b]\nprovider = console\n"
+                                "[channel c]\nprovider = console\n";
+    char text[512];
+    snprintf(text, sizeof(text), "[alerts]\nchannels = c, a ,b\n%s", three);
+    cfg = load_ok(text, "alerts channels = c, a ,b");
+    if (cfg != NULL) {
+        is_int((long long)cfg->nalert_channels, 3, "three alert channels");
+        ok(cfg->nalert_channels == 3 && cfg->alert_channels[0] == &cfg->channels[2] &&
+               cfg->alert_channels[1] == &cfg->channels[0] &&
+               cfg->alert_channels[2] == &cfg->channels[1],
+           "in the order written (c, a, b)");
+        ok(config_alert_channel(cfg, &cfg->channels[1]), "b is an alert channel");
+        config_free(cfg);
+    }
+    snprintf(text, sizeof(text), "[alerts]\nchannel = b,c\n%s", three);
+    cfg = load_ok(text, "alerts channel = b,c (channel is an alias of channels)");
+    if (cfg != NULL) {
+        is_int((long long)cfg->nalert_channels, 2, "two alert channels");
+        ok(!config_alert_channel(cfg, &cfg->channels[0]), "a is not an alert channel");
+        config_free(cfg);
+    }
+    snprintf(text, sizeof(text), "[alerts]\nchannel = a\nchannels = b, c\n%s", three);
+    load_err(text, "t.conf: [alerts] set channel or channels, not both (channel is a list of one)",
+             "alerts channel and channels both set");
+    snprintf(text, sizeof(text), "[alerts]\nchannels = a, x\n%s", three);
+    load_err(text, "t.conf: [alerts] channels 'x' is not a configured channel",
+             "alerts channels naming an unknown channel");
+    snprintf(text, sizeof(text), "[alerts]\nchannels = a, b, a\n%s", three);
+    load_err(text, "t.conf: [alerts] channels 'a' is named twice", "alerts channels naming one twice");
 }
 
 /* ---- gateway.conf.example is complete ---- */
