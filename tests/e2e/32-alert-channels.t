@@ -19,7 +19,6 @@ of its own with a different rate (300, 600, 900 messages/s).
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -77,19 +76,6 @@ def sms(channel, phone, text):
     return gw.request("POST", "/sms/" + channel, body, FORM)[0]
 
 
-def populate(code, phones):
-    """Subscribers and their subscriptions, set-based, on the running daemon's store."""
-    db = sqlite3.connect(gw.db_path, isolation_level=None, timeout=30)
-    now = int(time.time())
-    db.execute("BEGIN IMMEDIATE")
-    db.executemany("INSERT INTO subscribers (phone, created_at, updated_at) VALUES (?, ?, ?)",
-                   [(p, now, now) for p in phones])
-    db.execute("INSERT INTO subscriptions (subscriber_id, area_code, phone, created_at)"
-               " SELECT id, ?, phone, ? FROM subscribers WHERE phone LIKE '+923011%'", (code, now))
-    db.execute("COMMIT")
-    db.close()
-
-
 def received(mock, since=0, sent_rules=(-1,)):
     """Recipients of the mock's requests after seq `since` that were answered as sent: those
     no rule applied to, or one of sent_rules (a delay); a 500/429 rule's are not sent."""
@@ -136,7 +122,7 @@ def marks():
 korangi = gw.sql("SELECT code FROM areas WHERE name_en = 'Korangi' ORDER BY length(code) DESC"
                  " LIMIT 1")[0][0]
 SUBS = ["+923011%06d" % i for i in range(N)]
-populate(korangi, SUBS)
+gw.populate(korangi, SUBS)
 p = subprocess.run([binary(), "police", "add", PO1, "--area", "Korangi", "-c", gw.conf_path],
                    capture_output=True, text=True, timeout=20)
 is_(p.returncode, 0, "police add (Korangi) exits 0")
