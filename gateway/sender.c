@@ -772,6 +772,19 @@ static void pump(struct sender_channel *ch)
         struct tl_outbox_msg *msgs;
         size_t n;
         int64_t now_ms = clock_now_ms();
+        /*
+         * The channel's rate holds across the nodes of a cluster: its shared
+         * bucket (store_rate_take; SQLite: one node, all of want) grants part
+         * of want, and what the claim does not use goes back.
+         */
+        int64_t granted = store_rate_take(s->d->store, ch->conf->name, ch->conf->rate,
+                                          ch->burst, (int64_t)want, now_ms);
+        if (granted == 0) {
+            wake_in(ch, fmax(1000.0 / ch->conf->rate, 10.0));
+            return;
+        }
+        if (granted > 0 && (size_t)granted < want)
+            want = (size_t)granted;
         /* Only committed rows are sent: end the callbacks' open group first. */
         if (s->hooks.before_claim != NULL)
             s->hooks.before_claim(s->d);
@@ -779,6 +792,9 @@ static void pump(struct sender_channel *ch)
                                     ch->pool_member ? TL_OUTBOX_POOL : NULL,
                                     pool_allowance(ch, want), now_ms, want, &msgs,
                                     &n) != TL_OK) {
+            if (granted > 0)
+                store_rate_take(s->d->store, ch->conf->name, ch->conf->rate, ch->burst,
+                                -granted, now_ms);
             LOG_AT(store_writable(s->d->store, NULL) ? TL_LOG_ERROR : TL_LOG_DEBUG, "sender",
                    "event=claim_failed channel=%s detail=\"%s\"", ch->conf->name,
                    store_errmsg(s->d->store));
@@ -787,6 +803,9 @@ static void pump(struct sender_channel *ch)
             return;
         }
         ch->draining = n >= ch->batch;
+        if (granted > 0 && (size_t)granted > n)
+            store_rate_take(s->d->store, ch->conf->name, ch->conf->rate, ch->burst,
+                            -(granted - (int64_t)n), now_ms);
         if (n == 0) {
             free(msgs);
             bool pool_waits;

@@ -576,6 +576,16 @@ int64_t pg_rate_take(struct tl_store *st, const char *channel, double rate, doub
     if (rate <= 0)
         return want;
     pg_p_text(&p, channel);
+    if (want < 0) { /* tokens taken and not used go back (at most to burst) */
+        pg_p_f64(&p, burst);
+        pg_p_i64(&p, -want);
+        return pg_command(st,
+                          "UPDATE channel_buckets SET tokens = least($2::float8,"
+                          " tokens + $3::bigint) WHERE channel = $1",
+                          &p, NULL) == TL_OK
+                   ? 0
+                   : -1;
+    }
     pg_p_f64(&p, rate);
     pg_p_f64(&p, burst);
     pg_p_i64(&p, want);

@@ -132,7 +132,7 @@ void store_set_node(struct tl_store *st, const char *node, int64_t lease_ms);
 /*
  * Takes up to want sends from channel's token bucket shared by every node
  * (rate per second, burst at most); returns how many it may send now (0..want),
- * or -1 on a store error. SQLite: want (one node; the sender's own bucket
+ * or -1 on a store error. A negative want gives -want taken but unused back. SQLite: want (one node; the sender's own bucket
  * governs). PostgreSQL: one row per channel, updated atomically.
  */
 int64_t store_rate_take(struct tl_store *st, const char *channel, double rate, double burst,

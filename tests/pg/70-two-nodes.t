@@ -126,6 +126,13 @@ def sent():
 
 
 ok(wait_until(lambda: sent() >= len(TARGET) // 4, 120), "a quarter of the wave sent")
+# Both nodes send the channel's rate between them (its shared bucket), not each the whole:
+# a quarter past the first burst takes at least that long at RATE (each node at RATE: half).
+quarter_s = time.monotonic() - t_verify
+floor_s = 0.9 * (len(TARGET) // 4 - RATE) / RATE
+ok(quarter_s >= floor_s, "the rate holds across the two nodes: a quarter took %.1f s (>= %.1f s"
+   " at %d/s shared; two nodes at the full rate each would take about half)"
+   % (quarter_s, floor_s, RATE))
 a.kill9()
 at_kill = set(r[0] for r in b.sql("SELECT phone FROM outbox WHERE kind = 'alert' AND"
                                   " state = 'sending'"))
