@@ -137,7 +137,7 @@ def timed_send(nodes, case_no, n):
 
 def bench_send(args, mock):
     url = pg_new_database()
-    conf = channels(mock.url, 1000000, args.batch, args.concurrency)
+    conf = channels(mock.url, 100000, args.batch, args.concurrency)
     a = Gateway(channels=conf, store_url=url, log_level="warn").start()
     b = None
     try:
