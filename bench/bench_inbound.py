@@ -260,7 +260,8 @@ def wrk(args, port, seconds, phase, limit=0):
         raise RuntimeError("wrk failed (%d):\n%s\n%s" % (out.returncode, out.stdout, out.stderr))
     r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
     if limit > 0 and r["span_us"] == 0:
-        raise RuntimeError("wrk: %d of %d requests answered in %d s" % (r["requests"], limit, seconds))
+        raise RuntimeError("wrk: %d of %d requests answered in %d s"
+                           % (r["requests"], limit, seconds))
     r["rps"] = r["requests"] / ((r["span_us"] if limit > 0 else r["duration_us"]) / 1e6)
     r["unanswered"] = r["sent"] - r["ok2xx"] - r["other"]
     r["socket_errors"] = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
