@@ -19,7 +19,9 @@
 # (bench/bench_growth.py). Targets: the size after every cycle within
 # $(BENCH_GROWTH_MAX_GROWTH) of the first cycle's, and the inbound share of
 # the bare responder's in the last cycles >= 85 % of the first ones'.
-# At 1M subscribers a cycle takes 3-4 minutes on 2 busy cores (the sends).
+# At 1M subscribers a cycle takes 1-4 minutes on 2 shared cores (mostly the
+# sends), ~45 minutes in all; ~1.2 GB in $(BUILD)/bench/growth (database
+# and WAL), removed at the end.
 
 BENCH_STARTUP_ROWS ?= 10000000
 BENCH_STARTUP_INFLIGHT ?= 2000
