@@ -15,16 +15,24 @@ bench-inbound's wrk script.
      settle only from the third cycle on);
   2. --cycles times: a new parent reports, the officer VERIFYs (a wave to
      every subscriber), every alert is sent; FOUND (an update to each), every
-     update is sent; wrk (bench_inbound.lua) runs --wrk-seconds of inbound
-     SMS (each queues a reply, sent at once) against the store holding the
-     cycle's two million messages, then as long against bench-inbound's bare
-     responder (so a slow spell of the shared machine shows in both and the
-     share is what is compared); then the test clock moves on keep_sent
-     + 1 day, and the pruner's pass goes through the case
+     update is sent; wrk (bench_inbound.lua) sends --wrk-requests inbound
+     SMS (each queues a reply, sent at once) to the daemon, its store
+     holding the cycle's two million messages, and as many to bench-inbound's
+     bare responder, in --wrk-rounds alternations (so a slow spell of the
+     shared machine shows in both, and the share is what is compared). A
+     fixed number, not a fixed time: a timed run stores more messages the
+     faster it goes, and the file grew to the fastest cycle's (the step at
+     cycle 4 of the 20 x 250,000 run came with its inbound 11,927/s against
+     9,454/s before; 8 x 50,000 timed: 46 -> 52 -> 56 -> 61 MB at each new
+     fastest cycle, 47 -> 48 MB with 40,000 requests). --wrk-requests 0 runs
+     --wrk-seconds instead, else those are the cap. Then the test clock
+     moves on keep_sent + 1 day, and the pruner's pass goes through the case
      (cases.outbox_pruned_at is set at a pass's end) and the rest;
   3. prints per cycle: the database file's size and used pages (page_count
      - freelist_count), the WAL's size, outbox / inbound / tally rows, the
-     pass's wall time, inbound requests/s with p50/p99;
+     pass's wall time, inbound requests/s with p50/p99, the cycle's wall
+     time; and a line with the pages used just before the pass (the cycle's
+     peak, which the file must hold) and the largest tables then (dbstat);
   4. fails when a cycle's database file is more than --max-growth above
      the first cycle's, when the last third of the cycles' median inbound
      share of the bare responder's requests/s falls below 85 % of the first
@@ -78,8 +86,16 @@ def pending(d):
                  " WHERE state = 'sending')")[0][0]
 
 
+def idle(d):
+    """No message queued or in flight; cheaper than pending() (no count of a
+    million index entries twice a second while the daemon sends)."""
+    return d.sql("SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE state = 'queued')"
+                 " AND NOT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_sending"
+                 " WHERE state = 'sending')")[0][0] == 1
+
+
 def drained(d, timeout, what):
-    if bb.wait_until(lambda: pending(d) == 0, timeout, 0.05, 0.5) is not True:
+    if bb.wait_until(lambda: idle(d), timeout, 0.05, 0.5) is not True:
         raise RuntimeError("%s: %d messages still pending after %d s; log:\n%s"
                            % (what, pending(d), timeout, d.tail()))
 
@@ -93,12 +109,39 @@ def sizes(d):
     return db, wal, (pages - free) * page
 
 
+def inbound_load(args, port, bare_port, cycle):
+    """--wrk-rounds alternations of wrk at the daemon and at the bare responder,
+    each with its share of --wrk-requests (or --wrk-seconds); the two servers'
+    combined runs: requests/s over the rounds, median p50, worst p99."""
+    runs = ([], [])
+    n = args.wrk_requests // args.wrk_rounds if args.wrk_requests > 0 else 0
+    for i in range(args.wrk_rounds):
+        phase = 100 + 10 * cycle + i  # ids unique per round; the senders' numbers per round
+        for k, p in enumerate((port, bare_port)):
+            runs[k].append(wrk_run(WrkArgs(args.connections), p, args.wrk_seconds, phase, n))
+    out = []
+    for rs in runs:
+        requests = sum(x["requests"] for x in rs)
+        out.append({"rps": requests / sum(x["requests"] / x["rps"] for x in rs),
+                    "p50_us": statistics.median(x["p50_us"] for x in rs),
+                    "p99_us": max(x["p99_us"] for x in rs)})
+    return out
+
+
+def tables(d, top=8):
+    """The largest tables and indexes (dbstat: pages in use), MB, largest first."""
+    return d.sql("SELECT name, pgsize FROM dbstat WHERE aggregate = 1"
+                 " ORDER BY pgsize DESC LIMIT ?", (top,))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--cycles", type=int, default=20)
     ap.add_argument("--subscribers", type=int, default=1000000)
-    ap.add_argument("--wrk-seconds", type=int, default=4)
+    ap.add_argument("--wrk-requests", type=int, default=40000)
+    ap.add_argument("--wrk-seconds", type=int, default=30)
+    ap.add_argument("--wrk-rounds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--max-growth", type=float, default=0.05)
     ap.add_argument("--keep", action="store_true")
@@ -135,9 +178,11 @@ def main():
             raise RuntimeError("police add failed: " + p.stderr)
         d.start()
         bb.say("bench-growth: %d subscribers (%d subscriptions), %d cycles of alert + update to"
-               " each, keep_sent = 30d (the test clock moves 31 days a cycle), then %d s of"
-               " inbound SMS (wrk -c%d)" % (subs, subscriptions, args.cycles, args.wrk_seconds,
-                                            args.connections))
+               " each, keep_sent = 30d (the test clock moves 31 days a cycle), then %s of"
+               " inbound SMS (wrk -c%d)"
+               % (subs, subscriptions, args.cycles,
+                  "%d requests" % args.wrk_requests if args.wrk_requests > 0
+                  else "%d s" % args.wrk_seconds, args.connections))
         bb.say("  cycle  db file   used      WAL   outbox  inbound tallies  wave s  send s  prune s"
                "  inbound/s gw/bare  ratio  p50 ms  p99 ms")
         seq = 0
@@ -146,6 +191,7 @@ def main():
                 nonlocal seq
                 seq += 1
                 return d.sms(phone, text, seq, timeout)
+            t_cycle = bb.mono()
             parent = "+92300%07d" % cycle
             if sms(parent, "MISSING name: Ali age: 7 boy area: Korangi") != 200:
                 raise RuntimeError("report refused; log:\n" + d.tail())
@@ -162,9 +208,9 @@ def main():
             send_s = bb.mono() - t0
             sent = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND state = 'sent'",
                          (case_id,))[0][0]
-            r = wrk_run(WrkArgs(args.connections), d.port, args.wrk_seconds, 10 + cycle)
-            rb = wrk_run(WrkArgs(args.connections), bare.port, args.wrk_seconds, 10 + cycle)
+            r, rb = inbound_load(args, d.port, bare.port, cycle)
             drained(d, 300, "cycle %d replies" % cycle)
+            peak = sizes(d)[2], tables(d)
             offset += KEEP_SENT + DAY
             write_clock(clock_file, offset)
             t1 = bb.mono()
@@ -184,10 +230,12 @@ def main():
                                              " (SELECT sum(n) FROM outbox_tallies)")[0]
             rows.append({"db": db, "rps": r["rps"] / rb["rps"]})
             bb.say("  %5d %6.0f MB %6.0f MB %5.0f MB %8d %8d %7.1fM %7.2f %7.1f %8.1f %9.0f/%-6.0f"
-                   " %5.1f %% %7.2f %7.2f   (%d sent)"
+                   " %5.1f %% %7.2f %7.2f   (%d sent, cycle %.0f s)"
                    % (cycle, db / 1e6, used / 1e6, wal / 1e6, outbox, inbound, tallies / 1e6,
                       wave_s, send_s, prune_s, r["rps"], rb["rps"], 100 * r["rps"] / rb["rps"],
-                      r["p50_us"] / 1e3, r["p99_us"] / 1e3, sent))
+                      r["p50_us"] / 1e3, r["p99_us"] / 1e3, sent, bb.mono() - t_cycle))
+            bb.say("        before its pass: %.0f MB used; %s"
+                   % (peak[0] / 1e6, ", ".join("%s %.1f" % (n, b / 1e6) for n, b in peak[1])))
         rc = d.stop()
         if rc != 0:
             fails.append("daemon exit status %s" % rc)

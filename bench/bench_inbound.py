@@ -43,6 +43,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -227,18 +228,47 @@ def cpu_seconds(pid):
         return None
 
 
-def wrk(args, port, seconds, phase):
-    """One wrk run; returns the dict of bench_inbound.lua's done() line."""
+def wrk_limited(cmd, threads, seconds):
+    """wrk ended by SIGINT (it prints its summary) once each of its threads has
+    printed bench_inbound_limit:, or by its -d; a CompletedProcess."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(seconds + 60, p.kill)
+    timer.start()
+    lines, reached = [], 0
+    try:
+        for ln in p.stdout:
+            lines.append(ln)
+            if ln.startswith("bench_inbound_limit:"):
+                reached += 1
+                if reached == threads:
+                    p.send_signal(signal.SIGINT)
+        err = p.stderr.read()
+        p.wait()
+    finally:
+        timer.cancel()
+    return subprocess.CompletedProcess(cmd, p.returncode, "".join(lines), err)
+
+
+def wrk(args, port, seconds, phase, limit=0):
+    """One wrk run (each thread stopping after `limit` answers when > 0, after
+    `seconds` at the latest); returns the dict of bench_inbound.lua's done() line."""
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "%ds" % seconds,
            "--timeout", "10s", "-s", LUA, "http://127.0.0.1:%d" % port,
-           "--", "/sms/%s" % CHANNEL, str(phase)]
-    out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=seconds + 60)
+           "--", "/sms/%s" % CHANNEL, str(phase), str(limit)]
+    if limit > 0:
+        out = wrk_limited(cmd, args.threads, seconds)
+    else:
+        out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=seconds + 60)
     m = re.search(r"^bench_inbound: (.*)$", out.stdout, re.M)
     if out.returncode != 0 or not m:
         raise RuntimeError("wrk failed (%d):\n%s\n%s" % (out.returncode, out.stdout, out.stderr))
     r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    if limit > 0 and r["span_us"] == 0:
+        raise RuntimeError("wrk: %d of %d requests answered in %d s"
+                           % (r["requests"], limit, seconds))
+    r["rps"] = r["requests"] / ((r["span_us"] if limit > 0 else r["duration_us"]) / 1e6)
     r["unanswered"] = r["sent"] - r["ok2xx"] - r["other"]
     r["socket_errors"] = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     return r
