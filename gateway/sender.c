@@ -553,7 +553,7 @@ static void transfer_record(struct sender_transfer *t, long http_status, const c
 static void check_multi_info(struct tl_sender *s)
 {
     CURLMsg *msg;
-    int left;
+    int left = 0; /* messages still in curl's queue after the last read */
     bool finished = false, tx = false, tried = false;
     size_t recorded = 0;
 
@@ -601,8 +601,8 @@ static void check_multi_info(struct tl_sender *s)
         unsaved_free_all(s->turn);
     }
     s->turn = NULL;
-    if (recorded >= RESULTS_PER_TURN)
-        event_active(s->drain, EV_TIMEOUT, 0); /* more may wait; an empty queue ends the drain */
+    if (left > 0)
+        event_active(s->drain, EV_TIMEOUT, 0); /* the bound stopped the turn before the queue's end */
     if (finished)
         sender_kick(s);
 }
