@@ -125,7 +125,7 @@ int main(int argc, char **argv)
     };
     int64_t alert_id = 0, recipients = 0;
     t0 = now_s();
-    if (store_alert_wave(st, &w, now, &alert_id, &recipients) != TL_OK) {
+    if (store_alert_wave(st, &w, now, &alert_id, &recipients, NULL) != TL_OK) {
         fprintf(stderr, "bench_broadcast_sql: store_alert_wave: %s\n", store_errmsg(st));
         return 1;
     }

@@ -8,6 +8,7 @@
 #include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/daemon.h"
+#include "gateway/fanout.h"
 #include "gateway/log.h"
 #include "gateway/store/store.h"
 #include "gateway/texts.h"
@@ -127,13 +128,17 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
 }
 
 int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct tl_area *center,
-                     const char *kind, double radius_km, bool whole_city, int64_t *recipients)
+                     const char *kind, double radius_km, bool whole_city, int64_t *recipients,
+                     bool *more)
 {
     struct tl_buf en = {0}, ur = {0}, rur = {0};
     int64_t now = clock_now(), alert_id = 0;
+    bool rest = false;
     int rc;
 
     *recipients = 0;
+    if (more != NULL)
+        *more = false;
     if (center == NULL)
         return TL_ERR_INVALID;
     alerts_render(d, c, TL_LANG_EN, &en);
@@ -150,15 +155,18 @@ int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct 
         .text_ur = tl_buf_str(&ur),
         .text_roman_ur = tl_buf_str(&rur),
         .expires_at = now + d->cfg->alert_expiry,
+        .chunk = d->cfg->wave_chunk,
+        .first_ms = (double)d->cfg->wave_first_ms,
     };
     double started = clock_mono_ms();
-    rc = store_alert_wave(d->store, &w, now, &alert_id, recipients);
+    rc = store_alert_wave(d->store, &w, now, &alert_id, recipients, &rest);
     if (rc == TL_OK)
         log_info("alerts",
                  "event=wave case=%s kind=%s center=%s radius_km=%g city=%d recipients=%lld "
-                 "ms=%.1f",
+                 "fanout=%d alert=%lld ms=%.1f",
                  c->case_no, kind, center->code, radius_km, whole_city ? 1 : 0,
-                 (long long)*recipients, clock_mono_ms() - started);
+                 (long long)*recipients, rest ? 1 : 0, (long long)alert_id,
+                 clock_mono_ms() - started);
     else
         log_error("alerts", "event=wave_failed case=%s detail=\"%s\"", c->case_no,
                   store_errmsg(d->store));
@@ -167,6 +175,10 @@ int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct 
     tl_buf_free(&ur);
     tl_buf_free(&rur);
     daemon_outbox_ready(d);
+    if (rest)
+        fanout_kick(d->fanout);
+    if (more != NULL)
+        *more = rest;
     return rc;
 }
 
@@ -212,7 +224,7 @@ static void escalate_due(struct tl_daemon *d)
             const struct tl_area *a = gazetteer_by_code(d->gz, c.area_code);
             int64_t added = 0;
             if (alerts_broadcast(d, &c, a, "escalation", s->radius_km, s->whole_city != 0,
-                                 &added) != TL_OK)
+                                 &added, NULL) != TL_OK)
                 break;
             c.stage++;
             if (s->radius_km > c.radius_km)

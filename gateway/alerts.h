@@ -47,10 +47,13 @@ void alerts_render(const struct tl_daemon *d, const struct tl_case *c, enum tl_l
 /*
  * Broadcasts one wave of case c centred on `center` (atomic; inside the
  * caller's transaction when one is open).
- * *recipients gets the number of messages queued.
+ * *recipients gets the number of messages queued; *more (when not NULL)
+ * whether the wave left the rest of its subscribers to the fan-out
+ * (fanout.h), which queues them after the commit.
  */
 int alerts_broadcast(struct tl_daemon *d, const struct tl_case *c, const struct tl_area *center,
-                     const char *kind, double radius_km, bool whole_city, int64_t *recipients);
+                     const char *kind, double radius_km, bool whole_city, int64_t *recipients,
+                     bool *more);
 /*
  * Ends case c's alerts (inside the caller's transaction): queued alert
  * messages are cancelled and everyone who was sent the alert gets the

@@ -201,7 +201,7 @@ static int case_register(struct tl_daemon *d, const struct tl_actor *a, struct t
              c->case_no, c->area_code, notified, d->cfg->verification);
     if (autoverify) {
         int64_t n = 0;
-        return alerts_broadcast(d, c, area, "alert", c->radius_km, false, &n);
+        return alerts_broadcast(d, c, area, "alert", c->radius_km, false, &n, NULL);
     }
     return TL_OK;
 }
@@ -507,6 +507,7 @@ int cases_apply(struct tl_daemon *d, struct tl_case *cp, const struct tl_case_ac
                                 {"area", texts_area_name(area, TL_LANG_EN)},
                                 {"count", count}};
     bool reported = strcmp(c.state, "reported") == 0, active = strcmp(c.state, "active") == 0;
+    bool more = false; /* the wave's fan-out queues more after the commit: the count is "N+" */
     int64_t n = 0, cancelled = 0;
     *outcome = TL_CASE_DONE;
     switch (act->command) {
@@ -517,10 +518,10 @@ int cases_apply(struct tl_daemon *d, struct tl_case *cp, const struct tl_case_ac
         c.verified_at = c.updated_at = now;
         rc = store_case_update(d->store, &c);
         if (rc == TL_OK)
-            rc = alerts_broadcast(d, &c, area, "alert", c.radius_km, false, &n);
+            rc = alerts_broadcast(d, &c, area, "alert", c.radius_km, false, &n, &more);
         if (rc == TL_OK)
             rc = tell_reporter(d, &c, TX_REPORTER_VERIFIED);
-        snprintf(count, sizeof(count), "%lld", (long long)n);
+        snprintf(count, sizeof(count), "%lld%s", (long long)n, more ? "+" : "");
         texts_render(TX_VERIFIED, TL_LANG_EN, f, 5, reply);
         break;
     case TL_CMD_FOUND:
@@ -558,8 +559,8 @@ int cases_apply(struct tl_daemon *d, struct tl_case *cp, const struct tl_case_ac
         c.updated_at = now;
         rc = store_case_update(d->store, &c);
         if (rc == TL_OK)
-            rc = alerts_broadcast(d, &c, act->widen_to, "escalation", 0, false, &n);
-        snprintf(count, sizeof(count), "%lld", (long long)n);
+            rc = alerts_broadcast(d, &c, act->widen_to, "escalation", 0, false, &n, &more);
+        snprintf(count, sizeof(count), "%lld%s", (long long)n, more ? "+" : "");
         f[3].value = act->widen_to->name_en;
         texts_render(TX_WIDENED, TL_LANG_EN, f, 5, reply);
         break;

@@ -105,6 +105,14 @@ const struct tl_config_option config_options[] = {
      SRV(hotline)},
     {"alerts", "expiry", TL_OPT_DURATION, "6h", 60, 604800, NULL, 0,
      "an alert message not sent within this time is dropped (expired)", SRV(alert_expiry)},
+    {"alerts", "wave_chunk", TL_OPT_INT, "10000", 0, 1000000, NULL, 0,
+     "subscribers a wave reads per step: its transaction queues steps for wave_first_ms, the "
+     "rest is queued step by step ahead of the sender (0 = the whole wave in its transaction)",
+     SRV(wave_chunk)},
+    {"alerts", "wave_first_ms", TL_OPT_INT, "1000", 0, 60000, NULL, 0,
+     "how long a wave's own transaction (inside the VERIFY) may queue subscribers before the "
+     "rest is left to the fan-out (at least one step)",
+     SRV(wave_first_ms)},
     {"alerts", "retention_days", TL_OPT_INT, "90", 1, 36500, NULL, 0,
      "personal data of closed cases is redacted this many days after closing; counts stay",
      SRV(retention_days)},

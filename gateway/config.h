@@ -110,6 +110,8 @@ struct tl_config {
     char *hotline;
     char *cap_event; /* the public feed's CAP <event> */
     long alert_expiry;
+    long wave_chunk;    /* subscribers per step of a wave (0: all in its transaction) */
+    long wave_first_ms; /* a wave's own transaction queues steps this long */
     long retention_days;
 
     /* [limits] */

@@ -12,6 +12,7 @@
 #include "gateway/clock.h"
 #include "gateway/commands.h"
 #include "gateway/config.h"
+#include "gateway/fanout.h"
 #include "gateway/group.h"
 #include "gateway/http.h"
 #include "gateway/job.h"
@@ -283,6 +284,11 @@ int daemon_run(struct tl_config *cfg)
         status = 1;
         goto out;
     }
+    if (fanout_new(&d, &d.fanout) != TL_OK) {
+        log_error("daemon", "event=start_failed reason=fanout");
+        status = 1;
+        goto out;
+    }
     if (http_start(&d, http_routes, &d.http, &cause) != TL_OK) {
         log_error("daemon", "event=start_failed reason=listen detail=\"%s\"", cause);
         free(cause);
@@ -340,6 +346,7 @@ out:
         shutdown_timer = NULL;
     }
     stats_free(d.stats); /* answers the scrapes waiting for it: before http_free */
+    fanout_free(d.fanout);
     prune_free(d.pruner);
     group_free(d.group);
     api_free(d.api); /* answers the reads it still holds, before the server goes */

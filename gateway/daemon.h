@@ -55,6 +55,7 @@ struct tl_daemon {
     struct tl_stats *stats; /* the store snapshot of /metrics and the API (stats.h) */
     struct tl_api *api;     /* the operator API: reader thread, console files (api.h) */
     struct tl_pruner *pruner; /* bounded growth (prune.h) */
+    struct tl_fanout *fanout; /* the rest of big waves, ahead of the sender (fanout.h) */
     struct tl_jobs *jobs;     /* store work, one at a time (job.h): inline with SQLite */
     bool stopping;
     bool leads; /* runs the cluster's timers (store_leads), as last seen */

@@ -89,7 +89,8 @@
     X(int64_t, unblock, (struct tl_store *st, const char *phone), (st, phone)) \
     X(int64_t, rate_hit, (struct tl_store *st, const char *phone, const char *kind, int64_t now, int64_t window_s), (st, phone, kind, now, window_s)) \
     X(int, audit, (struct tl_store *st, const char *actor, const char *action, int64_t case_id, const char *outcome, const char *detail, int64_t now), (st, actor, action, case_id, outcome, detail, now)) \
-    X(int, alert_wave, (struct tl_store *st, const struct tl_alert_wave *w, int64_t now, int64_t *alert_id, int64_t *recipients), (st, w, now, alert_id, recipients)) \
+    X(int, alert_wave, (struct tl_store *st, const struct tl_alert_wave *w, int64_t now, int64_t *alert_id, int64_t *recipients, bool *more), (st, w, now, alert_id, recipients, more)) \
+    X(int, wave_fanout, (struct tl_store *st, int64_t chunk, int64_t now, struct tl_fanout_step *out), (st, chunk, now, out)) \
     X(int, alert_end, (struct tl_store *st, int64_t case_id, const char *channel, const char *text_en, const char *text_ur, const char *text_roman_ur, int64_t now, int64_t *cancelled, int64_t *recipients), (st, case_id, channel, text_en, text_ur, text_roman_ur, now, cancelled, recipients)) \
     X(int, ussd_session_get, (struct tl_store *st, const char *channel, const char *session_id, struct tl_ussd_session *out), (st, channel, session_id, out)) \
     X(int, ussd_session_put, (struct tl_store *st, const char *channel, const char *session_id, const struct tl_ussd_session *s, int64_t now), (st, channel, session_id, s, now)) \

@@ -161,5 +161,22 @@ static const char *const migration_3[] = {
     "ALTER TABLE outbox ADD COLUMN pool text",
     NULL};
 
-const char *const *const pg_migrations[] = {migration_1, migration_2, migration_3};
+/*
+ * Migration 4: the fan-out of a wave too big for its own transaction
+ * (sqlite_schema.c's migration 9; pg_wave.c). Its chunks read each area's
+ * subscribers as a range after the cursor in byte order, so the area index
+ * now orders phones COLLATE "C" (the order the waves sort in) and a chunk
+ * is an index range, not a sort of the area's rest.
+ */
+static const char *const migration_4[] = {
+    "CREATE TABLE wave_fanout ("
+    "  alert_id bigint PRIMARY KEY, case_id bigint NOT NULL, channel text NOT NULL,"
+    "  area_codes text NOT NULL, expires_at bigint, after_phone text NOT NULL,"
+    "  mark_id bigint, queued bigint NOT NULL, created_at bigint NOT NULL)",
+    "CREATE INDEX wave_fanout_by_case ON wave_fanout (case_id)",
+    "DROP INDEX subscriptions_by_area",
+    "CREATE INDEX subscriptions_by_area ON subscriptions (area_code, phone COLLATE \"C\")",
+    NULL};
+
+const char *const *const pg_migrations[] = {migration_1, migration_2, migration_3, migration_4};
 const size_t pg_nmigrations = sizeof(pg_migrations) / sizeof(pg_migrations[0]);

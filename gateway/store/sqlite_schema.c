@@ -452,7 +452,34 @@ static const char *const migration_8[] = {
     NULL,
 };
 
+/*
+ * Migration 9 (issue #12, a national wave): the fan-out of a wave too big
+ * for its own transaction (sqlite_wave.c). The wave's transaction queues
+ * its first chunks and records here where it stopped; the daemon queues the
+ * rest in chunks ahead of the sender (store_wave_fanout), each chunk with
+ * the move of the cursor in one transaction, so a crash resumes after the
+ * last committed chunk and the unique outbox_alert_once keeps each person
+ * to one alert. after_phone: the last phone read (the merge's cursor);
+ * mark_id: the first outbox row the last chunk queued (NULL: it queued
+ * none) — the next chunk is due once the sender has taken that row.
+ */
+static const char *const migration_9[] = {
+    "CREATE TABLE wave_fanout ("
+    "  alert_id INTEGER PRIMARY KEY,"
+    "  case_id INTEGER NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  area_codes TEXT NOT NULL,"
+    "  expires_at INTEGER,"
+    "  after_phone TEXT NOT NULL,"
+    "  mark_id INTEGER,"
+    "  queued INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ");",
+    "CREATE INDEX wave_fanout_by_case ON wave_fanout(case_id);",
+    NULL,
+};
+
 const char *const *const store_migrations[] = {migration_1, migration_2, migration_3,
                                                 migration_4, migration_5, migration_6,
-                                                migration_7, migration_8};
+                                                migration_7, migration_8, migration_9};
 const size_t store_nmigrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -25,9 +25,19 @@
  * them), so the wave need not read subscribers; a bulk row's language is
  * the recipient's saved language when it is sent (outbox lang NULL, see
  * sqlite_outbox_claim), police rows are English.
+ *
+ * A national wave (ten million rows) does not fit one transaction on the
+ * loop: with a chunk size set, the wave's transaction reads the merge in
+ * chunks until its time is up and records the merge's cursor (the last
+ * phone read) in wave_fanout; sqlite_wave_fanout then reads the next
+ * chunk after that phone each time the sender has reached the previous
+ * one. The merge restarts at the cursor (each area's range after it), so
+ * the fan-out queues the same rows, in the same phone order, as one long
+ * transaction would have, each chunk appending to the unique index.
  */
 #include "gateway/store/store.h"
 #include "gateway/store/sqlite_int.h"
+#include "gateway/clock.h"
 #include "common/buf.h"
 #include "common/result.h"
 #include "common/xmalloc.h"
@@ -96,12 +106,16 @@ static void merge_close(struct phone_merge *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* Opens a cursor on each area of area_codes_json (a JSON array); TL_OK or TL_ERR_STORE. */
-static int merge_open(struct tl_store *st, const char *area_codes_json, struct phone_merge *m)
+/*
+ * Opens a cursor on each area of area_codes_json (a JSON array), over its
+ * phones after `after` ("" for all); TL_OK or TL_ERR_STORE.
+ */
+static int merge_open(struct tl_store *st, const char *area_codes_json, const char *after,
+                      struct phone_merge *m)
 {
     static const char areas[] = "SELECT DISTINCT value FROM json_each(?1)";
     static const char members[] = "SELECT phone FROM subscriptions WHERE area_code = ?1"
-                                  " ORDER BY phone";
+                                  " AND phone > ?2 ORDER BY phone";
     sqlite3_stmt *s = store_stmt(st, areas);
     int rc;
 
@@ -115,7 +129,8 @@ static int merge_open(struct tl_store *st, const char *area_codes_json, struct p
         if (code == NULL)
             continue;
         if (sqlite3_prepare_v2(st->db, members, -1, &c.stmt, NULL) != SQLITE_OK ||
-            sqlite3_bind_text(c.stmt, 1, (const char *)code, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+            sqlite3_bind_text(c.stmt, 1, (const char *)code, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_text(c.stmt, 2, after, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
             sqlite3_finalize(c.stmt);
             rc = SQLITE_ERROR;
             break;
@@ -164,20 +179,41 @@ static int merge_next(struct phone_merge *m, struct tl_buf *phone)
     return 1;
 }
 
+/* What every alert row of a wave (and of its fan-out) shares. */
+struct wave_target {
+    int64_t case_id, alert_id, expires_at; /* expires_at 0: never */
+    const char *channel, *area_codes_json;
+};
+
+/* How far a read of the scope's subscribers goes, and where it got. */
+struct wave_read {
+    int64_t chunk;      /* distinct phones per chunk; 0: one chunk, to the end */
+    double deadline_ms; /* stop at the end of the first chunk ending at or after this (clock_mono_ms) */
+    int64_t queued;     /* out: rows queued */
+    int64_t mark_id;    /* out: the first row the last chunk queued; 0 when it queued none */
+    struct tl_buf last; /* out: the last phone read (the cursor); the caller frees it */
+    bool done;          /* out: no subscriber is left after it */
+};
+
 /* Binds what every alert row of a wave shares: ?1 channel, ?2 expiry, ?3 case, ?4 alert, ?5 now. */
-static void bind_wave_row(sqlite3_stmt *s, const struct tl_alert_wave *w, int64_t alert_id,
-                          int64_t now)
+static void bind_wave_row(sqlite3_stmt *s, const struct wave_target *t, int64_t now)
 {
-    store_bind_text(s, 1, w->channel);
-    if (w->expires_at)
-        sqlite3_bind_int64(s, 2, w->expires_at);
-    sqlite3_bind_int64(s, 3, w->case_id);
-    sqlite3_bind_int64(s, 4, alert_id);
+    store_bind_text(s, 1, t->channel);
+    if (t->expires_at)
+        sqlite3_bind_int64(s, 2, t->expires_at);
+    sqlite3_bind_int64(s, 3, t->case_id);
+    sqlite3_bind_int64(s, 4, t->alert_id);
     sqlite3_bind_int64(s, 5, now);
 }
 
-/* Queues the batch of phones (a JSON array being built in batch); adds the rows made to *n. */
-static int batch_flush(struct tl_store *st, sqlite3_stmt *add, struct tl_buf *batch, int64_t *n)
+/*
+ * Queues the batch of phones (a JSON array being built in batch); adds the
+ * rows made to r->queued, and notes the first of them as the chunk's mark
+ * when the chunk has none yet (rowids of one INSERT are consecutive here:
+ * the one writer, no AUTOINCREMENT).
+ */
+static int batch_flush(struct tl_store *st, sqlite3_stmt *add, struct tl_buf *batch,
+                       struct wave_read *r, bool *marked)
 {
     if (batch->len == 0)
         return TL_OK;
@@ -188,13 +224,21 @@ static int batch_flush(struct tl_store *st, sqlite3_stmt *add, struct tl_buf *ba
     tl_buf_reset(batch);
     if (rc != SQLITE_DONE)
         return TL_ERR_STORE;
-    *n += sqlite3_changes(st->db);
+    int64_t made = sqlite3_changes(st->db);
+    if (made > 0 && !*marked) {
+        r->mark_id = sqlite3_last_insert_rowid(st->db) - made + 1;
+        *marked = true;
+    }
+    r->queued += made;
     return TL_OK;
 }
 
-/* Queues the alert to every subscriber of the scope, in phone order, each once. */
-static int wave_subscribers(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
-                            int64_t alert_id, int64_t *n)
+/*
+ * Queues the alert to the scope's subscribers after `after` ("" for all),
+ * in phone order, each once, chunk by chunk as r says; TL_OK or TL_ERR_STORE.
+ */
+static int wave_subscribers(struct tl_store *st, const struct wave_target *t, int64_t now,
+                            const char *after, struct wave_read *r)
 {
     /* lang NULL: the subscriber's saved language applies when the row is sent. */
     static const char add_sql[] =
@@ -203,39 +247,55 @@ static int wave_subscribers(struct tl_store *st, const struct tl_alert_wave *w, 
         " SELECT ?1, " STORE_POOL_OF("?1") ", value, 'alert', 2, 'queued', 0, ?2, ?3, ?4, ?5, ?5"
         " FROM json_each(?6)";
     struct phone_merge m;
-    struct tl_buf batch = {0}, phone = {0}, last = {0};
+    struct tl_buf batch = {0}, phone = {0};
     size_t in_batch = 0;
+    int64_t in_chunk = 0;
+    bool marked = false;
     sqlite3_stmt *add = store_stmt(st, add_sql);
     int rc = TL_ERR_STORE, got;
 
-    if (add == NULL || merge_open(st, w->area_codes_json, &m) != TL_OK)
+    r->queued = r->mark_id = 0;
+    r->done = false;
+    tl_buf_reset(&r->last);
+    if (add == NULL || merge_open(st, t->area_codes_json, after, &m) != TL_OK)
         return TL_ERR_STORE;
-    bind_wave_row(add, w, alert_id, now);
+    bind_wave_row(add, t, now);
     while ((got = merge_next(&m, &phone)) > 0) {
-        if (last.data != NULL && last.len == phone.len &&
-            memcmp(last.data, phone.data, phone.len) == 0)
+        if (r->last.len == phone.len && r->last.len > 0 &&
+            memcmp(r->last.data, phone.data, phone.len) == 0)
             continue; /* the same phone from another area */
         tl_buf_append_str(&batch, in_batch == 0 ? "[\"" : ",\"");
         tl_buf_append_json(&batch, phone.data, phone.len);
         tl_buf_append_char(&batch, '"');
-        struct tl_buf t = last;
-        last = phone;
-        phone = t;
-        if (++in_batch == WAVE_BATCH) {
-            if (batch_flush(st, add, &batch, n) != TL_OK)
-                goto done;
+        struct tl_buf swap = r->last;
+        r->last = phone;
+        phone = swap;
+        bool chunk_ends = r->chunk > 0 && ++in_chunk == r->chunk;
+        if (++in_batch == WAVE_BATCH || chunk_ends) {
+            if (batch_flush(st, add, &batch, r, &marked) != TL_OK)
+                goto out;
             in_batch = 0;
         }
+        if (chunk_ends) {
+            if (clock_mono_ms() >= r->deadline_ms) {
+                rc = TL_OK; /* the rest is the fan-out's */
+                goto out;
+            }
+            in_chunk = 0;
+            marked = false;
+            r->mark_id = 0;
+        }
     }
-    if (got == 0 && batch_flush(st, add, &batch, n) == TL_OK)
+    if (got == 0 && batch_flush(st, add, &batch, r, &marked) == TL_OK) {
+        r->done = true;
         rc = TL_OK;
-done:
+    }
+out:
     sqlite3_reset(add);
     sqlite3_clear_bindings(add); /* batch's memory is freed below */
     merge_close(&m);
     tl_buf_free(&batch);
     tl_buf_free(&phone);
-    tl_buf_free(&last);
     return rc;
 }
 
@@ -263,7 +323,7 @@ static int alert_row_add(struct tl_store *st, int64_t case_id, const char *kind,
 }
 
 int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
-                     int64_t *alert_id, int64_t *recipients)
+                     int64_t *alert_id, int64_t *recipients, bool *more)
 {
     /*
      * Police of the scope first (priority 0, English): INSERT OR IGNORE on
@@ -277,30 +337,140 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
         " SELECT ?1, " STORE_POOL_OF("?1") ", phone, 'en', 'alert', 0, 'queued', 0, ?2, ?3, ?4,"
         " ?5, ?5 FROM police"
         " WHERE area_code IN (SELECT value FROM json_each(?6)) ORDER BY phone";
+    static const char add_fanout[] =
+        "INSERT INTO wave_fanout (alert_id, case_id, channel, area_codes, expires_at,"
+        " after_phone, mark_id, queued, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    struct wave_read r = {.chunk = w->chunk > 0 ? w->chunk : 0,
+                          .deadline_ms = clock_mono_ms() + w->first_ms};
     sqlite3_stmt *s;
     int64_t n = 0;
 
+    if (more != NULL)
+        *more = false;
     /* Atomic on its own, and part of the caller's transaction if one is open (it nests). */
     if (sqlite_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
     if (alert_row_add(st, w->case_id, w->kind, w->radius_km, w->text_en, w->text_ur,
                       w->text_roman_ur, now, alert_id) != TL_OK)
         goto fail;
+    struct wave_target t = {w->case_id, *alert_id, w->expires_at, w->channel, w->area_codes_json};
     if ((s = store_stmt(st, add_police)) == NULL)
         goto fail;
-    bind_wave_row(s, w, *alert_id, now);
+    bind_wave_row(s, &t, now);
     store_bind_text(s, 6, w->area_codes_json);
     if (store_step_done(s) != TL_OK)
         goto fail;
     n = sqlite3_changes(st->db);
-    if (wave_subscribers(st, w, now, *alert_id, &n) != TL_OK)
+    if (wave_subscribers(st, &t, now, "", &r) != TL_OK)
         goto fail;
+    n += r.queued;
+    if (!r.done) {
+        if ((s = store_stmt(st, add_fanout)) == NULL)
+            goto fail;
+        sqlite3_bind_int64(s, 1, t.alert_id);
+        sqlite3_bind_int64(s, 2, t.case_id);
+        store_bind_text(s, 3, t.channel);
+        store_bind_text(s, 4, t.area_codes_json);
+        if (t.expires_at)
+            sqlite3_bind_int64(s, 5, t.expires_at);
+        store_bind_text(s, 6, tl_buf_str(&r.last));
+        if (r.mark_id)
+            sqlite3_bind_int64(s, 7, r.mark_id);
+        sqlite3_bind_int64(s, 8, n);
+        sqlite3_bind_int64(s, 9, now);
+        if (store_step_done(s) != TL_OK)
+            goto fail;
+    }
     if (sqlite_tx_commit(st) != TL_OK)
         goto fail;
     *recipients = n;
+    if (more != NULL)
+        *more = !r.done;
+    tl_buf_free(&r.last);
     return TL_OK;
 fail:
     sqlite_tx_rollback(st);
+    tl_buf_free(&r.last);
+    return TL_ERR_STORE;
+}
+
+int sqlite_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now,
+                       struct tl_fanout_step *out)
+{
+    /* Due: its last chunk queued nothing, or the sender has taken (or tried) that chunk's first row. */
+    static const char due[] =
+        "SELECT alert_id, case_id, channel, area_codes, expires_at, after_phone FROM wave_fanout f"
+        " WHERE mark_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = f.mark_id"
+        " AND o.state = 'queued' AND o.attempts = 0)"
+        " ORDER BY alert_id LIMIT 1";
+    static const char move[] = "UPDATE wave_fanout SET after_phone = ?2, mark_id = ?3,"
+                               " queued = queued + ?4 WHERE alert_id = ?1";
+    static const char end[] = "DELETE FROM wave_fanout WHERE alert_id = ?1";
+    static const char left[] = "SELECT EXISTS (SELECT 1 FROM wave_fanout)";
+    struct wave_read r = {.chunk = chunk > 0 ? chunk : 1};
+    struct wave_target t = {0};
+    char *channel = NULL, *areas = NULL, *after = NULL;
+    sqlite3_stmt *s;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (sqlite_tx_begin(st) != TL_OK)
+        return TL_ERR_STORE;
+    if ((s = store_stmt(st, due)) == NULL)
+        goto fail;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        t.alert_id = sqlite3_column_int64(s, 0);
+        t.case_id = sqlite3_column_int64(s, 1);
+        channel = xstrdup((const char *)sqlite3_column_text(s, 2));
+        areas = xstrdup((const char *)sqlite3_column_text(s, 3));
+        t.expires_at = sqlite3_column_int64(s, 4);
+        after = xstrdup((const char *)sqlite3_column_text(s, 5));
+        t.channel = channel;
+        t.area_codes_json = areas;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto fail;
+    if (rc == SQLITE_ROW) {
+        out->ran = true;
+        out->alert_id = t.alert_id;
+        if (t.expires_at && now >= t.expires_at)
+            r.done = true; /* what it would queue now would expire unsent */
+        else if (wave_subscribers(st, &t, now, after, &r) != TL_OK)
+            goto fail;
+        out->queued = r.queued;
+        out->finished = r.done;
+        if ((s = store_stmt(st, r.done ? end : move)) == NULL)
+            goto fail;
+        sqlite3_bind_int64(s, 1, t.alert_id);
+        if (!r.done) {
+            store_bind_text(s, 2, tl_buf_str(&r.last));
+            if (r.mark_id)
+                sqlite3_bind_int64(s, 3, r.mark_id);
+            sqlite3_bind_int64(s, 4, r.queued);
+        }
+        if (store_step_done(s) != TL_OK)
+            goto fail;
+    }
+    if ((s = store_stmt(st, left)) == NULL)
+        goto fail;
+    out->pending = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+    sqlite3_reset(s);
+    if (sqlite_tx_commit(st) != TL_OK)
+        goto fail;
+    free(channel);
+    free(areas);
+    free(after);
+    tl_buf_free(&r.last);
+    return TL_OK;
+fail:
+    sqlite_tx_rollback(st);
+    free(channel);
+    free(areas);
+    free(after);
+    tl_buf_free(&r.last);
+    memset(out, 0, sizeof(*out));
     return TL_ERR_STORE;
 }
 
@@ -308,6 +478,7 @@ int sqlite_alert_end(struct tl_store *st, int64_t case_id, const char *channel, 
                     const char *text_ur, const char *text_roman_ur, int64_t now, int64_t *cancelled,
                     int64_t *recipients)
 {
+    static const char fanout_end[] = "DELETE FROM wave_fanout WHERE case_id = ?1";
     static const char cancel[] = "UPDATE outbox SET state = 'cancelled', updated_at = ?2"
                                  " WHERE case_id = ?1 AND kind = 'alert' AND state = 'queued'";
     /* lang is copied: NULL (the saved language at sending) stays NULL, police stay English. */
@@ -321,7 +492,10 @@ int sqlite_alert_end(struct tl_store *st, int64_t case_id, const char *channel, 
     int64_t update_id = 0;
 
     *cancelled = *recipients = 0;
-    if ((s = store_stmt(st, cancel)) == NULL)
+    if ((s = store_stmt(st, fanout_end)) == NULL)
+        return TL_ERR_STORE;
+    sqlite3_bind_int64(s, 1, case_id);
+    if (store_step_done(s) != TL_OK || (s = store_stmt(st, cancel)) == NULL)
         return TL_ERR_STORE;
     sqlite3_bind_int64(s, 1, case_id);
     sqlite3_bind_int64(s, 2, now);

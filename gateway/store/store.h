@@ -511,6 +511,16 @@ struct tl_alert_wave {
     const char *channel;         /* the alerts channel */
     const char *text_en, *text_ur, *text_roman_ur;
     int64_t expires_at;          /* 0 = never */
+    /*
+     * How much of the wave its own transaction queues: 0 = every
+     * subscriber. Otherwise subscribers are read in chunks of this many
+     * distinct phones (in phone order), and the transaction stops at the
+     * end of the first chunk at which first_ms (monotonic milliseconds
+     * since the call) have passed; what is left becomes the wave's fan-out
+     * (store_wave_fanout), committed with it.
+     */
+    int64_t chunk;
+    double first_ms;
 };
 /*
  * One broadcast wave, atomically (a savepoint: inside the caller's
@@ -519,12 +529,38 @@ struct tl_alert_wave {
  * areas in scope (priority 0, English) and every subscriber of them (an
  * opted-out number has no subscriptions), in the language saved when the
  * message is sent — each (case, phone) once ever. *recipients gets the
- * number newly queued. (store_wave.c)
+ * number newly queued. When w->chunk leaves subscribers unread, the rest
+ * is recorded as the wave's fan-out, durable with the wave, and *more
+ * (when not NULL) is set: store_wave_fanout queues it ahead of the sender.
+ * (sqlite_wave.c, pg_wave.c)
  */
 int store_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t now,
-                     int64_t *alert_id, int64_t *recipients);
+                     int64_t *alert_id, int64_t *recipients, bool *more);
+
+/* What one call of store_wave_fanout did. */
+struct tl_fanout_step {
+    bool ran;         /* a wave's next chunk was due and was read */
+    int64_t alert_id; /* that wave's alert */
+    int64_t queued;   /* outbox rows it queued (phones alerted before are skipped) */
+    bool finished;    /* that wave has no subscribers left to read (or it expired) */
+    bool pending;     /* some wave still has a fan-out, due or not */
+};
 /*
- * The end of a case (call inside store_tx_begin): cancels its queued alert messages and queues `update`
+ * The fan-out of the waves that store_alert_wave left unfinished, one
+ * chunk per call, in its own transaction: takes the oldest wave whose last
+ * chunk the sender has reached (the first row that chunk queued is no
+ * longer queued-untried, or it queued none), reads its next `chunk`
+ * subscribers after the last phone read, queues their alert rows exactly
+ * as the wave would have (each (case, phone) once: STOP and subscriptions
+ * as they are now), and moves its cursor — or ends the fan-out when no
+ * subscriber is left or the alert's expiry has passed. Across nodes
+ * (PostgreSQL) a wave's fan-out row is locked while a node reads its chunk,
+ * and another node skips it. TL_OK or TL_ERR_STORE (nothing changed).
+ */
+int store_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now,
+                      struct tl_fanout_step *out);
+/*
+ * The end of a case (call inside store_tx_begin): ends its waves' fan-out, cancels its queued alert messages and queues `update`
  * texts (per language) to everyone whose alert was sent. *cancelled and
  * *recipients get the counts.
  */

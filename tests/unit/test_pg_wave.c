@@ -374,7 +374,7 @@ static void test_waves(struct tl_store *st)
     struct tl_alert_wave w = wave_fixture_wave(case_id);
     w.radius_km = 5;
     int64_t alert_id = 0, n = 0;
-    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
+    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n, NULL), TL_OK, "first wave");
     is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");
     is_int(peek_int("SELECT count(*) FROM outbox WHERE case_id = %lld AND kind = 'alert'", case_id),
            BULK + 3, "as many alert rows");
@@ -421,7 +421,7 @@ static void test_waves(struct tl_store *st)
     w.kind = "escalation";
     w.area_codes_json = "[\"PK-X\",\"PK-Y\",\"PK-Z\"]";
     w.expires_at = 0;
-    is_int(store_alert_wave(st, &w, 1001, &alert_id, &n), TL_OK, "a wider wave");
+    is_int(store_alert_wave(st, &w, 1001, &alert_id, &n, NULL), TL_OK, "a wider wave");
     is_int(n, 1, "reaches only the newly covered");
     is_str(alert_row(case_id, "+923000000003", text, sizeof(text)), "1/2/", "(PK-Z's)");
     is_str(peek_text(text, sizeof(text),
@@ -430,14 +430,14 @@ static void test_waves(struct tl_store *st)
                      case_id),
            "never", "expires_at 0: no expiry");
     w.area_codes_json = "[]";
-    is_int(store_alert_wave(st, &w, 1002, &alert_id, &n), TL_OK, "an empty scope");
+    is_int(store_alert_wave(st, &w, 1002, &alert_id, &n, NULL), TL_OK, "an empty scope");
     is_int(n, 0, "reaches no one");
     is_int(peek_int("SELECT count(*) FROM alerts WHERE case_id = %lld", case_id), 3,
            "each wave has its alerts row");
 
     int64_t kept = alert_id;
     w.area_codes_json = "not json";
-    is_int(store_alert_wave(st, &w, 1003, &alert_id, &n), TL_ERR_STORE, "a scope not JSON fails");
+    is_int(store_alert_wave(st, &w, 1003, &alert_id, &n, NULL), TL_ERR_STORE, "a scope not JSON fails");
     is_int(peek_int("SELECT count(*) FROM alerts WHERE case_id = %lld", case_id), 3,
            "and leaves no alerts row (rolled back)");
     is_int(store_ping(st), TL_OK, "the store answers after");
@@ -446,7 +446,7 @@ static void test_waves(struct tl_store *st)
     /* Inside a caller's transaction the wave is a savepoint: rolled back with it. */
     w.area_codes_json = "[\"PK-Q\"]";
     is_int(store_tx_begin(st), TL_OK, "begin");
-    is_int(store_alert_wave(st, &w, 1004, &alert_id, &n), TL_OK, "a wave inside it");
+    is_int(store_alert_wave(st, &w, 1004, &alert_id, &n, NULL), TL_OK, "a wave inside it");
     is_int(n, 1, "PK-Q's officer");
     store_tx_rollback(st);
     is_str(alert_row(case_id, "+923009990009", text, sizeof(text)), "0//",
@@ -473,10 +473,10 @@ static void test_alert_end(struct tl_store *st)
     struct tl_alert_wave w = {.case_id = case_id, .kind = "alert",
                               .area_codes_json = "[\"PK-E\"]", .channel = "alerts",
                               .text_en = "EN", .text_ur = "UR", .text_roman_ur = "RUR"};
-    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "a wave");
+    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n, NULL), TL_OK, "a wave");
     is_int(n, 7, "to seven");
     w.case_id = other;
-    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "another case's wave");
+    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n, NULL), TL_OK, "another case's wave");
     /* What the senders made of them: */
     ok(peek_exec("UPDATE outbox SET state = CASE phone WHEN '+923300000001' THEN 'sent'"
                  " WHEN '+923300000002' THEN 'delivered' WHEN '+923300000003' THEN 'sending'"
@@ -587,7 +587,7 @@ static void test_stop_wins(struct tl_store *a, struct tl_store *b)
     struct tl_alert_wave w = {.case_id = case_id, .kind = "alert",
                               .area_codes_json = "[\"PK-S\"]", .channel = "alerts",
                               .text_en = "EN", .text_ur = "UR", .text_roman_ur = "RUR"};
-    is_int(store_alert_wave(a, &w, 3001, &alert_id, &n), TL_OK, "a wave on node A");
+    is_int(store_alert_wave(a, &w, 3001, &alert_id, &n, NULL), TL_OK, "a wave on node A");
     is_int(n, 1, "reaches the one who stayed");
     is_str(alert_row(case_id, "+923400000001", text, sizeof(text)), "0//",
            "not the opted-out number");
@@ -622,7 +622,7 @@ static void test_stop_wins(struct tl_store *a, struct tl_store *b)
            "it added nothing: the opt-out won");
 
     w.kind = "escalation";
-    is_int(store_alert_wave(b, &w, 3002, &alert_id, &n), TL_OK, "another wave of the case");
+    is_int(store_alert_wave(b, &w, 3002, &alert_id, &n, NULL), TL_OK, "another wave of the case");
     is_int(n, 0, "reaches no one new: neither racer's number");
     is_int(peek_int("SELECT count(*) FROM outbox WHERE case_id = %lld", case_id), 1,
            "the case has one alert row");
@@ -643,7 +643,7 @@ static void *wave_thread(void *arg)
 
     pthread_barrier_wait(j->start);
     j->began = now_ms();
-    j->rc = store_alert_wave(j->st, j->w, 4000, &j->alert_id, &j->n);
+    j->rc = store_alert_wave(j->st, j->w, 4000, &j->alert_id, &j->n, NULL);
     j->ended = now_ms();
     return NULL;
 }
@@ -787,7 +787,7 @@ static void test_million(struct tl_store *st)
                               .text_roman_ur = "RUR"};
     cpu0 = backend_cpu_s(store_pid);
     t0 = now_ms();
-    int rc = store_alert_wave(st, &w, 5000, &alert_id, &got);
+    int rc = store_alert_wave(st, &w, 5000, &alert_id, &got, NULL);
     double wave_ms = now_ms() - t0, wave_cpu = backend_cpu_s(store_pid) - cpu0;
     is_int(rc, TL_OK, "the wave");
     is_int(got, n, "queued every subscriber once");
@@ -802,10 +802,25 @@ static void test_million(struct tl_store *st)
              wave_cpu, raw_cpu, load_average());
     int64_t again = -1;
     t0 = now_ms();
-    rc = store_alert_wave(st, &w, 5001, &alert_id, &again);
+    rc = store_alert_wave(st, &w, 5001, &alert_id, &again, NULL);
     diag("the same wave again (everyone already queued) in %.2f s", (now_ms() - t0) / 1000);
     is_int(rc, TL_OK, "the same wave again");
     is_int(again, 0, "queues no one twice");
+}
+
+static long long fanout_count(const char *sql)
+{
+    return peek_int("%s", sql);
+}
+
+/* The fan-out's story (wave_fixture.h) on PostgreSQL, with test_waves' subscribers. */
+static void test_fanout(struct tl_store *st)
+{
+    long long cases[4];
+
+    for (size_t i = 0; i < 4; i++)
+        cases[i] = case_new();
+    wave_fixture_fanout(st, cases, 3000, fanout_count);
 }
 
 int main(void)
@@ -835,6 +850,7 @@ int main(void)
         test_alert_end(st);
         test_stop_wins(st, b);
         test_concurrent_waves(st, b);
+        test_fanout(st);
         store_close(b);
         b = NULL;
         test_million(st);

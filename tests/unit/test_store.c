@@ -416,6 +416,13 @@ static const char *alert_row(const char *path, int64_t case_id, const char *phon
     return query_text(path, sql, out, outsz);
 }
 
+static const char *fanout_db; /* the store wave_fixture_fanout reads aside */
+
+static long long fanout_count(const char *sql)
+{
+    return query_int(fanout_db, sql);
+}
+
 static void test_waves(void)
 {
     enum { BULK = 25000 }; /* more than two of the wave's insert batches */
@@ -448,7 +455,7 @@ static void test_waves(void)
     is_int(store_case_insert(st, &c), TL_OK, "a case");
     struct tl_alert_wave w = wave_fixture_wave(c.id);
     int64_t alert_id = 0, n = 0;
-    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n), TL_OK, "first wave");
+    is_int(store_alert_wave(st, &w, 1000, &alert_id, &n, NULL), TL_OK, "first wave");
     is_int(n, BULK + 3, "recipients: every subscriber and officer of the scope once");
     is_int(query_int(path, "SELECT count(*) FROM outbox WHERE kind = 'alert'"), BULK + 3,
            "as many alert rows");
@@ -481,14 +488,23 @@ static void test_waves(void)
 
     w.kind = "escalation";
     w.area_codes_json = "[\"PK-X\",\"PK-Y\",\"PK-Z\"]";
-    is_int(store_alert_wave(st, &w, 1001, &alert_id, &n), TL_OK, "a wider wave");
+    is_int(store_alert_wave(st, &w, 1001, &alert_id, &n, NULL), TL_OK, "a wider wave");
     is_int(n, 1, "reaches only the newly covered");
     is_str(alert_row(path, c.id, "+923000000003", text, sizeof(text)), "1/2/", "(PK-Z's)");
     w.area_codes_json = "[]";
-    is_int(store_alert_wave(st, &w, 1002, &alert_id, &n), TL_OK, "an empty scope");
+    is_int(store_alert_wave(st, &w, 1002, &alert_id, &n, NULL), TL_OK, "an empty scope");
     is_int(n, 0, "reaches no one");
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE case_id = %lld", (long long)c.id);
     is_int(query_int(path, sql), 3, "each wave has its alerts row");
+
+    long long cases[4];
+    for (size_t i = 0; i < 4; i++) {
+        struct tl_case more = {.state = "active", .age = -1, .created_at = 2000, .updated_at = 2000};
+        cases[i] = store_case_insert(st, &more) == TL_OK ? more.id : -1;
+        store_case_clear(&more);
+    }
+    fanout_db = path;
+    wave_fixture_fanout(st, cases, BULK, fanout_count);
 
     store_case_clear(&c);
     store_close(st);
