@@ -125,7 +125,7 @@ PG_VERSION ?= 15
 PG_UNIT_BIN := $(filter $(BUILD)/tests/test_pg_%,$(UNIT_BIN))
 # The e2e stories that run on both backends, then the PostgreSQL-only ones.
 PG_TAP_SCRIPTS ?= tests/e2e/20-channels.t tests/e2e/25-ussd.t tests/e2e/30-story.t tests/e2e/32-alert-channels.t \
-                  tests/e2e/35-limits.t tests/e2e/40-crash.t $(sort $(wildcard tests/pg/*.t))
+                  tests/e2e/35-limits.t tests/e2e/40-crash.t tests/e2e/41-fanout.t $(sort $(wildcard tests/pg/*.t))
 .PHONY: test-pg
 test-pg: deps
 	@$(MAKE) --no-print-directory test-bins

@@ -74,7 +74,7 @@ def say(msg):
 
 
 class Daemon:
-    def __init__(self, binary, work, mock_at, alert_channels):
+    def __init__(self, binary, work, mock_at, alert_channels, alerts_extra=""):
         self.binary = binary
         self.work = work
         self.db = os.path.join(work, "talaash.db")
@@ -84,6 +84,7 @@ class Daemon:
         self.port = None
         self.mock_at = mock_at
         self.alert_channels = alert_channels  # [(name, mock, rate)]
+        self.alerts_extra = alerts_extra  # more [alerts] lines (--wave-chunk, --wave-first-ms)
 
     def write_config(self):
 
@@ -108,8 +109,8 @@ channels = %(alert_channels)s
 verification = police
 radius_km = %(radius)d
 escalation =
-
-""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM,
+%(extra)s
+""" % {"port": self.port, "db": self.db, "radius": RADIUS_KM, "extra": self.alerts_extra,
                 "alert_channels": ", ".join(c for c, _, _ in self.alert_channels)})
             f.write(at_channel("at", self.mock_at.url, "21512", 1000))
             for name, mock, rate in self.alert_channels:
@@ -269,6 +270,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--subscribers", type=int, default=1000000)
+    ap.add_argument("--wave-chunk", type=int, default=None,
+                    help="[alerts] wave_chunk (default: the daemon's); 0 = the whole wave in the VERIFY")
+    ap.add_argument("--wave-first-ms", type=int, default=None,
+                    help="[alerts] wave_first_ms (default: the daemon's)")
     ap.add_argument("--send-deadline", type=float, default=120.0,
                     help="seconds allowed for sending the whole wave")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -308,7 +313,10 @@ def main():
         m.start()
         alert_mocks.append(m)
         clocks.append(MockClock(spawn, mono()))
-    d = Daemon(binary, work, mock_at, list(zip(names, alert_mocks, rates)))
+    extra = "".join("%s = %d\n" % (k, v) for k, v in (("wave_chunk", args.wave_chunk),
+                                                       ("wave_first_ms", args.wave_first_ms))
+                    if v is not None)
+    d = Daemon(binary, work, mock_at, list(zip(names, alert_mocks, rates)), extra)
     try:
         d.write_config()
         d.start()
@@ -368,8 +376,15 @@ def main():
         first_ms = (first_at - t_answer) * 1000
         error_ms = max(c.error_ms for c in clocks)
 
-        expected = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'",
-                         (case_id,))[0][0]
+        # The VERIFY's transaction queues the wave's first chunks; a bigger wave leaves the
+        # rest to its fan-out (gateway/fanout.c), queued ahead of the sender. Every subscriber
+        # here is in Karachi: the wave is everyone subscribed plus the officer.
+        in_tx = d.sql("SELECT count(*) FROM outbox WHERE case_id = ? AND kind = 'alert'",
+                      (case_id,))[0][0]
+        fanout_left = d.sql("SELECT count(*) FROM wave_fanout")[0][0]
+        expected = d.sql("SELECT count(*) FROM (SELECT phone FROM subscriptions"
+                         " UNION SELECT phone FROM police)")[0][0]
+        fanout_done = [None if fanout_left else t_answer]
 
         # ---- (3) sending: mock recipients, then the store's 'sent' rows ----
         samples = []
@@ -378,6 +393,9 @@ def main():
         def mock_done():
             got = sum(m.stats()["recipients"] for m in alert_mocks)
             samples.append((mono(), got))
+            if fanout_done[0] is None and (len(samples) % 4 == 0 or got >= expected) and \
+                    d.sql("SELECT count(*) FROM wave_fanout")[0][0] == 0:
+                fanout_done[0] = mono()
             return got >= expected
         wait_until(lambda: mock_done() or mono() >= deadline, args.send_deadline + 5, 0.05, 0.25)
         t_mock_all = samples[-1][0]
@@ -424,17 +442,26 @@ def main():
     steady = (b[1] - a[1]) / (b[0] - a[0]) if a and b and b[0] > a[0] else float("nan")
     overall = sent / (t_store_all - t_answer)
 
-    say("  (1) VERIFY callback -> answer, wave of %d rows committed: %8.3f s = %.0f rows/s"
-        "   target <= %g s" % (expected, verify_s, expected / verify_s, wave_target))
+    say("  (1) VERIFY callback -> answer, wave of %d recipients committed: %8.3f s   target <= %g s"
+        % (expected, verify_s, wave_target))
+    say("      the VERIFY's transaction queued %d rows (%.0f rows/s)%s" % (
+        in_tx, in_tx / verify_s,
+        "; the fan-out queued the other %d ahead of the sender, done %.1f s after the answer"
+        % (expected - in_tx, fanout_done[0] - t_answer) if fanout_left and fanout_done[0] else
+        "; the fan-out did not finish" if fanout_left else ", the whole wave"))
     say("  (2) answer -> first alert request at the mock: %.1f ms (clock offset +-%.1f ms)"
         "   target <= 100 ms%s" % (first_ms, error_ms,
                                    "\n      (negative: the request reached the mock before the"
                                    " answer reached us)" if first_ms < 0 else ""))
     steady_txt = "%.0f/s" % steady if steady == steady else "n/a"
+    # The send rate's target is the first release's, at 1M (README); at 10M the issue's
+    # targets are (1), (2) and (4).
+    judge_rate = len(names) == 1 and n <= 1000000
     say("  (3) alerts 'sent': %d of %d in %.1f s after the answer = %.0f recipients/s"
         "   %s" % (sent, expected, t_store_all - t_answer, overall,
-                   "target >= 50000/s" if len(names) == 1 else
-                   "(not judged: the channels' rates bound it; see 3b)"))
+                   "target >= 50000/s" if judge_rate else
+                   "(not judged: the channels' rates bound it; see 3b)" if len(names) > 1 else
+                   "(not judged above 1M subscribers: the target is the 1M wave's)"))
     say("      the mock got %d recipients in %d requests (%.1f per request); 10%%->90%% of the"
         " wave at the mock: %s; alert rows: %s" % (got_mock, reqs, got_mock / reqs if reqs else 0,
                                                  steady_txt, " ".join("%s=%d" % s for s in states)))
@@ -474,7 +501,7 @@ def main():
         fails.append("(1) %.2f s > %g s" % (verify_s, wave_target))
     if first_ms > 100:
         fails.append("(2) %.0f ms > 100 ms" % first_ms)
-    if sent < expected or (overall < 50000 and not multi):
+    if sent < expected or (overall < 50000 and judge_rate):
         fails.append("(3) %.0f recipients/s < 50000 (%d of %d sent)" % (overall, sent, expected))
     if multi and abs(last_s / ideal_s - 1) > 0.10:
         fails.append("(3b) %.2f s is not within 10 %% of %.2f s" % (last_s, ideal_s))

@@ -103,22 +103,35 @@ def raw_wave_s(url, code):
 
 
 def bench_wave(args, mock):
+    """The VERIFY's answer (the wave committed: its first chunks and the durable rest, its
+    fan-out), then the fan-out queuing the rest ahead of the sender (sending at full speed
+    to the mock) until every row is queued and every row is sent."""
     url = pg_new_database()
-    gw = Gateway(channels=channels(mock.url, 1, 500, 1), store_url=url,
-                 log_level="warn").start()
+    gw = Gateway(channels=channels(mock.url, 100000, args.batch, args.concurrency),
+                 store_url=url, log_level="warn").start()
     try:
         code = populate(url, args.subscribers, "+92302")
         police(gw)
         raw_s, raw_n = raw_wave_s(url, code)
         case_no = report(gw, "Bilal")
+        wait_until(lambda: gw.sql("SELECT count(*) FROM outbox WHERE state = 'queued'")[0][0] == 0,
+                   30)
         t0 = time.monotonic()
         status = sms(gw, PO1, "VERIFY %s" % case_no, timeout=600)
         wave_s = time.monotonic() - t0
+        in_tx = gw.sql("SELECT count(*) FROM outbox WHERE kind = 'alert'")[0][0]
+        fanout = gw.sql("SELECT count(*) FROM wave_fanout")[0][0]
+        queued_s = sent_s = None
+        if wait_until(lambda: gw.sql("SELECT count(*) FROM wave_fanout")[0][0] == 0, 900, 0.1):
+            queued_s = time.monotonic() - t0
+        if wait_until(lambda: sent_of(gw, case_no) >= args.subscribers + 1, 900, 0.25):
+            sent_s = time.monotonic() - t0
         rows = gw.sql("SELECT count(*) FROM outbox WHERE kind = 'alert'")[0][0]
         gw.stop()
     finally:
         gw.close()
-    return {"raw_s": raw_s, "raw_n": raw_n, "wave_s": wave_s, "rows": rows, "status": status}
+    return {"raw_s": raw_s, "raw_n": raw_n, "wave_s": wave_s, "rows": rows, "status": status,
+            "in_tx": in_tx, "fanout": fanout, "queued_s": queued_s, "sent_s": sent_s}
 
 
 def sent_of(gw, case_no):
@@ -171,12 +184,18 @@ def main():
     mock = MockAggregator(args=["--no-record-bodies", "--max-records", "0"]).start()
     try:
         w = bench_wave(args, mock)
-        print("bench-pg wave: %d recipients committed in %.2f s by the daemon (VERIFY answered"
-              " %s) vs %.2f s for the raw INSERT … SELECT of %d rows on the same PostgreSQL"
-              " (%.1f x); target <= %.1f s" % (w["rows"], w["wave_s"], w["status"], w["raw_s"],
-                                               w["raw_n"], w["wave_s"] / w["raw_s"],
-                                               args.max_wave_s), flush=True)
-        if w["status"] != 200 or w["rows"] != args.subscribers + 1:
+        print("bench-pg wave: a wave of %d recipients committed in %.2f s by the daemon (VERIFY"
+              " answered %s: %d rows in its transaction, %s) vs %.2f s for the raw INSERT …"
+              " SELECT of %d rows on the same PostgreSQL; target <= %.1f s"
+              % (w["rows"], w["wave_s"], w["status"], w["in_tx"],
+                 "the rest its fan-out" if w["fanout"] else "the whole wave",
+                 w["raw_s"], w["raw_n"], args.max_wave_s), flush=True)
+        print("bench-pg wave: every row queued %s after the VERIFY was sent (the fan-out ahead of"
+              " the sender), every row sent %s (= %s recipients/s)"
+              % ("%.1f s" % w["queued_s"] if w["queued_s"] else "NOT within 900 s",
+                 "%.1f s" % w["sent_s"] if w["sent_s"] else "NOT within 900 s",
+                 "%.0f" % (w["rows"] / w["sent_s"]) if w["sent_s"] else "-"), flush=True)
+        if w["status"] != 200 or w["rows"] != args.subscribers + 1 or not w["sent_s"]:
             failures.append("the wave: status %s, %d rows" % (w["status"], w["rows"]))
         if w["wave_s"] > args.max_wave_s:
             failures.append("the wave took %.2f s" % w["wave_s"])

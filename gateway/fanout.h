@@ -6,9 +6,10 @@
  * queues its first chunks for [alerts] wave_first_ms and leaves the rest
  * as the wave's fan-out, committed with it (store_alert_wave). The fan-out
  * timer then calls store_wave_fanout: each call queues the next chunk of a
- * wave whose last chunk the sender has reached, so the queue stays a chunk
- * or two ahead of what the aggregators take and no step holds the loop
- * for longer than a chunk. It runs on every node (a wave's row is locked
+ * wave once the sender has reached the chunk before its last, so the queue
+ * stays two or three chunks ahead of what the aggregators take (more than
+ * the senders of all nodes hold in flight) and no step holds the loop for
+ * longer than a chunk. It runs on every node (a wave's row is locked
  * while one node reads its chunk), and picks up at start-up a fan-out a
  * crash left, from its last committed chunk.
  */
@@ -19,7 +20,7 @@ struct tl_daemon;
 struct tl_fanout;
 
 /* While a fan-out is pending: how often to look whether its next chunk is due. */
-#define FANOUT_BUSY_MS 10
+#define FANOUT_BUSY_MS 20
 /* Otherwise: how often to look for one (another node's wave, one a crash left). */
 #define FANOUT_IDLE_MS 1000
 /* Chunks one turn of the timer may queue, while they are due, until this much time has passed. */

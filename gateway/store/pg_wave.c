@@ -32,7 +32,8 @@
  *
  * In chunks (w->chunk, the fan-out): a chunk is the scope's subscribers in
  * (after, bound], where bound is the smallest, over the areas, of each
- * area's k-th phone after the cursor (k = chunk / areas): every area gives
+ * area's k-th phone after the cursor (k = chunk / the areas with phones
+ * left; many sparse areas beside a dense one make smaller chunks): every area gives
  * at most k phones to it, so a chunk holds at most about `chunk` rows and
  * at least k, and each area's part is a range of subscriptions_by_area
  * (area_code, phone COLLATE "C"), not a sort of the area's rest. The
@@ -40,7 +41,8 @@
  * left) reads the rest and ends the fan-out. The wave's transaction reads
  * chunks until its time is up and leaves the rest in wave_fanout, which
  * pg_wave_fanout reads a chunk at a time (FOR UPDATE SKIP LOCKED: one node
- * per wave at a time) once the sender has reached the last chunk.
+ * per wave at a time) once the sender has reached the chunk before the
+ * last.
  */
 #include "gateway/store/pg_int.h"
 #include "gateway/store/store.h"
@@ -146,11 +148,14 @@ static int chunk_subscribers(struct tl_store *st, const struct wave_target *t, i
     pg_p_i64(&b, chunk);
     PGresult *res = pg_query(
         st,
-        "SELECT min(x.u) FROM json_array_elements_text($1::json) a(code) CROSS JOIN LATERAL"
+        "WITH a AS (SELECT c.code FROM json_array_elements_text($1::json) c(code)"
+        " WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.area_code = c.code"
+        " AND s.phone COLLATE \"C\" > $2::text COLLATE \"C\")),"
+        " k AS (SELECT greatest(ceil($3::float8 / greatest(count(*), 1)), 1)::bigint AS k FROM a)"
+        " SELECT min(x.u) FROM a CROSS JOIN k CROSS JOIN LATERAL"
         " (SELECT s.phone COLLATE \"C\" AS u FROM subscriptions s WHERE s.area_code = a.code"
         " AND s.phone COLLATE \"C\" > $2::text COLLATE \"C\" ORDER BY s.phone COLLATE \"C\""
-        " OFFSET greatest(ceil($3::bigint::float8 / greatest(json_array_length($1::json), 1)),"
-        " 1)::bigint - 1 LIMIT 1) x",
+        " OFFSET k.k - 1 LIMIT 1) x",
         &b);
     if (res == NULL)
         return TL_ERR_STORE;
@@ -186,9 +191,13 @@ static int chunk_subscribers(struct tl_store *st, const struct wave_target *t, i
     return TL_OK;
 }
 
-/* Records the wave's fan-out: where its transaction stopped reading (after), its last chunk's mark. */
+/*
+ * Records the wave's fan-out: where its transaction stopped reading
+ * (after), the first rows of its last chunk (last) and of the one before
+ * (mark: the next chunk is due once the sender has taken it).
+ */
 static int fanout_add(struct tl_store *st, const struct wave_target *t, const char *after,
-                      int64_t mark, int64_t queued, int64_t now)
+                      int64_t mark, int64_t last, int64_t queued, int64_t now)
 {
     struct pg_params p = {0};
 
@@ -205,13 +214,17 @@ static int fanout_add(struct tl_store *st, const struct wave_target *t, const ch
         pg_p_i64(&p, mark);
     else
         pg_p_text(&p, NULL);
+    if (last)
+        pg_p_i64(&p, last);
+    else
+        pg_p_text(&p, NULL);
     pg_p_i64(&p, queued);
     pg_p_i64(&p, now);
     return pg_command(st,
                       "INSERT INTO wave_fanout (alert_id, case_id, channel, area_codes,"
-                      " expires_at, after_phone, mark_id, queued, created_at) VALUES"
-                      " ($1::bigint, $2::bigint, $3, $4, $5::bigint, $6, $7::bigint,"
-                      " $8::bigint, $9::bigint)",
+                      " expires_at, after_phone, mark_id, last_first_id, queued, created_at)"
+                      " VALUES ($1::bigint, $2::bigint, $3, $4, $5::bigint, $6, $7::bigint,"
+                      " $8::bigint, $9::bigint, $10::bigint)",
                       &p, NULL);
 }
 
@@ -219,7 +232,7 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
                   int64_t *alert_id, int64_t *recipients, bool *more)
 {
     struct pg_params p = {0};
-    int64_t police = 0, subscribers = 0, queued = 0, mark = 0;
+    int64_t police = 0, subscribers = 0, queued = 0, mark = 0, prev = 0;
     int64_t chunk = w->chunk > 0 ? w->chunk : 0;
     double deadline = clock_mono_ms() + w->first_ms;
     char *after = NULL, *next = NULL;
@@ -252,6 +265,7 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
     if (chunk == 0 && all_subscribers(st, &t, now, &subscribers) != TL_OK)
         goto fail;
     while (chunk > 0) {
+        prev = mark;
         if (chunk_subscribers(st, &t, now, after ? after : "", chunk, &queued, &mark, &next) !=
             TL_OK)
             goto fail;
@@ -261,7 +275,7 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
         if (after == NULL || clock_mono_ms() >= deadline)
             break;
     }
-    if (after != NULL && fanout_add(st, &t, after, mark, police + subscribers, now) != TL_OK)
+    if (after != NULL && fanout_add(st, &t, after, prev, mark, police + subscribers, now) != TL_OK)
         goto fail;
     if (pg_tx_commit(st) != TL_OK)
         goto fail;
@@ -286,7 +300,7 @@ int pg_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now, struct tl_fa
     memset(out, 0, sizeof(*out));
     if (pg_tx_begin(st) != TL_OK)
         return TL_ERR_STORE;
-    /* Due: its last chunk queued nothing, or the sender has taken (or tried) that chunk's first row. */
+    /* Due: the sender has taken (or tried) the mark, or there is none. */
     PGresult *res = pg_query(st,
                              "SELECT alert_id, case_id, channel, area_codes, expires_at,"
                              " after_phone FROM wave_fanout f"
@@ -324,7 +338,8 @@ int pg_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now, struct tl_fa
         }
         if (pg_command(st,
                        next == NULL ? "DELETE FROM wave_fanout WHERE alert_id = $1::bigint"
-                                    : "UPDATE wave_fanout SET after_phone = $2, mark_id = $3::bigint,"
+                                    : "UPDATE wave_fanout SET after_phone = $2,"
+                                      " mark_id = last_first_id, last_first_id = $3::bigint,"
                                       " queued = queued + $4::bigint WHERE alert_id = $1::bigint",
                        &p, NULL) != TL_OK)
             goto fail;

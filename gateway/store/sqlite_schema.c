@@ -460,8 +460,10 @@ static const char *const migration_8[] = {
  * the move of the cursor in one transaction, so a crash resumes after the
  * last committed chunk and the unique outbox_alert_once keeps each person
  * to one alert. after_phone: the last phone read (the merge's cursor);
- * mark_id: the first outbox row the last chunk queued (NULL: it queued
- * none) — the next chunk is due once the sender has taken that row.
+ * last_first_id: the first outbox row the last chunk queued; mark_id: the
+ * first row of the chunk before it (NULL: none, or it queued none). The
+ * next chunk is due once the sender has taken the mark: two chunks are
+ * still queued then, more than the senders of every node hold in flight.
  */
 static const char *const migration_9[] = {
     "CREATE TABLE wave_fanout ("
@@ -472,6 +474,7 @@ static const char *const migration_9[] = {
     "  expires_at INTEGER,"
     "  after_phone TEXT NOT NULL,"
     "  mark_id INTEGER,"
+    "  last_first_id INTEGER,"
     "  queued INTEGER NOT NULL,"
     "  created_at INTEGER NOT NULL"
     ");",

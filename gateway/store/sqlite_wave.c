@@ -30,8 +30,8 @@
  * loop: with a chunk size set, the wave's transaction reads the merge in
  * chunks until its time is up and records the merge's cursor (the last
  * phone read) in wave_fanout; sqlite_wave_fanout then reads the next
- * chunk after that phone each time the sender has reached the previous
- * one. The merge restarts at the cursor (each area's range after it), so
+ * chunk after that phone each time the sender has reached the one before
+ * the last (so two chunks are queued ahead of it). The merge restarts at the cursor (each area's range after it), so
  * the fan-out queues the same rows, in the same phone order, as one long
  * transaction would have, each chunk appending to the unique index.
  */
@@ -191,6 +191,7 @@ struct wave_read {
     double deadline_ms; /* stop at the end of the first chunk ending at or after this (clock_mono_ms) */
     int64_t queued;     /* out: rows queued */
     int64_t mark_id;    /* out: the first row the last chunk queued; 0 when it queued none */
+    int64_t prev_id;    /* out: the same of the chunk before it; 0 when none */
     struct tl_buf last; /* out: the last phone read (the cursor); the caller frees it */
     bool done;          /* out: no subscriber is left after it */
 };
@@ -254,7 +255,7 @@ static int wave_subscribers(struct tl_store *st, const struct wave_target *t, in
     sqlite3_stmt *add = store_stmt(st, add_sql);
     int rc = TL_ERR_STORE, got;
 
-    r->queued = r->mark_id = 0;
+    r->queued = r->mark_id = r->prev_id = 0;
     r->done = false;
     tl_buf_reset(&r->last);
     if (add == NULL || merge_open(st, t->area_codes_json, after, &m) != TL_OK)
@@ -283,6 +284,7 @@ static int wave_subscribers(struct tl_store *st, const struct wave_target *t, in
             }
             in_chunk = 0;
             marked = false;
+            r->prev_id = r->mark_id;
             r->mark_id = 0;
         }
     }
@@ -339,7 +341,8 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
         " WHERE area_code IN (SELECT value FROM json_each(?6)) ORDER BY phone";
     static const char add_fanout[] =
         "INSERT INTO wave_fanout (alert_id, case_id, channel, area_codes, expires_at,"
-        " after_phone, mark_id, queued, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+        " after_phone, mark_id, last_first_id, queued, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     struct wave_read r = {.chunk = w->chunk > 0 ? w->chunk : 0,
                           .deadline_ms = clock_mono_ms() + w->first_ms};
     sqlite3_stmt *s;
@@ -374,10 +377,12 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
         if (t.expires_at)
             sqlite3_bind_int64(s, 5, t.expires_at);
         store_bind_text(s, 6, tl_buf_str(&r.last));
+        if (r.prev_id)
+            sqlite3_bind_int64(s, 7, r.prev_id);
         if (r.mark_id)
-            sqlite3_bind_int64(s, 7, r.mark_id);
-        sqlite3_bind_int64(s, 8, n);
-        sqlite3_bind_int64(s, 9, now);
+            sqlite3_bind_int64(s, 8, r.mark_id);
+        sqlite3_bind_int64(s, 9, n);
+        sqlite3_bind_int64(s, 10, now);
         if (store_step_done(s) != TL_OK)
             goto fail;
     }
@@ -397,14 +402,15 @@ fail:
 int sqlite_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now,
                        struct tl_fanout_step *out)
 {
-    /* Due: its last chunk queued nothing, or the sender has taken (or tried) that chunk's first row. */
+    /* Due: the sender has taken (or tried) the mark, or there is none. */
     static const char due[] =
         "SELECT alert_id, case_id, channel, area_codes, expires_at, after_phone FROM wave_fanout f"
         " WHERE mark_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = f.mark_id"
         " AND o.state = 'queued' AND o.attempts = 0)"
         " ORDER BY alert_id LIMIT 1";
-    static const char move[] = "UPDATE wave_fanout SET after_phone = ?2, mark_id = ?3,"
-                               " queued = queued + ?4 WHERE alert_id = ?1";
+    /* The last chunk's first row becomes the mark; this chunk's is the last one's. */
+    static const char move[] = "UPDATE wave_fanout SET after_phone = ?2, mark_id = last_first_id,"
+                               " last_first_id = ?3, queued = queued + ?4 WHERE alert_id = ?1";
     static const char end[] = "DELETE FROM wave_fanout WHERE alert_id = ?1";
     static const char left[] = "SELECT EXISTS (SELECT 1 FROM wave_fanout)";
     struct wave_read r = {.chunk = chunk > 0 ? chunk : 1};

@@ -547,9 +547,10 @@ struct tl_fanout_step {
 };
 /*
  * The fan-out of the waves that store_alert_wave left unfinished, one
- * chunk per call, in its own transaction: takes the oldest wave whose last
- * chunk the sender has reached (the first row that chunk queued is no
- * longer queued-untried, or it queued none), reads its next `chunk`
+ * chunk per call, in its own transaction: takes the oldest wave whose
+ * chunk before the last the sender has reached (the first row that chunk
+ * queued is no longer queued-untried, or there is none: two chunks are
+ * queued ahead of the sender then), reads its next `chunk`
  * subscribers after the last phone read, queues their alert rows exactly
  * as the wave would have (each (case, phone) once: STOP and subscriptions
  * as they are now), and moves its cursor — or ends the fan-out when no
