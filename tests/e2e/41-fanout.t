@@ -13,7 +13,6 @@ chunk, and the fan-out the rest.
 """
 
 import os
-import random
 import re
 import subprocess
 import sys
@@ -25,12 +24,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tap import ok, is_, diag, done_testing  # noqa: E402
 from talaash import Gateway, binary, wait_until, PG  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
-from crash import CrashRun, channels as crash_channels  # noqa: E402
+from crash import CrashRun, channels as crash_channels, seeded_rng  # noqa: E402
 
 T0 = time.monotonic()
-SEED = int(os.environ.get("TALAASH_CRASH_SEED") or int(time.time() * 1000) % 1000000007)
-rng = random.Random(SEED)
-diag("seed %d (TALAASH_CRASH_SEED=%d replays the kill moments)" % (SEED, SEED))
+rng = seeded_rng()
 
 N_KORANGI, N_KARACHI, N_LAHORE = 300, 20, 30
 CHUNK = 25

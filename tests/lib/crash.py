@@ -12,6 +12,7 @@ copies at the mock <= the sum over kills of the 'sending' alert rows, and
 every phone received twice was 'sending' at some kill.
 
     gw = Gateway(channels=channels(mock.url, rate, batch, concurrency))
+    rng = seeded_rng()                       # TALAASH_CRASH_SEED replays a run's kill moments
     run = CrashRun(gw, mock, rng, target)   # target: the set of phones the wave must reach
     run.after_kill("label")                 # after each gw.kill9(): checks, records in-flight rows
     run.kill_at_random(min_kills, max_kills, pause=(0.02, 0.8))
@@ -19,10 +20,19 @@ every phone received twice was 'sending' at some kill.
     run.check_received(since)               # what the mock got: everyone, no one else, bounded twice
 """
 
+import os
+import random
 import time
 
 from tap import ok, is_, diag
 from talaash import story_channels, wait_until
+
+
+def seeded_rng():
+    """The kill moments' PRNG, seeded from TALAASH_CRASH_SEED or the clock (and said)."""
+    seed = int(os.environ.get("TALAASH_CRASH_SEED") or int(time.time() * 1000) % 1000000007)
+    diag("seed %d (TALAASH_CRASH_SEED=%d replays the kill moments)" % (seed, seed))
+    return random.Random(seed)
 
 
 def channels(mock_url, rate, batch, concurrency):

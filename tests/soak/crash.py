@@ -18,7 +18,6 @@ RATE per second, so the broadcast lasts longer than the kills (pauses of
 """
 
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -30,12 +29,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tap import ok, is_, diag, done_testing  # noqa: E402
 from talaash import Gateway, binary, wait_until  # noqa: E402
 from mockagg import MockAggregator  # noqa: E402
-from crash import CrashRun, channels as crash_channels  # noqa: E402
+from crash import CrashRun, channels as crash_channels, seeded_rng  # noqa: E402
 
 T0 = time.monotonic()
-SEED = int(os.environ.get("TALAASH_CRASH_SEED") or int(time.time() * 1000) % 1000000007)
-rng = random.Random(SEED)
-diag("seed %d (TALAASH_CRASH_SEED=%d replays the kill moments)" % (SEED, SEED))
+rng = seeded_rng()
 
 N = int(os.environ.get("SOAK_SUBSCRIBERS") or 100000)
 KILLS = int(os.environ.get("SOAK_KILLS") or 20)
