@@ -7,7 +7,8 @@
 #      (target <= 3 s);
 #   3. sends/s to the mock aggregator of $(BENCH_PG_MESSAGES) messages with
 #      one node, then with two nodes on the same database (target: two nodes
-#      >= 1.7 x one) (bench/bench_pg.py).
+#      >= 1.7 x one), the mock answering each request in 100 ms as a real
+#      aggregator does (bench/bench_pg.py, bench_send, says why).
 BENCH_PG_SUBSCRIBERS ?= 1000000
 BENCH_PG_MESSAGES ?= 200000
 BENCH_PG_SECONDS ?= 20
