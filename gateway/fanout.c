@@ -30,9 +30,7 @@ struct tl_fanout {
 
 static void arm(struct tl_fanout *f, long ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    evtimer_add(f->ev, &tv);
+    jobs_timer_in(f->ev, ms);
 }
 
 static void fanout_cb(evutil_socket_t fd, short what, void *arg)

@@ -251,3 +251,10 @@ size_t jobs_queued(const struct tl_jobs *j)
 {
     return j != NULL ? j->n : 0;
 }
+
+void jobs_timer_in(struct event *ev, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    evtimer_add(ev, &tv);
+}

@@ -44,6 +44,9 @@ struct event *jobs_event_new(struct tl_jobs *j, struct event_base *base, evutil_
 int jobs_event_assign(struct tl_jobs *j, struct event *ev, struct event_base *base,
                       evutil_socket_t fd, short what, tl_job_fn fn, void *arg);
 
+/* Arms timer event ev (evtimer_add) to fire ms milliseconds from now. */
+void jobs_timer_in(struct event *ev, long ms);
+
 /* True while the calling code runs inside a job on the coroutine. */
 bool jobs_in_job(const struct tl_jobs *j);
 /* Jobs queued and not started (metrics, tests). */

@@ -61,9 +61,7 @@ struct tl_pruner {
 
 static void arm(struct tl_pruner *p, long ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    evtimer_add(p->ev, &tv);
+    jobs_timer_in(p->ev, ms);
 }
 
 /* Rows per step follow the time a step takes: doubled under half the aim, halved over it. */

@@ -213,8 +213,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     if (timeout_ms < 0) {
         evtimer_del(s->curl_timer);
     } else {
-        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-        evtimer_add(s->curl_timer, &tv);
+        jobs_timer_in(s->curl_timer, timeout_ms);
     }
     return 0;
 }

@@ -54,6 +54,14 @@ void pg_p_i64(struct pg_params *p, int64_t v)
     p->n++;
 }
 
+void pg_p_i64_or_null(struct pg_params *p, int64_t v)
+{
+    if (v != 0)
+        pg_p_i64(p, v);
+    else
+        pg_p_text(p, NULL);
+}
+
 void pg_p_f64(struct pg_params *p, double v)
 {
     if (p->n >= PG_MAX_PARAMS)

@@ -103,14 +103,8 @@ static void case_params(struct pg_params *p, const struct tl_case *c)
     pg_p_f64(p, c->radius_km);
     pg_p_i64(p, c->created_at);
     pg_p_i64(p, c->updated_at);
-    if (c->verified_at)
-        pg_p_i64(p, c->verified_at);
-    else
-        pg_p_text(p, NULL);
-    if (c->closed_at)
-        pg_p_i64(p, c->closed_at);
-    else
-        pg_p_text(p, NULL);
+    pg_p_i64_or_null(p, c->verified_at);
+    pg_p_i64_or_null(p, c->closed_at);
     pg_p_i64(p, (int)c->missing);
     pg_p_i64(p, c->asked);
     pg_p_i64(p, c->stage);

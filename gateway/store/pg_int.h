@@ -64,6 +64,8 @@ struct pg_params {
 };
 void pg_p_text(struct pg_params *p, const char *s);
 void pg_p_i64(struct pg_params *p, int64_t v);
+/* v, or SQL NULL when v is 0 (an id or a time that is not there). */
+void pg_p_i64_or_null(struct pg_params *p, int64_t v);
 void pg_p_f64(struct pg_params *p, double v);
 void pg_p_bool(struct pg_params *p, bool v);
 

@@ -83,22 +83,16 @@ int pg_outbox_add(struct tl_store *st, const struct tl_outbox_new *m, int64_t no
     struct pg_params p = {0};
     /* police before replies before bulk: alerts and updates share priority 2 */
     int priority = m->kind == TL_OUT_POLICE ? 0 : m->kind == TL_OUT_REPLY ? 1 : 2;
-    char ids[3][24];
-    const int64_t refs[3] = {m->case_id, m->alert_id, m->inbound_id};
 
     pg_p_text(&p, m->channel);
     pg_p_text(&p, m->phone);
     pg_p_text(&p, m->text);
     pg_p_text(&p, store_outbox_kind_names[m->kind]);
     pg_p_i64(&p, priority);
-    if (m->expires_at != 0)
-        pg_p_i64(&p, m->expires_at);
-    else
-        pg_p_text(&p, NULL);
-    for (int i = 0; i < 3; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "%lld", (long long)refs[i]);
-        pg_p_text(&p, refs[i] != 0 ? ids[i] : NULL); /* 0 = none: NULL */
-    }
+    pg_p_i64_or_null(&p, m->expires_at);
+    pg_p_i64_or_null(&p, m->case_id);
+    pg_p_i64_or_null(&p, m->alert_id);
+    pg_p_i64_or_null(&p, m->inbound_id);
     pg_p_i64(&p, now);
     int64_t got = pg_query_i64(st,
                                "INSERT INTO outbox (channel, pool, phone, text, kind, priority,"

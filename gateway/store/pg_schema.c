@@ -172,7 +172,7 @@ static const char *const migration_4[] = {
     "CREATE TABLE wave_fanout ("
     "  alert_id bigint PRIMARY KEY, case_id bigint NOT NULL, channel text NOT NULL,"
     "  area_codes text NOT NULL, expires_at bigint, after_phone text NOT NULL,"
-    "  mark_id bigint, last_first_id bigint, queued bigint NOT NULL, created_at bigint NOT NULL)",
+    "  mark_id bigint, last_first_id bigint)",
     "CREATE INDEX wave_fanout_by_case ON wave_fanout (case_id)",
     "DROP INDEX subscriptions_by_area",
     "CREATE INDEX subscriptions_by_area ON subscriptions (area_code, phone COLLATE \"C\")",

@@ -85,10 +85,7 @@ struct wave_target {
 static void wave_params(struct pg_params *p, const struct wave_target *t, int64_t now)
 {
     pg_p_text(p, t->channel);
-    if (t->expires_at)
-        pg_p_i64(p, t->expires_at);
-    else
-        pg_p_text(p, NULL);
+    pg_p_i64_or_null(p, t->expires_at);
     pg_p_i64(p, t->case_id);
     pg_p_i64(p, t->alert_id);
     pg_p_i64(p, now);
@@ -204,7 +201,7 @@ static int chunk_subscribers(struct tl_store *st, const struct wave_target *t, i
  * (mark: the next chunk is due once the sender has taken it).
  */
 static int fanout_add(struct tl_store *st, const struct wave_target *t, const char *after,
-                      int64_t mark, int64_t last, int64_t queued, int64_t now)
+                      int64_t mark, int64_t last)
 {
     struct pg_params p = {0};
 
@@ -212,26 +209,14 @@ static int fanout_add(struct tl_store *st, const struct wave_target *t, const ch
     pg_p_i64(&p, t->case_id);
     pg_p_text(&p, t->channel);
     pg_p_text(&p, t->area_codes_json);
-    if (t->expires_at)
-        pg_p_i64(&p, t->expires_at);
-    else
-        pg_p_text(&p, NULL);
+    pg_p_i64_or_null(&p, t->expires_at);
     pg_p_text(&p, after);
-    if (mark)
-        pg_p_i64(&p, mark);
-    else
-        pg_p_text(&p, NULL);
-    if (last)
-        pg_p_i64(&p, last);
-    else
-        pg_p_text(&p, NULL);
-    pg_p_i64(&p, queued);
-    pg_p_i64(&p, now);
+    pg_p_i64_or_null(&p, mark);
+    pg_p_i64_or_null(&p, last);
     return pg_command(st,
                       "INSERT INTO wave_fanout (alert_id, case_id, channel, area_codes,"
-                      " expires_at, after_phone, mark_id, last_first_id, queued, created_at)"
-                      " VALUES ($1::bigint, $2::bigint, $3, $4, $5::bigint, $6, $7::bigint,"
-                      " $8::bigint, $9::bigint, $10::bigint)",
+                      " expires_at, after_phone, mark_id, last_first_id) VALUES ($1::bigint,"
+                      " $2::bigint, $3, $4, $5::bigint, $6, $7::bigint, $8::bigint)",
                       &p, NULL);
 }
 
@@ -282,7 +267,7 @@ int pg_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_t no
         if (after == NULL || clock_mono_ms() >= deadline)
             break;
     }
-    if (after != NULL && fanout_add(st, &t, after, prev, mark, police + subscribers, now) != TL_OK)
+    if (after != NULL && fanout_add(st, &t, after, prev, mark) != TL_OK)
         goto fail;
     if (pg_tx_commit(st) != TL_OK)
         goto fail;
@@ -337,17 +322,13 @@ int pg_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now, struct tl_fa
         pg_p_i64(&p, t.alert_id);
         if (next != NULL) {
             pg_p_text(&p, next);
-            if (mark)
-                pg_p_i64(&p, mark);
-            else
-                pg_p_text(&p, NULL);
-            pg_p_i64(&p, out->queued);
+            pg_p_i64_or_null(&p, mark);
         }
         if (pg_command(st,
                        next == NULL ? "DELETE FROM wave_fanout WHERE alert_id = $1::bigint"
                                     : "UPDATE wave_fanout SET after_phone = $2,"
-                                      " mark_id = last_first_id, last_first_id = $3::bigint,"
-                                      " queued = queued + $4::bigint WHERE alert_id = $1::bigint",
+                                      " mark_id = last_first_id, last_first_id = $3::bigint"
+                                      " WHERE alert_id = $1::bigint",
                        &p, NULL) != TL_OK)
             goto fail;
     }

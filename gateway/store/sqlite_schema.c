@@ -474,9 +474,7 @@ static const char *const migration_9[] = {
     "  expires_at INTEGER,"
     "  after_phone TEXT NOT NULL,"
     "  mark_id INTEGER,"
-    "  last_first_id INTEGER,"
-    "  queued INTEGER NOT NULL,"
-    "  created_at INTEGER NOT NULL"
+    "  last_first_id INTEGER"
     ");",
     "CREATE INDEX wave_fanout_by_case ON wave_fanout(case_id);",
     NULL,

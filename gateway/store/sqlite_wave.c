@@ -341,8 +341,7 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
         " WHERE area_code IN (SELECT value FROM json_each(?6)) ORDER BY phone";
     static const char add_fanout[] =
         "INSERT INTO wave_fanout (alert_id, case_id, channel, area_codes, expires_at,"
-        " after_phone, mark_id, last_first_id, queued, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        " after_phone, mark_id, last_first_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     struct wave_read r = {.chunk = w->chunk > 0 ? w->chunk : 0,
                           .deadline_ms = clock_mono_ms() + w->first_ms};
     sqlite3_stmt *s;
@@ -381,8 +380,6 @@ int sqlite_alert_wave(struct tl_store *st, const struct tl_alert_wave *w, int64_
             sqlite3_bind_int64(s, 7, r.prev_id);
         if (r.mark_id)
             sqlite3_bind_int64(s, 8, r.mark_id);
-        sqlite3_bind_int64(s, 9, n);
-        sqlite3_bind_int64(s, 10, now);
         if (store_step_done(s) != TL_OK)
             goto fail;
     }
@@ -410,7 +407,7 @@ int sqlite_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now,
         " ORDER BY alert_id LIMIT 1";
     /* The last chunk's first row becomes the mark; this chunk's is the last one's. */
     static const char move[] = "UPDATE wave_fanout SET after_phone = ?2, mark_id = last_first_id,"
-                               " last_first_id = ?3, queued = queued + ?4 WHERE alert_id = ?1";
+                               " last_first_id = ?3 WHERE alert_id = ?1";
     static const char end[] = "DELETE FROM wave_fanout WHERE alert_id = ?1";
     static const char left[] = "SELECT EXISTS (SELECT 1 FROM wave_fanout)";
     struct wave_read r = {.chunk = chunk > 0 ? chunk : 1};
@@ -454,7 +451,6 @@ int sqlite_wave_fanout(struct tl_store *st, int64_t chunk, int64_t now,
             store_bind_text(s, 2, tl_buf_str(&r.last));
             if (r.mark_id)
                 sqlite3_bind_int64(s, 3, r.mark_id);
-            sqlite3_bind_int64(s, 4, r.queued);
         }
         if (store_step_done(s) != TL_OK)
             goto fail;
